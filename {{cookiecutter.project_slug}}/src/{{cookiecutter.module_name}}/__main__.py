@@ -1,0 +1,3 @@
+from {{ cookiecutter.module_name }}.cli import app
+
+app()

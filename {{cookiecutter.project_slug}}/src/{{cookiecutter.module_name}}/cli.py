@@ -1,0 +1,49 @@
+"""Command line: ``python -m {{ cookiecutter.module_name }} run`` and friends."""
+
+from pathlib import Path
+
+import typer
+
+from {{ cookiecutter.module_name }}.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from {{ cookiecutter.module_name }}.data import DataError
+from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, run_pipeline
+from {{ cookiecutter.module_name }}.simulate import write_example
+
+app = typer.Typer(help="{{ cookiecutter.project_name }}: Bayesian multilevel analysis pipeline.", no_args_is_help=True)
+
+CONFIG_OPTION = typer.Option(DEFAULT_CONFIG_PATH, "--config", "-c", help="The analysis config (YAML).")
+
+
+@app.command()
+def run(
+    config: Path = CONFIG_OPTION,
+    fast: bool = typer.Option(False, "--fast", help="Few draws: check the pipeline, not for reporting."),
+) -> None:
+    """Fit every candidate model and render all notebooks to reports/."""
+    try:
+        index = run_pipeline(config, fast=fast)
+    except (ConfigError, DataError, NotebookFailed) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"Reports written: {index}")
+
+
+@app.command()
+def simulate(
+    config: Path = CONFIG_OPTION,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing data file."),
+) -> None:
+    """Regenerate the example data set and its true parameters at the config's paths."""
+    try:
+        settings = load_config(config)
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    if settings.data.true_parameters is None:
+        typer.echo("error: data.true_parameters is not set in the config; nowhere to write the truth.", err=True)
+        raise typer.Exit(code=1)
+    if settings.data_path.exists() and not overwrite:
+        typer.echo(f"error: {settings.data_path} exists; pass --overwrite to replace it.", err=True)
+        raise typer.Exit(code=1)
+    frame = write_example(settings.data_path, settings.resolve(settings.data.true_parameters))
+    typer.echo(f"Wrote {len(frame)} rows to {settings.data_path}")

@@ -1,0 +1,89 @@
+"""Convergence diagnostics of a fit, checked against the config's thresholds."""
+
+import arviz as az
+import pandas as pd
+import xarray as xr
+
+from {{ cookiecutter.module_name }}.config import DiagnosticThresholds
+
+# The sample-stat name of a tree-depth hit differs between samplers.
+TREE_DEPTH_STATS = ("maxdepth_reached", "reached_max_treedepth")
+
+
+def parameter_names(fit_data: xr.DataTree) -> list[str]:
+    """Posterior variables, without the standard-normal ``z_`` offsets of non-centred models."""
+    return [name for name in fit_data.posterior.data_vars if not str(name).startswith("z_")]
+
+
+def convergence_table(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -> pd.DataFrame:
+    """R-hat, bulk and tail ESS of every parameter element, flagged against thresholds.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by parameter label; columns ``r_hat``, ``ess_bulk``, ``ess_tail``,
+        ``ok`` (all three within thresholds). Worst rows first.
+    """
+    table = az.summary(
+        fit_data, var_names=parameter_names(fit_data), kind="diagnostics", round_to="none"
+    )[["r_hat", "ess_bulk", "ess_tail"]]
+    table["ok"] = (
+        (table["r_hat"] <= thresholds.rhat_max)
+        & (table["ess_bulk"] >= thresholds.ess_bulk_min)
+        & (table["ess_tail"] >= thresholds.ess_tail_min)
+    )
+    return table.sort_values(["ok", "r_hat"], ascending=[True, False])
+
+
+def divergences(fit_data: xr.DataTree) -> int:
+    """Number of divergent transitions after warm-up."""
+    return int(fit_data.sample_stats["diverging"].sum())
+
+
+def tree_depth_hits(fit_data: xr.DataTree) -> int:
+    """Number of draws whose trajectory stopped at the maximum tree depth."""
+    for name in TREE_DEPTH_STATS:
+        if name in fit_data.sample_stats:
+            return int(fit_data.sample_stats[name].sum())
+    return 0
+
+
+def problems(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -> list[str]:
+    """Plain-language statements of every threshold the fit misses; empty if none."""
+    found = []
+    table = convergence_table(fit_data, thresholds)
+    n_divergent = divergences(fit_data)
+    if n_divergent:
+        found.append(f"{n_divergent} divergent transition(s): the posterior geometry was not fully explored.")
+    worst_rhat = table["r_hat"].max()
+    if worst_rhat > thresholds.rhat_max:
+        count = int((table["r_hat"] > thresholds.rhat_max).sum())
+        found.append(f"R-hat up to {worst_rhat:.3f} > {thresholds.rhat_max} for {count} parameter(s).")
+    for column, minimum in (("ess_bulk", thresholds.ess_bulk_min), ("ess_tail", thresholds.ess_tail_min)):
+        lowest = table[column].min()
+        if lowest < minimum:
+            count = int((table[column] < minimum).sum())
+            found.append(f"{column.replace('_', ' ')} as low as {lowest:.0f} < {minimum:.0f} for {count} parameter(s).")
+    n_depth = tree_depth_hits(fit_data)
+    if n_depth:
+        found.append(f"{n_depth} draw(s) hit the maximum tree depth: consider reparameterising.")
+    return found
+
+
+def overview(fits: dict[str, xr.DataTree], thresholds: DiagnosticThresholds) -> pd.DataFrame:
+    """One row per model: divergences, worst R-hat and ESS, tree-depth hits, and a verdict."""
+    rows = []
+    for name, fit_data in fits.items():
+        table = convergence_table(fit_data, thresholds)
+        rows.append(
+            {
+                "model": name,
+                "divergences": divergences(fit_data),
+                "max_r_hat": table["r_hat"].max(),
+                "min_ess_bulk": table["ess_bulk"].min(),
+                "min_ess_tail": table["ess_tail"].min(),
+                "tree_depth_hits": tree_depth_hits(fit_data),
+                "converged": not problems(fit_data, thresholds),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")

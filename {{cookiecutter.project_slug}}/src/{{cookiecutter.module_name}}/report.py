@@ -1,0 +1,128 @@
+"""Tables for the stakeholder report: population effects, shrinkage, recovery, provenance."""
+
+import hashlib
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from {{ cookiecutter.module_name }}.config import AnalysisConfig
+from {{ cookiecutter.module_name }}.data import GroupedData
+
+SAMPLE_DIMS = ("chain", "draw")
+REPORTED_PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray", "papermill")
+
+
+def population_parameters(fit_data: xr.DataTree, group_dim: str) -> list[str]:
+    """Posterior variables that do not vary by group: the model's population-level story."""
+    return [
+        str(name)
+        for name, variable in fit_data.posterior.data_vars.items()
+        if group_dim not in variable.dims and not str(name).startswith("z_")
+    ]
+
+
+def population_table(fit_data: xr.DataTree, group_dim: str, ci_prob: float) -> pd.DataFrame:
+    """Posterior mean, sd and central ``ci_prob`` interval of the population-level parameters."""
+    return az.summary(
+        fit_data, var_names=population_parameters(fit_data, group_dim), kind="stats", ci_prob=ci_prob,
+        round_to="none",
+    )
+
+
+def interval_columns(ci_prob: float) -> tuple[str, str]:
+    """Names ArviZ gives the lower and upper equal-tailed interval bounds."""
+    percent = round(ci_prob * 100)
+    return f"eti{percent}_lb", f"eti{percent}_ub"
+
+
+def recovery_table(fit_data: xr.DataTree, truth: dict, ci_prob: float) -> pd.DataFrame:
+    """True hyperparameters of simulated data against their posterior intervals.
+
+    Parameters
+    ----------
+    fit_data : DataTree
+    truth : dict
+        As written by ``simulate.write_example``; its ``hyperparameters`` are matched to
+        posterior variables of the same name (one-element dims such as a single
+        predictor are squeezed).
+    ci_prob : float
+
+    Returns
+    -------
+    DataFrame
+        ``true``, ``mean``, interval bounds and ``inside`` for each hyperparameter the
+        model has.
+    """
+    lower_name, upper_name = interval_columns(ci_prob)
+    tail = (1 - ci_prob) / 2
+    rows = []
+    for name, true_value in truth["hyperparameters"].items():
+        if name not in fit_data.posterior:
+            continue
+        draws = fit_data.posterior[name].squeeze(drop=True)
+        lower, upper = draws.quantile([tail, 1 - tail], dim=SAMPLE_DIMS).values
+        rows.append(
+            {"parameter": name, "true": true_value, "mean": float(draws.mean()), lower_name: lower,
+             upper_name: upper, "inside": bool(lower <= true_value <= upper)}
+        )
+    return pd.DataFrame(rows).set_index("parameter")
+
+
+def shrinkage_table(fit_data: xr.DataTree, data: GroupedData) -> pd.DataFrame:
+    """Raw mean of each group next to the model's estimate of it.
+
+    The estimate is the posterior mean of the expected outcome at the group's own
+    average predictor values, so both columns describe the same quantity; small groups
+    move the most towards the population mean.
+    """
+    frame = pd.DataFrame(data.predictors, columns=data.predictor_names)
+    frame["group"] = data.group_codes
+    frame["outcome"] = data.outcome
+    by_group = frame.groupby("group")
+    predictor_means = by_group[data.predictor_names].mean().to_numpy()
+
+    posterior = fit_data.posterior
+    alpha = posterior["alpha"].mean(dim=SAMPLE_DIMS).values
+    beta = posterior["beta"].mean(dim=SAMPLE_DIMS).values
+    alpha = np.broadcast_to(alpha, (len(data.groups),))
+    beta = np.broadcast_to(beta, (len(data.groups), len(data.predictor_names)))
+    return pd.DataFrame(
+        {
+            "n": by_group.size().to_numpy(),
+            "raw_mean": by_group["outcome"].mean().to_numpy(),
+            "estimate": alpha + (beta * predictor_means).sum(axis=1),
+        },
+        index=pd.Index(data.groups, name=data.group_dim),
+    )
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in REPORTED_PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def provenance(config: AnalysisConfig, config_path: Path, fits: dict[str, xr.DataTree]) -> dict:
+    """What a reader needs to reproduce the report: versions, data hash, seed, config, settings."""
+    return {
+        "data_file": str(config.data.path),
+        "data_sha256": file_sha256(config.data_path),
+        "config_file": str(config_path),
+        "config_sha256": file_sha256(config_path),
+        "seed": config.sampler.seed,
+        "sampler_settings": {name: fit_data.attrs.get("sampler_settings") for name, fit_data in fits.items()},
+        "versions": package_versions(),
+    }

@@ -1,0 +1,77 @@
+"""Fit a model with NUTS and keep everything later steps need in one netCDF file."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pymc as pm
+import xarray as xr
+
+from {{ cookiecutter.module_name }}.config import SamplerSettings
+
+
+def fit(model: pm.Model, settings: SamplerSettings, progressbar: bool = False) -> xr.DataTree:
+    """Sample the posterior, then add the pointwise log-likelihood (for LOO) and
+    posterior predictive draws (for checks).
+
+    Parameters
+    ----------
+    model : pm.Model
+    settings : SamplerSettings
+        ``engine`` is ``"nutpie"`` (compiled, fast) or ``"pymc"`` (PyMC's own NUTS).
+    progressbar : bool
+
+    Returns
+    -------
+    DataTree
+        Groups ``posterior``, ``sample_stats``, ``log_likelihood``,
+        ``posterior_predictive``, ``observed_data`` and ``constant_data``.
+    """
+    with model:
+        idata = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            target_accept=settings.target_accept,
+            random_seed=settings.seed,
+            nuts_sampler=settings.engine,
+            progressbar=progressbar,
+        )
+        pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
+        pm.sample_posterior_predictive(
+            idata, extend_inferencedata=True, random_seed=settings.seed, progressbar=False
+        )
+    # Warm-up draws are not used downstream and would double the file size.
+    for group in ("warmup_posterior", "warmup_sample_stats"):
+        if group in idata.children:
+            del idata[group]
+    idata.attrs["sampler_settings"] = settings.model_dump_json()
+    return idata
+
+
+def sample_prior_predictive(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
+    """Draws of parameters and outcomes from the priors alone."""
+    with model:
+        return pm.sample_prior_predictive(draws=draws, random_seed=seed)
+
+
+def save_fit(fit_data: xr.DataTree, path: Path) -> Path:
+    """Write the fit to ``path`` atomically: a reader never sees a half-written file,
+    and a failed write leaves the previous fit in place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        fit_data.to_netcdf(temporary, engine="h5netcdf")
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return path
+
+
+def load_fit(path: Path) -> xr.DataTree:
+    """Read a fit written by :func:`save_fit` fully into memory (the file is closed)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no fit found. Run notebooks/02_fit.ipynb for this model first.")
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        return tree.load()
