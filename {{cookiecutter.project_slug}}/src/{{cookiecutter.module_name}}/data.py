@@ -69,6 +69,15 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
+def closest_column(name: str, columns) -> str | None:
+    """The column a misspelled ``name`` most likely meant: same letters in another case first."""
+    by_lower = {str(column).lower(): str(column) for column in columns}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
 def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
     """Every column the config names must be in the file; suggest the closest name if not."""
     roles = {"data.outcome": [config.data.outcome], "data.group": [config.data.group]}
@@ -77,8 +86,8 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
         for column in columns:
             if column in frame.columns:
                 continue
-            close = difflib.get_close_matches(column, frame.columns, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            close = closest_column(column, frame.columns)
+            hint = f" Did you mean {close!r}?" if close else ""
             raise DataError(
                 f"{config.data_path}: column {column!r} named in the config ({role}) is not in the file. "
                 f"Columns found: {', '.join(frame.columns)}.{hint}"

@@ -101,6 +101,7 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path) -> Path:
     """Execute one notebook with Papermill; raise :class:`NotebookFailed` naming the cell."""
     source = notebooks_dir / step.notebook
     output = executed_dir / f"{step.name}.ipynb"
+    executed_dir.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
             source, output, parameters=step.parameters, cwd=notebooks_dir, progress_bar=False, log_output=False
@@ -140,7 +141,6 @@ def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: boo
     load_data(config)  # fail on bad data here, before any notebook starts
     notebooks_dir = config.root / "notebooks"
     executed_dir = config.reports_dir / "executed"
-    executed_dir.mkdir(parents=True, exist_ok=True)
     steps = plan(config, config_path, fast)
 
     columns = (TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -1,0 +1,30 @@
+"""Shared fixtures: the project's own config and data, and one short fit of the example."""
+
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.module_name }}.config import load_config
+from {{ cookiecutter.module_name }}.data import load_data
+from {{ cookiecutter.module_name }}.models import build_model
+from {{ cookiecutter.module_name }}.sampling import fit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_PATH = PROJECT_ROOT / "config" / "analysis.yaml"
+
+
+@pytest.fixture(scope="session")
+def config():
+    return load_config(CONFIG_PATH)
+
+
+@pytest.fixture(scope="session")
+def example_data(config):
+    return load_data(config)
+
+
+@pytest.fixture(scope="session")
+def example_fit(config, example_data):
+    """The primary model fitted to the example data: short, seeded, enough to check recovery."""
+    settings = config.sampler_settings(fast=True).model_copy(update={"draws": 500, "tune": 500})
+    return fit(build_model("varying_slopes", example_data, config.priors), settings)

@@ -1,0 +1,57 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }}.data import DataError, prepare, read_table
+
+
+def test_groups_are_coded_and_predictors_standardised(config, example_data):
+    frame = pd.read_csv(config.data_path)
+    assert example_data.groups == sorted(frame["school"].unique())
+    assert example_data.coords["predictor"] == ["ses"]
+    assert example_data.predictors.shape == (len(frame), 1)
+    np.testing.assert_allclose(example_data.predictors.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(example_data.predictors.std(axis=0, ddof=1), 1)
+    decoded = np.asarray(example_data.groups)[example_data.group_codes]
+    assert (decoded == frame["school"].to_numpy()).all()
+
+
+def test_group_coordinate_does_not_depend_on_row_order(config, example_data):
+    shuffled = pd.read_csv(config.data_path).sample(frac=1, random_state=0)
+    assert prepare(shuffled, config).groups == example_data.groups
+
+
+def test_integer_group_labels_become_string_coordinates(config):
+    frame = pd.read_csv(config.data_path)
+    frame["school"] = frame["school"].str.removeprefix("school_").astype(int)
+    data = prepare(frame, config)
+    assert data.groups[:3] == ["1", "2", "3"]
+
+
+def test_misspelled_column_suggests_the_closest_name(config):
+    frame = pd.read_csv(config.data_path).rename(columns={"ses": "SES"})
+    with pytest.raises(DataError, match=r"column 'ses' named in the config \(data.predictors\).*Did you mean 'SES'"):
+        prepare(frame, config)
+
+
+def test_non_numeric_outcome_is_rejected(config):
+    frame = pd.read_csv(config.data_path)
+    frame["score"] = "high"
+    with pytest.raises(DataError, match="'score' must be numeric"):
+        prepare(frame, config)
+
+
+def test_missing_values_are_counted(config):
+    frame = pd.read_csv(config.data_path)
+    frame.loc[:2, "ses"] = np.nan
+    with pytest.raises(DataError, match="'ses' has 3 missing"):
+        prepare(frame, config)
+
+
+def test_missing_and_empty_files_are_named(tmp_path):
+    with pytest.raises(DataError, match="nope.csv: data file not found"):
+        read_table(tmp_path / "nope.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty.csv: cannot be read"):
+        read_table(empty)

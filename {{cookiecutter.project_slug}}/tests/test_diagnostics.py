@@ -1,0 +1,61 @@
+import numpy as np
+import xarray as xr
+
+from {{ cookiecutter.module_name }}.config import DiagnosticThresholds
+from {{ cookiecutter.module_name }}.diagnostics import convergence_table, divergences, overview, problems, tree_depth_hits
+
+THRESHOLDS = DiagnosticThresholds()
+
+
+def synthetic_fit(chain_offsets, n_draws=1000, n_divergent=0, seed=0) -> xr.DataTree:
+    """Independent normal draws per chain, shifted by ``chain_offsets``; no sampler involved."""
+    rng = np.random.default_rng(seed)
+    offsets = np.asarray(chain_offsets)[:, None]
+    theta = rng.normal(size=(len(offsets), n_draws)) + offsets
+    diverging = np.zeros(theta.shape, dtype=bool)
+    diverging.flat[:n_divergent] = True
+    return xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset({"theta": (("chain", "draw"), theta), "z_theta": (("chain", "draw"), theta)}),
+            "sample_stats": xr.Dataset(
+                {"diverging": (("chain", "draw"), diverging), "maxdepth_reached": (("chain", "draw"), diverging)}
+            ),
+        }
+    )
+
+
+def test_well_mixed_chains_pass():
+    fit_data = synthetic_fit([0, 0, 0, 0])
+    table = convergence_table(fit_data, THRESHOLDS)
+    assert list(table.index) == ["theta"], "z_ offsets are not reported"
+    assert table.loc["theta", "r_hat"] < 1.01
+    assert table.loc["theta", "ess_bulk"] > 2000
+    assert problems(fit_data, THRESHOLDS) == []
+
+
+def test_disagreeing_chains_are_flagged():
+    fit_data = synthetic_fit([0, 0, 0, 3])
+    table = convergence_table(fit_data, THRESHOLDS)
+    assert table.loc["theta", "r_hat"] > 1.1
+    assert not table.loc["theta", "ok"]
+    assert any(message.startswith("R-hat up to") for message in problems(fit_data, THRESHOLDS))
+
+
+def test_divergences_and_depth_hits_are_counted_and_reported():
+    fit_data = synthetic_fit([0, 0], n_divergent=7)
+    assert divergences(fit_data) == 7
+    assert tree_depth_hits(fit_data) == 7
+    found = problems(fit_data, THRESHOLDS)
+    assert "7 divergent transition(s)" in found[0]
+    assert any("maximum tree depth" in message for message in found)
+
+
+def test_too_few_draws_miss_the_ess_threshold():
+    fit_data = synthetic_fit([0, 0], n_draws=100)
+    assert any(message.startswith("ess bulk as low as") for message in problems(fit_data, THRESHOLDS))
+
+
+def test_overview_has_one_row_per_model(example_fit):
+    table = overview({"good": synthetic_fit([0, 0, 0, 0]), "bad": synthetic_fit([0, 5])}, THRESHOLDS)
+    assert table.loc["good", "converged"] and not table.loc["bad", "converged"]
+    assert overview({"example": example_fit}, THRESHOLDS).loc["example", "divergences"] == divergences(example_fit)

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+from {{ cookiecutter.module_name }}.report import recovery_table
+from {{ cookiecutter.module_name }}.sampling import load_fit, save_fit
+from {{ cookiecutter.module_name }}.simulate import load_truth
+
+
+def test_fit_holds_every_group_later_notebooks_read(example_fit, example_data):
+    for group in ("posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data"):
+        assert group in example_fit.children
+    assert "warmup_posterior" not in example_fit.children
+    assert example_fit.posterior.sizes["school"] == len(example_data.groups)
+    assert example_fit.posterior_predictive["score"].sizes["obs"] == len(example_data.outcome)
+
+
+def test_short_fit_recovers_true_hyperparameters(example_fit, config):
+    truth = load_truth(config.resolve(config.data.true_parameters))
+    table = recovery_table(example_fit, truth, ci_prob=0.94)
+    assert list(table.index) == ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "sigma"]
+    assert table["inside"].all(), table
+
+
+def test_short_fit_recovers_most_group_intercepts(example_fit, config):
+    truth = load_truth(config.resolve(config.data.true_parameters))
+    alpha = example_fit.posterior["alpha"]
+    lower, upper = alpha.quantile([0.03, 0.97], dim=("chain", "draw")).values
+    true_alpha = np.array([truth["alpha"][school] for school in alpha["school"].values])
+    # 94% intervals: expect about 94% of 40 groups covered; fewer than 33 would be very unlikely.
+    assert ((lower <= true_alpha) & (true_alpha <= upper)).sum() >= 33
+
+
+def test_same_seed_gives_identical_draws(config, example_data, example_fit):
+    from {{ cookiecutter.module_name }}.models import build_model
+    from {{ cookiecutter.module_name }}.sampling import fit
+
+    settings = config.sampler_settings(fast=True).model_copy(update={"draws": 500, "tune": 500})
+    again = fit(build_model("varying_slopes", example_data, config.priors), settings)
+    xr.testing.assert_equal(again.posterior["mu_alpha"], example_fit.posterior["mu_alpha"])
+
+
+def test_save_and_load_round_trip(example_fit, tmp_path):
+    path = save_fit(example_fit, tmp_path / "fits" / "model.nc")
+    loaded = load_fit(path)
+    xr.testing.assert_allclose(loaded.posterior.to_dataset(), example_fit.posterior.to_dataset())
+    assert loaded.attrs["sampler_settings"] == example_fit.attrs["sampler_settings"]
+
+
+def test_failed_save_keeps_the_previous_fit(example_fit, tmp_path, monkeypatch):
+    path = save_fit(example_fit, tmp_path / "model.nc")
+    before = path.read_bytes()
+
+    def broken_write(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        save_fit(example_fit, path)
+    assert path.read_bytes() == before
+    assert [file.name for file in tmp_path.iterdir()] == ["model.nc"]
+
+
+def test_loading_a_missing_fit_says_which_notebook_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Run notebooks/02_fit.ipynb"):
+        load_fit(tmp_path / "varying_slopes.nc")
