@@ -1,0 +1,32 @@
+# Template entry points. Both create their virtual environments themselves.
+# Python >= 3.12 is needed; override with `make test PYTHON=/path/to/python3.12`.
+PYTHON ?= python3.12
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR := build/demo
+# The default project_slug in cookiecutter.json (checked by tests/test_bake.py).
+DEMO_SLUG := schools-analysis
+
+.PHONY: demo test test-fast clean
+
+demo: $(STAMP)  ## bake the default project and run its whole pipeline to HTML
+	$(BIN)/cookiecutter --no-input --overwrite-if-exists --output-dir $(DEMO_DIR) .
+	$(MAKE) -C $(DEMO_DIR)/$(DEMO_SLUG) run PYTHON=$(PYTHON)
+	@echo "Open $(DEMO_DIR)/$(DEMO_SLUG)/reports/index.html"
+
+test: $(STAMP)  ## every template test, including a full bake-build-run of the default project
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the template tests that take seconds
+	$(BIN)/python -m pytest -m "not slow"
+
+$(STAMP): requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python >= 3.12 needed: make PYTHON=/path/to/python3.12"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+clean:
+	rm -rf build

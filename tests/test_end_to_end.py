@@ -1,0 +1,88 @@
+"""Bake the default project and use it as a user would: its Makefile builds the environment,
+runs the pipeline and runs the project's own tests."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOK_PAGES = [
+    "01_prior_predictive",
+    "02_fit_varying_slopes",
+    "02_fit_complete_pooling",
+    "02_fit_no_pooling",
+    "03_diagnostics",
+    "04_posterior_predictive",
+    "05_model_comparison",
+    "06_report",
+]
+
+
+def make(target: str, project: Path) -> subprocess.CompletedProcess:
+    """Run a target of the baked project's Makefile with this interpreter's base Python."""
+    environment = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["make", target, f"PYTHON={sys._base_executable}"], cwd=project, env=environment,
+        capture_output=True, text=True,
+    )
+    print(f"make {target}: {time.perf_counter() - started:.0f} s, exit {result.returncode}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def baked_project(cookies_session):
+    result = cookies_session.bake()
+    assert result.exit_code == 0, result.exception
+    return result.project_path
+
+
+@pytest.fixture(scope="module")
+def fast_run(baked_project):
+    return make("fast", baked_project)
+
+
+def test_pipeline_writes_every_report(baked_project, fast_run):
+    assert fast_run.returncode == 0, fast_run.stdout[-2000:] + fast_run.stderr[-4000:]
+    reports = baked_project / "reports"
+    index = (reports / "index.html").read_text()
+    for page in NOTEBOOK_PAGES:
+        assert (reports / f"{page}.html").stat().st_size > 10_000
+        assert (reports / "executed" / f"{page}.ipynb").is_file()
+        assert f'href="{page}.html"' in index
+
+
+def test_report_states_the_hyperparameters_and_their_recovery(baked_project, fast_run):
+    report = (baked_project / "reports" / "06_report.html").read_text()
+    for parameter in ("mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "sigma"):
+        assert parameter in report
+    assert "of 5 lie inside their 94% intervals" in report
+    assert "data_sha256" in report
+
+
+def test_bad_data_exits_non_zero_and_keeps_the_reports(baked_project, fast_run):
+    index = baked_project / "reports" / "index.html"
+    before = index.read_bytes()
+    bad_config = baked_project / "config" / "bad.yaml"
+    text = (baked_project / "config" / "analysis.yaml").read_text()
+    bad_config.write_text(text.replace("outcome: score", "outcome: scores"))
+    result = subprocess.run(
+        [str(baked_project / ".venv" / "bin" / "python"), "-m", "schools_analysis", "run", "--config", str(bad_config)],
+        cwd=baked_project, capture_output=True, text=True,
+    )
+    bad_config.unlink()
+    assert result.returncode == 1
+    assert "schools.csv: column 'scores' named in the config (data.outcome) is not in the file" in result.stderr
+    assert "Did you mean 'score'?" in result.stderr
+    assert index.read_bytes() == before
+
+
+def test_generated_project_passes_its_own_tests(baked_project, fast_run):
+    result = make("test", baked_project)
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout
