@@ -20,6 +20,10 @@ from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
 
 
+# The kernel's own start-up log (not the notebook's output) would clutter the terminal.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 class NotebookFailed(RuntimeError):
     """A notebook raised an error; the message names the notebook and the cell."""
 
@@ -104,7 +108,8 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path) -> Path:
     executed_dir.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
-            source, output, parameters=step.parameters, cwd=notebooks_dir, progress_bar=False, log_output=False
+            source, output, parameters=step.parameters, cwd=notebooks_dir, progress_bar=False, log_output=False,
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     except papermill.PapermillExecutionError as error:
         raise NotebookFailed(

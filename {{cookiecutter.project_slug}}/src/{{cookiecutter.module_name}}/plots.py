@@ -38,16 +38,16 @@ def group_mean_intervals(check: pd.DataFrame, ax: plt.Axes | None = None) -> plt
     return ax
 
 
-def shrinkage(table: pd.DataFrame, population_mean: float, ax: plt.Axes | None = None) -> plt.Axes:
+def shrinkage(table: pd.DataFrame, overall_mean: float, ax: plt.Axes | None = None) -> plt.Axes:
     """Raw group means vs partial-pooling estimates: arrows show how far each group moves."""
     ax = ax or plt.subplots(figsize=(7, 5))[1]
-    ax.axhline(population_mean, color="grey", linestyle="--", label="population mean")
+    ax.axhline(overall_mean, color="grey", linestyle="--", label="overall mean")
     ax.scatter(table["n"], table["raw_mean"], color="C1", s=18, label="raw group mean")
     ax.scatter(table["n"], table["estimate"], color="C0", s=18, label="model estimate")
     for n, raw, estimate in table[["n", "raw_mean", "estimate"]].itertuples(index=False):
         ax.annotate("", xy=(n, estimate), xytext=(n, raw), arrowprops={"arrowstyle": "->", "color": "grey", "lw": 0.7})
     ax.set(xlabel="observations in the group", ylabel="group mean",
-           title="Partial pooling: small groups are pulled towards the population mean")
+           title="Partial pooling: small groups are pulled towards the overall mean")
     ax.legend()
     return ax
 
@@ -61,5 +61,5 @@ def recovery(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     ax.scatter(table["mean"], names, color="C0", zorder=3, label="posterior mean")
     ax.scatter(table["true"], names, color="C3", marker="x", zorder=4, s=60, label="true value")
     ax.set(xlabel="value", title="Recovery of the simulation's true values")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
     return ax
