@@ -11,7 +11,7 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
-CHOICES = {name: values for name, values in OPTIONS.items() if isinstance(values, list)}
+CHOICES = {name: values for name, values in OPTIONS.items() if isinstance(values, list) and not name.startswith("_")}
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
 
 EXPECTED_FILES = sorted(
