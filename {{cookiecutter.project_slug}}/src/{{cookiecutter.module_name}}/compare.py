@@ -1,5 +1,7 @@
 """Compare candidate models by their expected predictive accuracy (PSIS-LOO)."""
 
+import warnings
+
 import arviz as az
 import pandas as pd
 import xarray as xr
@@ -13,8 +15,15 @@ def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
     DataFrame
         ArviZ's comparison table: ``elpd``, ``p``, ``elpd_diff``, ``dse`` (SE of the
         difference), ``weight`` (stacking), ``se``, ...
+
+    Notes
+    -----
+    ArviZ's warning about high Pareto-k is silenced here because :func:`pareto_k_table`
+    reports the same facts per model, against the config's threshold.
     """
-    return az.compare(fits, round_to="none")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+        return az.compare(fits, round_to="none")
 
 
 def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:
@@ -25,7 +34,9 @@ def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:
     """
     rows = []
     for name, fit_data in fits.items():
-        pareto_k = az.loo(fit_data, pointwise=True).pareto_k.values
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+            pareto_k = az.loo(fit_data, pointwise=True).pareto_k.values
         rows.append(
             {"model": name, "max_k": float(pareto_k.max()), f"n_k_above_{k_max}": int((pareto_k > k_max).sum()),
              "n_obs": pareto_k.size}
