@@ -6,7 +6,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import arviz as az
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -76,26 +75,18 @@ def recovery_table(fit_data: xr.DataTree, truth: dict, ci_prob: float) -> pd.Dat
 def shrinkage_table(fit_data: xr.DataTree, data: GroupedData) -> pd.DataFrame:
     """Raw mean of each group next to the model's estimate of it.
 
-    The estimate is the posterior mean of the expected outcome at the group's own
-    average predictor values, so both columns describe the same quantity; small groups
-    move the most towards the population mean.
+    The estimate is the posterior predictive mean of the group's average outcome, so both
+    columns describe the same quantity whatever the model's parameters are called; small
+    groups move the most towards the overall mean.
     """
-    frame = pd.DataFrame(data.predictors, columns=data.predictor_names)
-    frame["group"] = data.group_codes
-    frame["outcome"] = data.outcome
+    replicated = fit_data.posterior_predictive[data.outcome_name].mean(dim=SAMPLE_DIMS).values
+    frame = pd.DataFrame({"group": data.group_codes, "outcome": data.outcome, "replicated": replicated})
     by_group = frame.groupby("group")
-    predictor_means = by_group[data.predictor_names].mean().to_numpy()
-
-    posterior = fit_data.posterior
-    alpha = posterior["alpha"].mean(dim=SAMPLE_DIMS).values
-    beta = posterior["beta"].mean(dim=SAMPLE_DIMS).values
-    alpha = np.broadcast_to(alpha, (len(data.groups),))
-    beta = np.broadcast_to(beta, (len(data.groups), len(data.predictor_names)))
     return pd.DataFrame(
         {
             "n": by_group.size().to_numpy(),
             "raw_mean": by_group["outcome"].mean().to_numpy(),
-            "estimate": alpha + (beta * predictor_means).sum(axis=1),
+            "estimate": by_group["replicated"].mean().to_numpy(),
         },
         index=pd.Index(data.groups, name=data.group_dim),
     )
