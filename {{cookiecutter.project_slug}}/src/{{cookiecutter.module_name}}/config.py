@@ -1,12 +1,19 @@
 """Load and validate ``config/analysis.yaml``, the single source of truth of an analysis."""
 
+import importlib
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import formulae
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from {{ cookiecutter.module_name }}.models import MODELS
+from {{ cookiecutter.module_name }} import models
+
+Family = Literal["normal", "student_t", "bernoulli", "binomial", "poisson", "negative_binomial"]
+Parameterization = Literal["auto", "centered", "non_centered"]
 
 DEFAULT_CONFIG_PATH = Path("config/analysis.yaml")
 
@@ -25,6 +32,9 @@ class DataConfig(_Strict):
     outcome: str
     group: str
     predictors: list[str] = Field(min_length=1)
+    group_predictors: list[str] = []     # group-level columns, constant within each group
+    trials: str | None = None            # binomial: the number of trials of each row
+    exposure: str | None = None          # Poisson / negative binomial: log(exposure) is an offset
     true_parameters: Path | None = None
 
 
@@ -37,11 +47,80 @@ class HalfNormalPrior(_Strict):
     sigma: float = Field(gt=0)
 
 
+class GammaPrior(_Strict):
+    alpha: float = Field(gt=0)
+    beta: float = Field(gt=0)
+
+
 class Priors(_Strict):
+    """Priors of the custom models (formula models take theirs from ``models[].priors``)."""
+
     intercept: NormalPrior
     slope: NormalPrior
     group_sd: HalfNormalPrior
-    residual_sd: HalfNormalPrior
+    residual_sd: HalfNormalPrior = HalfNormalPrior(sigma=2.5)   # normal, Student-t
+    nu: GammaPrior = GammaPrior(alpha=2, beta=0.1)              # Student-t degrees of freedom
+    phi: GammaPrior = GammaPrior(alpha=2, beta=0.1)             # negative binomial dispersion
+    lkj_eta: float = Field(default=2.0, gt=0)                   # correlated_slopes: LKJ shape
+
+
+def resolve_custom(path: str) -> Callable:
+    """The model function named by ``path``: a function in ``models.py`` or ``package.module.function``."""
+    module_name, _, function_name = path.rpartition(".")
+    module = importlib.import_module(module_name) if module_name else models
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ValueError(f"no function {function_name!r} in {module.__name__}")
+    return function
+
+
+class ModelSpec(_Strict):
+    """One candidate model: a formula (built by Bambi) or a custom PyMC function."""
+
+    name: str
+    formula: str | None = None
+    custom: str | None = None
+    family: Family | None = None                # overrides the top-level family
+    priors: dict[str, Any] = {}                 # formula models: Bambi priors by term
+    parameterization: Parameterization | None = None  # overrides the top-level choice
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value):
+        # `- varying_slopes` is short for a custom model of that name.
+        return {"name": value, "custom": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.formula is None) == (self.custom is None):
+            raise ValueError(f"model {self.name!r}: give exactly one of 'formula' or 'custom'")
+        if self.custom is not None:
+            try:
+                resolve_custom(self.custom)
+            except (ImportError, ValueError) as error:
+                raise ValueError(
+                    f"model {self.name!r}: custom {self.custom!r} not found ({error}); "
+                    f"functions in models.py: {', '.join(custom_model_names())}"
+                ) from error
+        if self.formula is not None:
+            try:
+                formulae.model_description(self.formula)
+            except Exception as error:  # formulae raises several types
+                raise ValueError(f"model {self.name!r}: formula {self.formula!r} does not parse: {error}") from error
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "formula" if self.formula is not None else "custom"
+
+
+def custom_model_names() -> list[str]:
+    """Model functions defined in ``models.py``: those taking a ``centered`` argument."""
+    return [
+        name for name, value in vars(models).items()
+        if inspect.isfunction(value) and value.__module__ == models.__name__
+        and "centered" in inspect.signature(value).parameters
+    ]
 
 
 class SamplerSettings(_Strict):
@@ -74,7 +153,9 @@ class Paths(_Strict):
 
 class AnalysisConfig(_Strict):
     data: DataConfig
-    models: list[str] = Field(min_length=1)
+    family: Family = "normal"
+    parameterization: Parameterization = "auto"
+    models: list[ModelSpec] = Field(min_length=1)
     priors: Priors
     sampler: SamplerSettings = SamplerSettings()
     fast: FastSettings = FastSettings()
@@ -83,18 +164,35 @@ class AnalysisConfig(_Strict):
     # The project folder; relative paths above are resolved against it.
     root: Path = Path(".")
 
-    @field_validator("models")
-    @classmethod
-    def _known_models(cls, names: list[str]) -> list[str]:
-        unknown = [name for name in names if name not in MODELS]
-        if unknown:
-            raise ValueError(f"unknown model(s) {unknown}; allowed: {sorted(MODELS)}")
-        return names
+    @model_validator(mode="after")
+    def _consistent(self):
+        names = [spec.name for spec in self.models]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"models: names must be unique; repeated: {duplicated}")
+        families = {spec.family or self.family for spec in self.models}
+        if "binomial" in families and self.data.trials is None:
+            raise ValueError("data.trials: the binomial family needs the column with the number of trials")
+        return self
+
+    @property
+    def model_names(self) -> list[str]:
+        return [spec.name for spec in self.models]
 
     @property
     def primary_model(self) -> str:
         """The model the prior/posterior predictive checks and the report describe."""
-        return self.models[0]
+        return self.models[0].name
+
+    def model(self, name: str) -> ModelSpec:
+        """The candidate model called ``name``."""
+        for spec in self.models:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no model {name!r} in the config; models: {', '.join(self.model_names)}")
+
+    def family_of(self, name: str) -> str:
+        return self.model(name).family or self.family
 
     def resolve(self, path: Path) -> Path:
         """``path`` made absolute against the project folder."""

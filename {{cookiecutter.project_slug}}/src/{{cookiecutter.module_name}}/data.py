@@ -4,6 +4,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+import formulae
 import numpy as np
 import pandas as pd
 
@@ -31,6 +32,13 @@ class GroupedData:
         The config's column names, used as variable and dimension names.
     predictor_means, predictor_sds : ndarray
         The scaling applied, to map slopes back to the original units.
+    frame : DataFrame
+        The whole table with predictors and group-level predictors standardised: what
+        formula models are built on.
+    group_predictors : ndarray, shape (n_groups, n_group_predictors)
+        Standardised group-level predictors, one row per group in ``coords[group_dim]``.
+    trials, exposure : ndarray or None
+        Number of trials (binomial) and exposure (count families), if the config names them.
     """
 
     outcome: np.ndarray
@@ -41,6 +49,10 @@ class GroupedData:
     group_dim: str
     predictor_means: np.ndarray
     predictor_sds: np.ndarray
+    frame: pd.DataFrame
+    group_predictors: np.ndarray
+    trials: np.ndarray | None = None
+    exposure: np.ndarray | None = None
 
     @property
     def groups(self) -> list:
@@ -49,6 +61,15 @@ class GroupedData:
     @property
     def predictor_names(self) -> list[str]:
         return self.coords["predictor"]
+
+    @property
+    def group_predictor_names(self) -> list[str]:
+        return self.coords.get("group_predictor", [])
+
+    @property
+    def group_sizes(self) -> np.ndarray:
+        """Observations per group, in the order of ``groups``."""
+        return np.bincount(self.group_codes, minlength=len(self.groups))
 
 
 def standardise(values: pd.Series) -> pd.Series:
@@ -82,6 +103,12 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
     """Every column the config names must be in the file; suggest the closest name if not."""
     roles = {"data.outcome": [config.data.outcome], "data.group": [config.data.group]}
     roles["data.predictors"] = config.data.predictors
+    roles["data.group_predictors"] = config.data.group_predictors
+    roles["data.trials"] = [config.data.trials] if config.data.trials else []
+    roles["data.exposure"] = [config.data.exposure] if config.data.exposure else []
+    for spec in config.models:
+        if spec.formula is not None:
+            roles[f"models[{spec.name}].formula"] = sorted(formulae.model_description(spec.formula).var_names)
     for role, columns in roles.items():
         for column in columns:
             if column in frame.columns:
@@ -92,7 +119,8 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
                 f"{config.data_path}: column {column!r} named in the config ({role}) is not in the file. "
                 f"Columns found: {', '.join(frame.columns)}.{hint}"
             )
-    numeric = [config.data.outcome, *config.data.predictors]
+    numeric = [config.data.outcome, *config.data.predictors, *config.data.group_predictors]
+    numeric += [column for column in (config.data.trials, config.data.exposure) if column]
     for column in numeric:
         if not pd.api.types.is_numeric_dtype(frame[column]):
             raise DataError(f"{config.data_path}: column {column!r} must be numeric; found {frame[column].dtype}.")
@@ -104,29 +132,70 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
             )
 
 
+def group_levels(labels: pd.Series) -> list:
+    """The groups in a stable order: a categorical's own order, otherwise sorted.
+
+    Integer and string labels both work; mixed types are sorted as text.
+    """
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        present = set(labels.dropna().unique())
+        return [level for level in labels.cat.categories if level in present]
+    levels = labels.dropna().unique().tolist()
+    try:
+        return sorted(levels)
+    except TypeError:
+        return sorted(levels, key=str)
+
+
+def group_level_table(frame: pd.DataFrame, group: str, columns: list[str], path) -> pd.DataFrame:
+    """One row per group of columns that must be constant within each group."""
+    varying = [column for column in columns if (frame.groupby(group, observed=True)[column].nunique() > 1).any()]
+    if varying:
+        raise DataError(
+            f"{path}: group-level predictor(s) {varying} vary within a {group!r} group; "
+            "a group-level predictor must have one value per group (list it under data.predictors otherwise)."
+        )
+    return frame.groupby(group, observed=True)[columns].first()
+
+
 def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
     """Encode groups as integer codes and standardise predictors.
 
-    Group labels are sorted, so the coordinate is the same whatever the row order.
+    Groups keep a stable order (see :func:`group_levels`) whatever the row order.
     """
     check_columns(frame, config)
-    group_labels = frame[config.data.group]
-    groups = sorted(group_labels.unique().tolist())
-    codes = pd.Categorical(group_labels, categories=groups).codes.astype("int64")
+    group = config.data.group
+    groups = group_levels(frame[group])
+    codes = pd.Categorical(frame[group], categories=groups).codes.astype("int64")
     predictors = frame[config.data.predictors].astype(float)
+    group_table = group_level_table(frame, group, config.data.group_predictors, config.data_path)
+    group_table = group_table.reindex(groups).astype(float).apply(standardise)
+
+    model_frame = frame.copy()
+    model_frame[config.data.predictors] = predictors.apply(standardise)
+    for column in config.data.group_predictors:
+        model_frame[column] = group_table[column].to_numpy()[codes]
+    coords = {group: [str(label) for label in groups], "predictor": list(config.data.predictors)}
+    if config.data.group_predictors:
+        coords["group_predictor"] = list(config.data.group_predictors)
+    coords["obs"] = frame.index.tolist()
+
+    def optional_column(name: str | None) -> np.ndarray | None:
+        return None if name is None else frame[name].to_numpy()
+
     return GroupedData(
         outcome=frame[config.data.outcome].to_numpy(dtype=float),
-        predictors=predictors.apply(standardise).to_numpy(),
+        predictors=model_frame[config.data.predictors].to_numpy(),
         group_codes=codes,
-        coords={
-            config.data.group: [str(group) for group in groups],
-            "predictor": list(config.data.predictors),
-            "obs": frame.index.tolist(),
-        },
+        coords=coords,
         outcome_name=config.data.outcome,
-        group_dim=config.data.group,
+        group_dim=group,
         predictor_means=predictors.mean().to_numpy(),
         predictor_sds=predictors.std().to_numpy(),
+        frame=model_frame,
+        group_predictors=group_table.to_numpy(),
+        trials=optional_column(config.data.trials),
+        exposure=optional_column(config.data.exposure),
     )
 
 

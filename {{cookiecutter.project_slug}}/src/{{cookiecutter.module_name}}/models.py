@@ -1,21 +1,56 @@
-"""The candidate models, written as plain PyMC.
+"""Custom models, written as plain PyMC.
 
-Each function takes the prepared data and the priors from the config and returns a
-``pm.Model``. Edit them freely; a new model only needs a function here and an entry in
-``MODELS``, then its name under ``models:`` in ``config/analysis.yaml``.
+Models can also be given as formulas in ``config/analysis.yaml`` (built by Bambi, see
+``formulas.py``); write one here when a formula cannot say what you need. A custom model
+is a function ``(data, priors, family, centered) -> pm.Model``; list it in the config as
+``custom: <function name>`` (or a dotted path to a function in another module).
 
-Every model names its likelihood after the outcome column and uses the dims
-``obs``, ``predictor`` and the group column's name, so the fits can be compared and
-checked the same way.
+Every model names its likelihood after the outcome column and uses the dims ``obs``,
+``predictor`` and the group column's name, so all fits are checked and compared the same
+way. ``centered`` says how the group effects are parameterised (see
+``parameterization.py``): centred when groups are well informed by their data,
+non-centred (``mu + tau * z``) when many groups have little data.
 """
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 
-if TYPE_CHECKING:  # imported for annotations only: config imports MODELS from here
+if TYPE_CHECKING:  # imported for annotations only: config imports this module
     from {{ cookiecutter.module_name }}.config import Priors
     from {{ cookiecutter.module_name }}.data import GroupedData
+
+FAMILIES = ("normal", "student_t", "bernoulli", "binomial", "poisson", "negative_binomial")
+
+
+def likelihood(data: "GroupedData", eta, priors: "Priors", family: str):
+    """The observed outcome given the linear predictor ``eta`` on the link scale.
+
+    Links: identity (normal, Student-t), logit (Bernoulli, binomial), log (Poisson,
+    negative binomial, plus ``log(exposure)`` as an offset when the data have one).
+    """
+    name, y = data.outcome_name, data.outcome
+    if family == "normal":
+        sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
+        return pm.Normal(name, eta, sigma, observed=y, dims="obs")
+    if family == "student_t":
+        sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
+        nu = pm.Gamma("nu", priors.nu.alpha, priors.nu.beta)
+        return pm.StudentT(name, nu=nu, mu=eta, sigma=sigma, observed=y, dims="obs")
+    if family == "bernoulli":
+        return pm.Bernoulli(name, logit_p=eta, observed=y, dims="obs")
+    if family == "binomial":
+        return pm.Binomial(name, n=data.trials, logit_p=eta, observed=y, dims="obs")
+    log_mu = eta if data.exposure is None else eta + np.log(data.exposure)
+    if family == "poisson":
+        return pm.Poisson(name, mu=pm.math.exp(log_mu), observed=y, dims="obs")
+    if family == "negative_binomial":
+        # phi as in Stan's neg_binomial_2: variance mu + mu^2 / phi.
+        phi = pm.Gamma("phi", priors.phi.alpha, priors.phi.beta)
+        return pm.NegativeBinomial(name, mu=pm.math.exp(log_mu), alpha=phi, observed=y, dims="obs")
+    raise ValueError(f"unknown family {family!r}; allowed: {', '.join(FAMILIES)}")
 
 
 def _data_containers(data: "GroupedData"):
@@ -25,11 +60,20 @@ def _data_containers(data: "GroupedData"):
     return predictors, group
 
 
-def varying_slopes(data: "GroupedData", priors: "Priors") -> pm.Model:
+def _group_level_mean(data: "GroupedData", priors: "Priors", mu_alpha):
+    """Population mean of each group's intercept, shifted by group-level predictors if any."""
+    if not data.group_predictor_names:
+        return mu_alpha
+    u = pm.Data("group_predictors", data.group_predictors, dims=(data.group_dim, "group_predictor"))
+    gamma = pm.Normal("gamma", priors.slope.mu, priors.slope.sigma, dims="group_predictor")
+    return mu_alpha + (u * gamma).sum(axis=-1)
+
+
+def varying_slopes(data: "GroupedData", priors: "Priors", family: str = "normal", centered: bool = False) -> pm.Model:
     """Partial pooling: intercepts and slopes vary by group around population means.
 
-    Non-centred: group effects are ``mu + tau * z`` with ``z ~ Normal(0, 1)``, which
-    samples well when many groups have little data.
+    Group-level predictors (``data.group_predictors`` in the config) shift the intercepts
+    through coefficients ``gamma``.
     """
     g = data.group_dim
     with pm.Model(coords=data.coords) as model:
@@ -37,53 +81,61 @@ def varying_slopes(data: "GroupedData", priors: "Priors") -> pm.Model:
 
         mu_alpha = pm.Normal("mu_alpha", priors.intercept.mu, priors.intercept.sigma)
         tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd.sigma)
-        z_alpha = pm.Normal("z_alpha", 0, 1, dims=g)
-        alpha = pm.Deterministic("alpha", mu_alpha + tau_alpha * z_alpha, dims=g)
-
         mu_beta = pm.Normal("mu_beta", priors.slope.mu, priors.slope.sigma, dims="predictor")
         tau_beta = pm.HalfNormal("tau_beta", priors.group_sd.sigma, dims="predictor")
-        z_beta = pm.Normal("z_beta", 0, 1, dims=(g, "predictor"))
-        beta = pm.Deterministic("beta", mu_beta + tau_beta * z_beta, dims=(g, "predictor"))
+        alpha_mean = _group_level_mean(data, priors, mu_alpha)
 
-        sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
-        mu = alpha[group] + (beta[group] * x).sum(axis=-1)
-        pm.Normal(data.outcome_name, mu, sigma, observed=data.outcome, dims="obs")
+        if centered:
+            alpha = pm.Normal("alpha", alpha_mean, tau_alpha, dims=g)
+            beta = pm.Normal("beta", mu_beta, tau_beta, dims=(g, "predictor"))
+        else:
+            z_alpha = pm.Normal("z_alpha", 0, 1, dims=g)
+            z_beta = pm.Normal("z_beta", 0, 1, dims=(g, "predictor"))
+            alpha = pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=g)
+            beta = pm.Deterministic("beta", mu_beta + tau_beta * z_beta, dims=(g, "predictor"))
+
+        eta = alpha[group] + (beta[group] * x).sum(axis=-1)
+        likelihood(data, eta, priors, family)
     return model
 
 
-def complete_pooling(data: "GroupedData", priors: "Priors") -> pm.Model:
-    """One intercept and one set of slopes shared by every group."""
-    with pm.Model(coords=data.coords) as model:
-        x, _ = _data_containers(data)
+def correlated_slopes(
+    data: "GroupedData", priors: "Priors", family: str = "normal", centered: bool = False
+) -> pm.Model:
+    """Partial pooling with correlated intercepts and slopes: an LKJ prior on their correlation.
 
-        alpha = pm.Normal("alpha", priors.intercept.mu, priors.intercept.sigma)
-        beta = pm.Normal("beta", priors.slope.mu, priors.slope.sigma, dims="predictor")
-        sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
-        mu = alpha + (beta * x).sum(axis=-1)
-        pm.Normal(data.outcome_name, mu, sigma, observed=data.outcome, dims="obs")
-    return model
-
-
-def no_pooling(data: "GroupedData", priors: "Priors") -> pm.Model:
-    """A separate intercept and slopes per group, each with the population prior."""
+    Each group's ``effects`` (intercept, then one slope per predictor) are multivariate
+    normal around the population means ``mu_alpha``, ``mu_beta`` with standard deviations
+    ``tau_alpha``, ``tau_beta`` and correlation matrix ``rho``.
+    """
     g = data.group_dim
-    with pm.Model(coords=data.coords) as model:
+    effect_names = ["intercept", *data.predictor_names]
+    coords = {**data.coords, "effect": effect_names, "effect_bis": effect_names}
+    with pm.Model(coords=coords) as model:
         x, group = _data_containers(data)
 
-        alpha = pm.Normal("alpha", priors.intercept.mu, priors.intercept.sigma, dims=g)
-        beta = pm.Normal("beta", priors.slope.mu, priors.slope.sigma, dims=(g, "predictor"))
-        sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
-        mu = alpha[group] + (beta[group] * x).sum(axis=-1)
-        pm.Normal(data.outcome_name, mu, sigma, observed=data.outcome, dims="obs")
+        mu_alpha = pm.Normal("mu_alpha", priors.intercept.mu, priors.intercept.sigma)
+        mu_beta = pm.Normal("mu_beta", priors.slope.mu, priors.slope.sigma, dims="predictor")
+        alpha_mean = _group_level_mean(data, priors, mu_alpha)
+        n_groups, n_predictors = len(data.groups), len(data.predictor_names)
+        mean = pt.concatenate(
+            [pt.broadcast_to(alpha_mean, (n_groups,))[:, None], pt.broadcast_to(mu_beta, (n_groups, n_predictors))],
+            axis=1,
+        )
+        chol, rho, tau = pm.LKJCholeskyCov(
+            "chol", n=len(effect_names), eta=priors.lkj_eta,
+            sd_dist=pm.HalfNormal.dist(priors.group_sd.sigma, shape=len(effect_names)), compute_corr=True,
+        )
+        pm.Deterministic("tau_alpha", tau[0])
+        pm.Deterministic("tau_beta", tau[1:], dims="predictor")
+        pm.Deterministic("rho", rho, dims=("effect", "effect_bis"))
+
+        if centered:
+            effects = pm.MvNormal("effects", mean, chol=chol, dims=(g, "effect"))
+        else:
+            z = pm.Normal("z_effects", 0, 1, dims=(g, "effect"))
+            effects = pm.Deterministic("effects", mean + z @ chol.T, dims=(g, "effect"))
+
+        eta = effects[group, 0] + (effects[group, 1:] * x).sum(axis=-1)
+        likelihood(data, eta, priors, family)
     return model
-
-
-MODELS: dict[str, Callable[["GroupedData", "Priors"], pm.Model]] = {
-    "varying_slopes": varying_slopes,
-    "complete_pooling": complete_pooling,
-    "no_pooling": no_pooling,
-}
-
-def build_model(name: str, data: "GroupedData", priors: "Priors") -> pm.Model:
-    """The model called ``name`` in :data:`MODELS`, built on ``data``."""
-    return MODELS[name](data, priors)

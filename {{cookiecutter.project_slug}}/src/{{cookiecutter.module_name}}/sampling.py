@@ -7,16 +7,40 @@ from pathlib import Path
 import pymc as pm
 import xarray as xr
 
+from {{ cookiecutter.module_name }}.build import BuiltModel
 from {{ cookiecutter.module_name }}.config import SamplerSettings
 
+# Bambi's name for the observation dimension; ours is "obs".
+BAMBI_OBS_DIM = "__obs__"
 
-def fit(model: pm.Model, settings: SamplerSettings, progressbar: bool = False) -> xr.DataTree:
+
+def standard_names(idata: xr.DataTree, built: BuiltModel) -> xr.DataTree:
+    """Give formula and custom fits the same names: dim ``obs``, outcome named after its column.
+
+    Per-observation deterministics (Bambi's ``mu``) are dropped from the posterior: they
+    are draws x observations in size and can be recomputed from the parameters.
+    """
+    observed = built.model.observed_RVs[0].name
+    for path in list(idata.children):
+        dataset = idata[path].to_dataset()
+        if BAMBI_OBS_DIM in dataset.dims:
+            dataset = dataset.rename_dims({BAMBI_OBS_DIM: "obs"}).rename_vars({BAMBI_OBS_DIM: "obs"})
+        if observed != built.outcome_name and observed in dataset:
+            dataset = dataset.rename_vars({observed: built.outcome_name})
+        if path == "posterior":
+            dataset = dataset.drop_vars([name for name, variable in dataset.data_vars.items() if "obs" in variable.dims])
+        idata[path] = xr.DataTree(dataset)
+    return idata
+
+
+def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False) -> xr.DataTree:
     """Sample the posterior, then add the pointwise log-likelihood (for LOO) and
     posterior predictive draws (for checks).
 
     Parameters
     ----------
-    model : pm.Model
+    built : BuiltModel
+        From :func:`build.build_model`; formula and custom models are treated the same.
     settings : SamplerSettings
         ``engine`` is ``"nutpie"`` (compiled, fast) or ``"pymc"`` (PyMC's own NUTS).
     progressbar : bool
@@ -27,7 +51,7 @@ def fit(model: pm.Model, settings: SamplerSettings, progressbar: bool = False) -
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``,
         ``posterior_predictive``, ``observed_data`` and ``constant_data``.
     """
-    with model:
+    with built.model:
         idata = pm.sample(
             draws=settings.draws,
             tune=settings.tune,
@@ -45,14 +69,17 @@ def fit(model: pm.Model, settings: SamplerSettings, progressbar: bool = False) -
     for group in ("warmup_posterior", "warmup_sample_stats"):
         if group in idata.children:
             del idata[group]
+    idata = standard_names(idata, built)
     idata.attrs["sampler_settings"] = settings.model_dump_json()
+    idata.attrs.update(built.attrs())
     return idata
 
 
-def sample_prior_predictive(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
+def sample_prior_predictive(built: BuiltModel, draws: int, seed: int) -> xr.DataTree:
     """Draws of parameters and outcomes from the priors alone."""
-    with model:
-        return pm.sample_prior_predictive(draws=draws, random_seed=seed)
+    with built.model:
+        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+    return standard_names(prior, built)
 
 
 def save_fit(fit_data: xr.DataTree, path: Path) -> Path:

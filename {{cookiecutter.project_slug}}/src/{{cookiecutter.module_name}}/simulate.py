@@ -1,88 +1,166 @@
-"""Simulate the example data set: students' scores in schools, with known true parameters.
+"""Simulate grouped data with known true parameters: the example data set and test data.
 
-The generating model is the primary model of the template::
+The generating model is the template's ``varying_slopes`` model::
 
-    alpha_j ~ Normal(mu_alpha, tau_alpha)        # school intercepts
-    beta_j  ~ Normal(mu_beta, tau_beta)          # school slopes on SES
-    score_i ~ Normal(alpha_j[i] + beta_j[i] * ses_i, sigma)
+    alpha_j = mu_alpha + gamma * u_j + tau_alpha * z_j    # group intercepts (u: group-level predictor)
+    beta_j  ~ Normal(mu_beta, tau_beta)                   # group slopes on x
+    eta_i   = alpha_j[i] + beta_j[i] * x_i                # linear predictor, on the link scale
+    y_i     ~ family(link^-1(eta_i), ...)
 
-SES is written as a z-score (mean 0, sd 1), so the standardisation applied before
-fitting leaves it unchanged and the true values are on the scale the model estimates.
+``x`` (and ``u``) are written as z-scores (mean 0, sd 1), so the standardisation applied
+before fitting leaves them unchanged and the true values are on the scale the model
+estimates.
 """
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from {{ cookiecutter.module_name }}.data import standardise
 
-TRUE_HYPERPARAMETERS = {
-    "mu_alpha": 0.5,
-    "tau_alpha": 0.6,
-    "mu_beta": 0.35,
-    "tau_beta": 0.2,
-    "sigma": 1.0,
-}
 SEED = 20261124
+OUTCOME_TYPE = "{{ cookiecutter.outcome_type }}"  # the example this project was generated with
 
 
-def simulate_schools(
-    n_schools: int = 40,
-    min_students: int = 3,
-    max_students: int = 60,
+@dataclass(frozen=True)
+class Example:
+    """One example design: its family, column names and true hyperparameters."""
+
+    family: str
+    outcome: str
+    hyperparameters: dict
+    trials: str | None = None     # column with the number of trials (binomial)
+    exposure: str | None = None   # column with the exposure (counts)
+    columns: dict = field(default_factory=lambda: {"group": "school", "unit": "student", "x": "ses"})
+
+
+EXAMPLES = {
+    "continuous": Example("normal", "score", {"mu_alpha": 0.5, "tau_alpha": 0.6, "mu_beta": 0.35, "tau_beta": 0.2, "sigma": 1.0}),
+    "binary": Example("bernoulli", "passed", {"mu_alpha": 0.4, "tau_alpha": 0.7, "mu_beta": 0.6, "tau_beta": 0.2}),
+    "count": Example("poisson", "absences", {"mu_alpha": -2.5, "tau_alpha": 0.5, "mu_beta": 0.3, "tau_beta": 0.15},
+                     exposure="days_enrolled"),
+    "proportion": Example("binomial", "correct", {"mu_alpha": 0.5, "tau_alpha": 0.6, "mu_beta": 0.35, "tau_beta": 0.2},
+                          trials="n_items"),
+}
+TRUE_HYPERPARAMETERS = EXAMPLES[OUTCOME_TYPE].hyperparameters
+
+
+def draw_outcome(rng: np.random.Generator, family: str, eta: np.ndarray, hyperparameters: dict,
+                 trials=None, exposure=None) -> np.ndarray:
+    """Outcomes of ``family`` given the linear predictor ``eta`` (identity, logit or log link)."""
+    h = hyperparameters
+    if family == "normal":
+        return eta + rng.normal(0, h["sigma"], eta.size)
+    if family == "student_t":
+        return eta + h["sigma"] * rng.standard_t(h["nu"], eta.size)
+    if family == "bernoulli":
+        return rng.binomial(1, expit(eta))
+    if family == "binomial":
+        return rng.binomial(trials, expit(eta))
+    mu = np.exp(eta) * (1 if exposure is None else exposure)
+    if family == "poisson":
+        return rng.poisson(mu)
+    if family == "negative_binomial":
+        # Gamma-Poisson mixture with mean mu and variance mu + mu^2 / phi.
+        return rng.poisson(rng.gamma(h["phi"], mu / h["phi"]))
+    raise ValueError(f"unknown family {family!r}")
+
+
+def simulate_grouped(
+    family: str,
+    hyperparameters: dict,
+    n_groups: int = 40,
+    min_size: int = 3,
+    max_size: int = 60,
     seed: int = SEED,
+    group_predictor_effect: float | None = None,
+    trials: int = 20,
+    names: dict | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Simulate test scores of students nested in schools.
+    """Simulate observations nested in groups from the ``varying_slopes`` model.
 
     Parameters
     ----------
-    n_schools : int
-    min_students, max_students : int
-        School sizes are drawn uniformly between these, so some schools have few
-        students and their estimates are shrunk the most.
+    family : str
+        One of ``models.FAMILIES``.
+    hyperparameters : dict
+        ``mu_alpha``, ``tau_alpha``, ``mu_beta``, ``tau_beta`` and the family's own
+        (``sigma``; ``nu`` for Student-t; ``phi`` for negative binomial).
+    n_groups, min_size, max_size : int
+        Group sizes are drawn uniformly between ``min_size`` and ``max_size``, so some
+        groups have few observations and their estimates are shrunk the most.
     seed : int
+    group_predictor_effect : float, optional
+        If given, a group-level predictor ``u`` shifts the intercepts by this much per sd
+        (recorded as ``gamma``).
+    trials : int
+        Maximum number of trials per row (binomial); rows get 5 to ``trials``.
+    names : dict, optional
+        Column names: ``group``, ``unit``, ``x``, ``outcome``, ``trials``, ``exposure``, ``u``.
 
     Returns
     -------
     frame : DataFrame
-        Columns ``school``, ``student``, ``ses``, ``score``.
     truth : dict
-        ``hyperparameters`` (named as in the model), the per-school ``alpha`` and
+        ``hyperparameters`` (named as in the model), the per-group ``alpha`` and
         ``beta``, and the simulation settings.
     """
+    names = {"group": "group", "unit": "unit", "x": "x", "outcome": "y", "trials": "trials",
+             "exposure": "exposure", "u": "u", **(names or {})}
     rng = np.random.default_rng(seed)
-    h = TRUE_HYPERPARAMETERS
-    schools = [f"school_{number:02d}" for number in range(1, n_schools + 1)]
-    sizes = rng.integers(min_students, max_students + 1, size=n_schools)
-    alpha = rng.normal(h["mu_alpha"], h["tau_alpha"], size=n_schools)
-    beta = rng.normal(h["mu_beta"], h["tau_beta"], size=n_schools)
+    h = dict(hyperparameters)
+    labels = [f"{names['group']}_{number:02d}" for number in range(1, n_groups + 1)]
+    sizes = rng.integers(min_size, max_size + 1, size=n_groups)
+    alpha = rng.normal(h["mu_alpha"], h["tau_alpha"], size=n_groups)
+    beta = rng.normal(h["mu_beta"], h["tau_beta"], size=n_groups)
+    index = np.repeat(np.arange(n_groups), sizes)
+    x = standardise(pd.Series(rng.normal(size=index.size))).to_numpy()
+    if group_predictor_effect is not None:
+        u = standardise(pd.Series(rng.normal(size=n_groups))).to_numpy()
+        h["gamma"] = group_predictor_effect
+        alpha = alpha + group_predictor_effect * u
+    eta = alpha[index] + beta[index] * x
+    columns = {names["group"]: np.asarray(labels)[index], names["unit"]: np.arange(1, index.size + 1), names["x"]: x.round(6)}
+    row_trials = row_exposure = None
+    if family == "binomial":
+        row_trials = columns[names["trials"]] = rng.integers(5, trials + 1, size=index.size)
+    if family in ("poisson", "negative_binomial"):
+        row_exposure = columns[names["exposure"]] = rng.integers(20, 181, size=index.size)
+    if group_predictor_effect is not None:
+        columns[names["u"]] = u[index].round(6)
+    outcome = draw_outcome(rng, family, eta, h, row_trials, row_exposure)
+    columns[names["outcome"]] = outcome.round(6) if family in ("normal", "student_t") else outcome
 
-    school_index = np.repeat(np.arange(n_schools), sizes)
-    ses = standardise(pd.Series(rng.normal(size=school_index.size))).to_numpy()
-    score = alpha[school_index] + beta[school_index] * ses + rng.normal(0, h["sigma"], school_index.size)
-
-    frame = pd.DataFrame(
-        {
-            "school": np.asarray(schools)[school_index],
-            "student": np.arange(1, school_index.size + 1),
-            "ses": ses.round(6),
-            "score": score.round(6),
-        }
-    )
     truth = {
-        "hyperparameters": dict(h),
-        "alpha": dict(zip(schools, alpha.round(6).tolist())),
-        "beta": dict(zip(schools, beta.round(6).tolist())),
-        "settings": {"n_schools": n_schools, "min_students": min_students, "max_students": max_students, "seed": seed},
+        "family": family,
+        "hyperparameters": h,
+        "alpha": dict(zip(labels, alpha.round(6).tolist())),
+        "beta": dict(zip(labels, beta.round(6).tolist())),
+        "settings": {"n_groups": n_groups, "min_size": min_size, "max_size": max_size, "seed": seed},
     }
-    return frame, truth
+    return pd.DataFrame(columns), truth
 
 
-def write_example(csv_path: Path, truth_path: Path, **settings) -> pd.DataFrame:
+def simulate_schools(outcome_type: str = OUTCOME_TYPE, n_schools: int = 40, seed: int = SEED,
+                     **settings) -> tuple[pd.DataFrame, dict]:
+    """The example data: students in schools, with the outcome of ``outcome_type``."""
+    example = EXAMPLES[outcome_type]
+    names = {**example.columns, "outcome": example.outcome}
+    if example.trials:
+        names["trials"] = example.trials
+    if example.exposure:
+        names["exposure"] = example.exposure
+    return simulate_grouped(example.family, example.hyperparameters, n_groups=n_schools, min_size=3,
+                            max_size=60, seed=seed, names=names, **settings)
+
+
+def write_example(csv_path: Path, truth_path: Path, outcome_type: str = OUTCOME_TYPE, **settings) -> pd.DataFrame:
     """Simulate and write the example CSV and its true parameters as JSON."""
-    frame, truth = simulate_schools(**settings)
+    frame, truth = simulate_schools(outcome_type, **settings)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(csv_path, index=False)
     truth_path.write_text(json.dumps(truth, indent=2) + "\n")

@@ -1,0 +1,64 @@
+"""Build any candidate model of the config, formula or custom, into a PyMC model."""
+
+import json
+from dataclasses import dataclass, field
+
+import pymc as pm
+
+from {{ cookiecutter.module_name }}.config import AnalysisConfig, resolve_custom
+from {{ cookiecutter.module_name }}.data import GroupedData
+from {{ cookiecutter.module_name }}.formulas import build_formula_model, factor_labels, group_factors
+from {{ cookiecutter.module_name }}.parameterization import Choice, choose
+
+
+@dataclass
+class BuiltModel:
+    """A PyMC model with what was decided while building it."""
+
+    name: str
+    kind: str
+    family: str
+    outcome_name: str
+    model: pm.Model
+    parameterization: list[Choice] = field(default_factory=list)
+
+    @property
+    def centered(self) -> bool:
+        return all(choice.centered for choice in self.parameterization)
+
+    def describe(self) -> dict:
+        """What the fit artifact and the report record about the model."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "family": self.family,
+            "parameterization": [choice.to_dict() for choice in self.parameterization],
+        }
+
+    def attrs(self) -> dict[str, str]:
+        return {"model": json.dumps(self.describe())}
+
+
+def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltModel:
+    """Build the candidate model ``name`` on ``data``.
+
+    The parameterisation of each group factor is chosen from the data unless the config
+    forces one (``parameterization`` at the top level or on the model).
+    """
+    spec = config.model(name)
+    family = config.family_of(name)
+    forced = spec.parameterization or config.parameterization
+    if spec.formula is None:
+        factors = {data.group_dim: data.frame[data.group_dim]}
+    else:
+        factors = {factor: factor_labels(data.frame, columns) for factor, columns in group_factors(spec.formula).items()}
+    choices = [
+        choose(labels, data.outcome, family, factor, data.trials, data.exposure, forced=forced)
+        for factor, labels in factors.items()
+    ]
+    centered = all(choice.centered for choice in choices)
+    if spec.formula is None:
+        model = resolve_custom(spec.custom)(data, config.priors, family=family, centered=centered)
+    else:
+        model = build_formula_model(spec.formula, data.frame, family, spec.priors, centered)
+    return BuiltModel(name, spec.kind, family, data.outcome_name, model, choices)
