@@ -6,7 +6,7 @@ import pytest
 
 from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.data import load_data
-from {{ cookiecutter.module_name }}.models import build_model
+from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.sampling import fit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -27,4 +27,4 @@ def example_data(config):
 def example_fit(config, example_data):
     """The primary model fitted to the example data: short, seeded, enough to check recovery."""
     settings = config.sampler_settings(fast=True).model_copy(update={"draws": 500, "tune": 500})
-    return fit(build_model("varying_slopes", example_data, config.priors), settings)
+    return fit(build_model(config, config.primary_model, example_data), settings)

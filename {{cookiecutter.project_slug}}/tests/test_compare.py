@@ -1,13 +1,13 @@
 import pytest
 
 from {{ cookiecutter.module_name }}.compare import loo_table, pareto_k_table
-from {{ cookiecutter.module_name }}.models import build_model
+from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.sampling import fit
 
 
 @pytest.fixture(scope="module")
 def complete_pooling_fit(config, example_data):
-    return fit(build_model("complete_pooling", example_data, config.priors), config.sampler_settings(fast=True))
+    return fit(build_model(config, "complete_pooling", example_data), config.sampler_settings(fast=True))
 
 
 def test_partial_pooling_predicts_the_grouped_example_better(example_fit, complete_pooling_fit):

@@ -4,7 +4,6 @@ import pytest
 import yaml
 
 from {{ cookiecutter.module_name }}.config import ConfigError, load_config
-from {{ cookiecutter.module_name }}.models import MODELS
 
 
 def write_config(tmp_path: Path, source: Path, **changes) -> Path:
@@ -23,9 +22,10 @@ def write_config(tmp_path: Path, source: Path, **changes) -> Path:
 
 def test_shipped_config_is_valid(config):
     assert config.primary_model == "varying_slopes"
-    assert set(config.models) <= set(MODELS)
+    assert config.model("varying_slopes").kind == "custom"
+    assert {spec.kind for spec in config.models} == {"custom", "formula"}
     assert config.data_path.is_file()
-    assert config.fit_path("no_pooling") == config.root / "artifacts" / "fits" / "no_pooling.nc"
+    assert config.fit_path("complete_pooling") == config.root / "artifacts" / "fits" / "complete_pooling.nc"
 
 
 def test_fast_settings_override_only_draws_tune_chains(config):
@@ -45,7 +45,15 @@ def test_relative_paths_resolve_against_the_project_folder(config, tmp_path):
     [
         ({"sampler__draws": -5}, "sampler.draws"),
         ({"priors__group_sd__sigma": 0}, "priors.group_sd.sigma"),
-        ({"models": ["varying_slopes", "hierarchical"]}, "unknown model(s) ['hierarchical']"),
+        ({"models": ["varying_slopes", "hierarchical"]}, "custom 'hierarchical' not found"),
+        ({"models": [{"name": "m", "formula": "score ~ ses +"}]}, "formula 'score ~ ses +' does not parse"),
+        ({"models": [{"name": "m"}]}, "give exactly one of 'formula' or 'custom'"),
+        ({"models": [{"name": "m", "formula": "score ~ ses", "custom": "varying_slopes"}]}, "exactly one of"),
+        ({"models": ["varying_slopes", "varying_slopes"]}, "names must be unique"),
+        ({"family": "gamma"}, "family"),
+        ({"family": "binomial", "data__trials": None}, "data.trials: the binomial family needs"),
+        ({"parameterization": "sideways"}, "parameterization"),
+        ({"priors__nu__alpha": -1}, "priors.nu.alpha"),
         ({"sampler__engine": "stan"}, "sampler.engine"),
         ({"data__colour": "red"}, "data.colour"),
     ],
@@ -61,3 +69,18 @@ def test_invalid_config_names_the_key(config, tmp_path, changes, expected):
 def test_missing_config_file_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_model_shorthand_and_dotted_custom_paths(config, tmp_path):
+    models = ["varying_slopes", {"name": "lkj", "custom": "{{ cookiecutter.module_name }}.models.correlated_slopes"}]
+    loaded = load_config(write_config(tmp_path, config.root / "config" / "analysis.yaml", models=models))
+    assert [spec.name for spec in loaded.models] == ["varying_slopes", "lkj"]
+    assert loaded.model("varying_slopes").custom == "varying_slopes"
+    assert loaded.primary_model == "varying_slopes"
+
+
+def test_model_family_overrides_the_default(config, tmp_path):
+    models = [{"name": "robust", "custom": "varying_slopes", "family": "student_t"}, "varying_slopes"]
+    loaded = load_config(write_config(tmp_path, config.root / "config" / "analysis.yaml", models=models, family="normal"))
+    assert loaded.family_of("robust") == "student_t"
+    assert loaded.family_of("varying_slopes") == "normal"

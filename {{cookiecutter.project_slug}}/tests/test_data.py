@@ -21,13 +21,6 @@ def test_group_coordinate_does_not_depend_on_row_order(config, example_data):
     assert prepare(shuffled, config).groups == example_data.groups
 
 
-def test_integer_group_labels_become_string_coordinates(config):
-    frame = pd.read_csv(config.data_path)
-    frame["school"] = frame["school"].str.removeprefix("school_").astype(int)
-    data = prepare(frame, config)
-    assert data.groups[:3] == ["1", "2", "3"]
-
-
 def test_misspelled_column_suggests_the_closest_name(config):
     frame = pd.read_csv(config.data_path).rename(columns={"ses": "SES"})
     with pytest.raises(DataError, match=r"column 'ses' named in the config \(data.predictors\).*Did you mean 'SES'"):
@@ -36,8 +29,8 @@ def test_misspelled_column_suggests_the_closest_name(config):
 
 def test_non_numeric_outcome_is_rejected(config):
     frame = pd.read_csv(config.data_path)
-    frame["score"] = "high"
-    with pytest.raises(DataError, match="'score' must be numeric"):
+    frame[config.data.outcome] = "high"
+    with pytest.raises(DataError, match=f"'{config.data.outcome}' must be numeric"):
         prepare(frame, config)
 
 
@@ -55,3 +48,38 @@ def test_missing_and_empty_files_are_named(tmp_path):
     empty.write_text("")
     with pytest.raises(DataError, match="empty.csv: cannot be read"):
         read_table(empty)
+
+
+@pytest.mark.parametrize("kind", ["integer", "categorical"])
+def test_group_labels_may_be_integers_or_categories(config, example_data, kind):
+    frame = pd.read_csv(config.data_path)
+    numbers = frame["school"].str.removeprefix("school_").astype(int)
+    if kind == "categorical":
+        # A categorical keeps its own level order, here the reverse of sorted.
+        order = sorted(numbers.unique(), reverse=True)
+        frame["school"] = pd.Categorical(numbers, categories=order)
+        expected = [str(level) for level in order]
+    else:
+        frame["school"] = numbers
+        expected = [str(level) for level in sorted(numbers.unique())]  # numeric order: 2 before 10
+    data = prepare(frame, config)
+    assert data.groups == expected
+    decoded = np.asarray(data.groups)[data.group_codes]
+    assert (decoded == frame["school"].astype(str).to_numpy()).all()
+
+
+def test_group_level_predictors_are_one_value_per_group(config, example_data):
+    frame = pd.read_csv(config.data_path)
+    size = frame.groupby("school")["student"].transform("size")
+    frame["school_size"] = size
+    with_group_predictor = config.model_copy(
+        update={"data": config.data.model_copy(update={"group_predictors": ["school_size"]})}
+    )
+    data = prepare(frame, with_group_predictor)
+    assert data.group_predictor_names == ["school_size"]
+    assert data.group_predictors.shape == (len(data.groups), 1)
+    np.testing.assert_allclose(data.group_predictors[:, 0], (data.group_sizes - data.group_sizes.mean()) / data.group_sizes.std(ddof=1))
+
+    frame["school_size"] = np.arange(len(frame))  # varies within schools
+    with pytest.raises(DataError, match=r"group-level predictor\(s\) \['school_size'\] vary within a 'school' group"):
+        prepare(frame, with_group_predictor)

@@ -1,26 +1,33 @@
 import numpy as np
 import pytest
 
-from {{ cookiecutter.module_name }}.models import MODELS, build_model
+from {{ cookiecutter.module_name }}.build import build_model
+from {{ cookiecutter.module_name }}.config import custom_model_names
+from {{ cookiecutter.module_name }}.models import FAMILIES, correlated_slopes, varying_slopes
 
 FREE_VARIABLES = {
-    "varying_slopes": {"mu_alpha", "tau_alpha", "z_alpha", "mu_beta", "tau_beta", "z_beta", "sigma"},
-    "complete_pooling": {"alpha", "beta", "sigma"},
-    "no_pooling": {"alpha", "beta", "sigma"},
+    (varying_slopes, False): {"mu_alpha", "tau_alpha", "z_alpha", "mu_beta", "tau_beta", "z_beta", "sigma"},
+    (varying_slopes, True): {"mu_alpha", "tau_alpha", "alpha", "mu_beta", "tau_beta", "beta", "sigma"},
+    (correlated_slopes, False): {"mu_alpha", "mu_beta", "chol", "z_effects", "sigma"},
+    (correlated_slopes, True): {"mu_alpha", "mu_beta", "chol", "effects", "sigma"},
 }
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_model_has_named_coords_and_finite_logp(name, config, example_data):
-    model = build_model(name, example_data, config.priors)
-    assert {variable.name for variable in model.free_RVs} == FREE_VARIABLES[name]
+def test_custom_models_are_discovered():
+    assert custom_model_names() == ["varying_slopes", "correlated_slopes"]
+
+
+@pytest.mark.parametrize(("function", "centered"), list(FREE_VARIABLES))
+def test_custom_model_has_named_coords_and_finite_logp(function, centered, config, example_data):
+    model = function(example_data, config.priors, family="normal", centered=centered)
+    assert {variable.name for variable in model.free_RVs} == FREE_VARIABLES[(function, centered)]
     assert model.coords["school"] == tuple(example_data.groups)
-    assert model.named_vars_to_dims["score"] == ("obs",)
+    assert model.named_vars_to_dims[example_data.outcome_name] == ("obs",)
     assert np.isfinite(model.compile_logp()(model.initial_point()))
 
 
 def test_varying_slopes_shapes_follow_groups_and_predictors(config, example_data):
-    model = build_model("varying_slopes", example_data, config.priors)
+    model = varying_slopes(example_data, config.priors)
     n_groups, n_predictors = len(example_data.groups), len(example_data.predictor_names)
     assert model.named_vars_to_dims["alpha"] == ("school",)
     assert model.named_vars_to_dims["beta"] == ("school", "predictor")
@@ -29,8 +36,34 @@ def test_varying_slopes_shapes_follow_groups_and_predictors(config, example_data
     assert shapes["z_beta"] == (n_groups, n_predictors)
 
 
-def test_priors_come_from_the_config(config, example_data):
+def test_correlated_slopes_names_each_correlation(config, example_data):
+    model = correlated_slopes(example_data, config.priors)
+    assert model.coords["effect"] == ("intercept", "ses")
+    assert model.coords["effect_pair"] == ("intercept:ses",)
+    assert model.named_vars_to_dims["effects"] == ("school", "effect")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_builds_with_its_own_parameters(family, config, example_data):
+    data = example_data
+    # Any non-negative integer outcome is valid for every family; trials and exposure as needed.
+    counts = np.round(np.abs(data.outcome) * 3)
+    data = type(data)(**{**vars(data), "outcome": counts if family != "bernoulli" else (counts > 2) * 1.0,
+                         "trials": counts + 5, "exposure": np.full(counts.size, 30.0)})
+    model = varying_slopes(data, config.priors, family=family)
+    expected = {"normal": {"sigma"}, "student_t": {"sigma", "nu"}, "negative_binomial": {"phi"}}.get(family, set())
+    group_variables = FREE_VARIABLES[(varying_slopes, False)] - {"sigma"}
+    assert {variable.name for variable in model.free_RVs} - group_variables == expected
+    assert np.isfinite(model.compile_logp()(model.initial_point()))
+
+
+def test_custom_priors_come_from_the_config(config, example_data):
     priors = config.priors.model_copy(update={"intercept": config.priors.intercept.model_copy(update={"sigma": 7.5})})
-    model = build_model("complete_pooling", example_data, priors)
-    sigma = model["alpha"].owner.inputs[-1].eval()
-    assert float(sigma) == 7.5
+    model = varying_slopes(example_data, priors)
+    assert float(model["mu_alpha"].owner.inputs[-1].eval()) == 7.5
+
+
+def test_formula_priors_come_from_the_config(config, example_data):
+    model = build_model(config, "complete_pooling", example_data).model
+    assert float(model["ses"].owner.inputs[-1].eval()) == config.model("complete_pooling").priors["ses"]["sigma"]
+    assert model.named_vars_to_dims[example_data.outcome_name] == ("__obs__",)

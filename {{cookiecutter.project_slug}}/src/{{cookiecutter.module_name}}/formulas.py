@@ -6,7 +6,7 @@ Examples of the syntax (see the README for more)::
     y ~ x + (1 | school/class)                # classes nested in schools
     y ~ x + (1 | rater) + (1 | item)          # crossed factors
     p(successes, trials) ~ x + (1 | site)     # binomial: successes out of trials
-    count ~ x + (1 | county) + offset(np.log(exposure))
+    count ~ x + (1 | county) + offset(log(exposure))
 """
 
 import bambi as bmb

@@ -106,12 +106,13 @@ def correlated_slopes(
 
     Each group's ``effects`` (intercept, then one slope per predictor) are multivariate
     normal around the population means ``mu_alpha``, ``mu_beta`` with standard deviations
-    ``tau_alpha``, ``tau_beta`` and correlation matrix ``rho``.
+    ``tau_alpha``, ``tau_beta`` and correlations ``rho`` (one per pair of effects).
     """
     g = data.group_dim
     effect_names = ["intercept", *data.predictor_names]
-    coords = {**data.coords, "effect": effect_names, "effect_bis": effect_names}
-    with pm.Model(coords=coords) as model:
+    pairs = np.triu_indices(len(effect_names), k=1)
+    pair_names = [f"{effect_names[i]}:{effect_names[j]}" for i, j in zip(*pairs)]
+    with pm.Model(coords={**data.coords, "effect": effect_names, "effect_pair": pair_names}) as model:
         x, group = _data_containers(data)
 
         mu_alpha = pm.Normal("mu_alpha", priors.intercept.mu, priors.intercept.sigma)
@@ -122,13 +123,13 @@ def correlated_slopes(
             [pt.broadcast_to(alpha_mean, (n_groups,))[:, None], pt.broadcast_to(mu_beta, (n_groups, n_predictors))],
             axis=1,
         )
-        chol, rho, tau = pm.LKJCholeskyCov(
-            "chol", n=len(effect_names), eta=priors.lkj_eta,
-            sd_dist=pm.HalfNormal.dist(priors.group_sd.sigma, shape=len(effect_names)), compute_corr=True,
+        chol, corr, tau = pm.LKJCholeskyCov(
+            "chol", n=len(effect_names), eta=priors.lkj_eta, compute_corr=True, store_in_trace=False,
+            sd_dist=pm.HalfNormal.dist(priors.group_sd.sigma, shape=len(effect_names)),
         )
         pm.Deterministic("tau_alpha", tau[0])
         pm.Deterministic("tau_beta", tau[1:], dims="predictor")
-        pm.Deterministic("rho", rho, dims=("effect", "effect_bis"))
+        pm.Deterministic("rho", corr[pairs], dims="effect_pair")  # the correlations, diagonal left out
 
         if centered:
             effects = pm.MvNormal("effects", mean, chol=chol, dims=(g, "effect"))

@@ -8,11 +8,12 @@ population distribution: the ratio of the data's precision to the prior's,
     r_j = n_j * tau^2 / sigma^2,
 
 where ``n_j`` is the group's size, ``tau^2`` the between-group variance and ``sigma^2``
-the variance of one observation, both on the scale of the linear predictor. When most
-groups have ``r_j`` well above 1 the likelihood pins each effect down and the centred form
-has no funnel; when many are small the non-centred form avoids one. ``tau^2`` and
-``sigma^2`` are method-of-moments estimates from the raw data, which is cheap and good
-enough to pick a side (``benchmarks/parameterization.py`` measures the choice).
+the variance of one observation, both on the scale of the linear predictor (for other
+families, ``sigma^2 / n_j`` is the sampling variance of the group's raw estimate on the
+link scale). When most groups have ``r_j`` well above 1 the likelihood pins each effect
+down and the centred form has no funnel; when many are small the non-centred form avoids
+one. The variances are method-of-moments estimates from the raw data, which is cheap and
+good enough to pick a side (``benchmarks/parameterization.py`` measures the choice).
 """
 
 from dataclasses import asdict, dataclass
@@ -36,42 +37,38 @@ class Choice:
         return asdict(self)
 
 
-def link_scale(outcome: np.ndarray, family: str, trials=None, exposure=None) -> tuple[np.ndarray, np.ndarray]:
-    """Each observation on the link scale, with the variance of one observation there.
+def group_estimates(groups, outcome, family: str, trials=None, exposure=None) -> pd.DataFrame:
+    """Each group's raw estimate on the link scale and that estimate's sampling variance.
 
-    For the logit and log links the observation variance is the delta-method one:
-    ``1 / (n p (1 - p))`` for a proportion of ``n`` trials, ``1 / mu`` for a count.
+    Normal families: the group mean, variance ``sigma^2 / n_j`` with ``sigma^2`` the pooled
+    within-group variance. Binary and binomial: the smoothed empirical logit of the group's
+    proportion, variance ``1 / (N_j p_j (1 - p_j))`` for ``N_j`` trials. Counts: the log of
+    the group's rate per unit exposure, variance ``1 / y_j`` for ``y_j`` events (the
+    delta method; extra-Poisson variation is ignored, which is fine for picking a side).
     """
-    y = np.asarray(outcome, dtype=float)
-    if family in ("normal", "student_t"):
-        return y, np.full_like(y, np.var(y))
-    if family in ("bernoulli", "binomial"):
-        n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
-        p = np.clip((y + 0.5) / (n + 1.0), 1e-3, 1 - 1e-3)  # smoothed empirical proportion
-        pooled = np.clip(y.sum() / n.sum(), 1e-3, 1 - 1e-3)
-        return np.log(p / (1 - p)), 1.0 / (n * pooled * (1 - pooled))
-    exposure = np.ones_like(y) if exposure is None else np.asarray(exposure, dtype=float)
-    rate = (y + 0.5) / exposure
-    pooled_rate = y.sum() / exposure.sum()
-    return np.log(rate), 1.0 / np.maximum(pooled_rate * exposure, 1e-3)
-
-
-def information_ratios(groups: np.ndarray, outcome, family: str, trials=None, exposure=None) -> pd.Series:
-    """``r_j = n_j tau^2 / sigma^2`` for every group, from moment estimates on the link scale."""
-    eta, observation_variance = link_scale(outcome, family, trials, exposure)
-    frame = pd.DataFrame({"group": groups, "eta": eta, "variance": observation_variance})
+    frame = pd.DataFrame({"group": np.asarray(groups), "y": np.asarray(outcome, dtype=float)})
+    frame["n"] = 1.0 if trials is None else np.asarray(trials, dtype=float)
+    frame["exposure"] = 1.0 if exposure is None else np.asarray(exposure, dtype=float)
     by_group = frame.groupby("group", observed=True)
-    sizes = by_group.size()
+    sums = by_group[["y", "n", "exposure"]].sum()
     if family in ("normal", "student_t"):
-        # Within-group variance pooled over groups with at least two observations.
-        within = by_group["eta"].var().dropna()
-        sigma2 = float((within * (sizes[within.index] - 1)).sum() / (sizes[within.index] - 1).sum())
-    else:
-        sigma2 = float(frame["variance"].mean())
-    means = by_group["eta"].mean()
-    # Between-group variance: spread of group means less their sampling noise.
-    tau2 = max(float(means.var() - (sigma2 / sizes).mean()), 1e-6)
-    return sizes * tau2 / sigma2
+        sizes, within = by_group.size(), by_group["y"].var()
+        usable = sizes > 1  # groups of one say nothing about the within-group variance
+        sigma2 = float((within[usable] * (sizes[usable] - 1)).sum() / (sizes[usable] - 1).sum())
+        return pd.DataFrame({"estimate": by_group["y"].mean(), "variance": sigma2 / sizes})
+    if family in ("bernoulli", "binomial"):
+        p = (sums["y"] + 0.5) / (sums["n"] + 1.0)
+        return pd.DataFrame({"estimate": np.log(p / (1 - p)), "variance": 1.0 / ((sums["n"] + 1.0) * p * (1 - p))})
+    events = sums["y"] + 0.5
+    return pd.DataFrame({"estimate": np.log(events / sums["exposure"]), "variance": 1.0 / events})
+
+
+def information_ratios(groups, outcome, family: str, trials=None, exposure=None) -> pd.Series:
+    """``r_j = tau^2 / v_j`` (that is ``n_j tau^2 / sigma^2`` for normal data) for every group."""
+    estimates = group_estimates(groups, outcome, family, trials, exposure)
+    # Between-group variance: spread of the raw estimates less their sampling noise.
+    tau2 = max(float(estimates["estimate"].var() - estimates["variance"].mean()), 1e-6)
+    return tau2 / estimates["variance"]
 
 
 def choose(groups, outcome, family: str, factor: str, trials=None, exposure=None,
@@ -92,7 +89,7 @@ def choose(groups, outcome, family: str, factor: str, trials=None, exposure=None
     """
     if forced != "auto":
         return Choice(factor, forced == "centered", f"set to {forced} in the config")
-    ratios = information_ratios(np.asarray(groups), outcome, family, trials, exposure)
+    ratios = information_ratios(groups, outcome, family, trials, exposure)
     median = float(ratios.median())
     centered = median >= CENTERED_MIN_RATIO
     reason = (

@@ -46,7 +46,7 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
     steps = [Step("01_prior_predictive.ipynb", "01_prior_predictive", "Prior predictive check", primary)]
     steps += [
         Step("02_fit.ipynb", f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name})
-        for name in config.models
+        for name in config.model_names
     ]
     steps += [
         Step("03_diagnostics.ipynb", "03_diagnostics", "Convergence diagnostics", primary),

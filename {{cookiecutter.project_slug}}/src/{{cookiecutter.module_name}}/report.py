@@ -1,6 +1,7 @@
 """Tables for the stakeholder report: population effects, shrinkage, recovery, provenance."""
 
 import hashlib
+import json
 import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -13,7 +14,40 @@ from {{ cookiecutter.module_name }}.config import AnalysisConfig
 from {{ cookiecutter.module_name }}.data import GroupedData
 
 SAMPLE_DIMS = ("chain", "draw")
-REPORTED_PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray", "papermill")
+REPORTED_PACKAGES = ("pymc", "pytensor", "arviz", "bambi", "formulae", "nutpie", "numpy", "pandas", "xarray", "papermill")
+
+
+# What a group's estimate means, by family: for the report's wording.
+OUTCOME_WORDING = {
+    "normal": "mean {outcome}",
+    "student_t": "mean {outcome}",
+    "bernoulli": "proportion with {outcome} = 1",
+    "binomial": "proportion of trials with {outcome}",
+    "poisson": "mean {outcome} per row",
+    "negative_binomial": "mean {outcome} per row",
+}
+LINK_WORDING = {
+    "normal": "in the outcome's units",
+    "student_t": "in the outcome's units",
+    "bernoulli": "on the log-odds scale",
+    "binomial": "on the log-odds scale",
+    "poisson": "on the log scale (log rate)",
+    "negative_binomial": "on the log scale (log rate)",
+}
+
+
+def outcome_wording(family: str, outcome: str) -> str:
+    """What a group mean of the outcome is, in words, e.g. ``"proportion with passed = 1"``."""
+    return OUTCOME_WORDING[family].format(outcome=outcome)
+
+
+def is_group_level(name: str, dims, group_dim: str) -> bool:
+    """Group effects (ours, or Bambi's ``*__factor_dim``), per-observation values and raw offsets."""
+    return (
+        any(dim == group_dim or dim == "obs" or str(dim).endswith("__factor_dim") for dim in dims)
+        or name.startswith(("z_", "chol"))
+        or name.endswith("_offset")
+    )
 
 
 def population_parameters(fit_data: xr.DataTree, group_dim: str) -> list[str]:
@@ -21,8 +55,24 @@ def population_parameters(fit_data: xr.DataTree, group_dim: str) -> list[str]:
     return [
         str(name)
         for name, variable in fit_data.posterior.data_vars.items()
-        if group_dim not in variable.dims and not str(name).startswith("z_")
+        if not is_group_level(str(name), variable.dims, group_dim)
     ]
+
+
+def model_record(fit_data: xr.DataTree) -> dict:
+    """The model description saved with a fit: name, kind, family and parameterisation."""
+    return json.loads(fit_data.attrs.get("model", "{}"))
+
+
+def parameterization_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
+    """For every fit and group factor: centred or non-centred, and why."""
+    rows = [
+        {"model": name, "factor": choice["factor"],
+         "parameterization": "centred" if choice["centered"] else "non-centred", "reason": choice["reason"]}
+        for name, fit_data in fits.items()
+        for choice in model_record(fit_data).get("parameterization", [])
+    ]
+    return pd.DataFrame(rows, columns=["model", "factor", "parameterization", "reason"])
 
 
 def population_table(fit_data: xr.DataTree, group_dim: str, ci_prob: float) -> pd.DataFrame:
@@ -80,7 +130,10 @@ def shrinkage_table(fit_data: xr.DataTree, data: GroupedData) -> pd.DataFrame:
     groups move the most towards the overall mean.
     """
     replicated = fit_data.posterior_predictive[data.outcome_name].mean(dim=SAMPLE_DIMS).values
-    frame = pd.DataFrame({"group": data.group_codes, "outcome": data.outcome, "replicated": replicated})
+    outcome = data.outcome
+    if data.trials is not None:  # binomial: proportions of trials, comparable across rows
+        outcome, replicated = outcome / data.trials, replicated / data.trials
+    frame = pd.DataFrame({"group": data.group_codes, "outcome": outcome, "replicated": replicated})
     by_group = frame.groupby("group")
     return pd.DataFrame(
         {
@@ -115,5 +168,6 @@ def provenance(config: AnalysisConfig, config_path: Path, fits: dict[str, xr.Dat
         "config_sha256": file_sha256(config_path),
         "seed": config.sampler.seed,
         "sampler_settings": {name: fit_data.attrs.get("sampler_settings") for name, fit_data in fits.items()},
+        "models": {name: model_record(fit_data) for name, fit_data in fits.items()},
         "versions": package_versions(),
     }
