@@ -13,6 +13,13 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 CHOICES = {name: values for name, values in OPTIONS.items() if isinstance(values, list) and not name.startswith("_")}
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
+# outcome_type -> family, outcome column, and the trials or exposure column it needs.
+OUTCOME_TYPES = {
+    "continuous": ("normal", "score", None),
+    "binary": ("bernoulli", "passed", None),
+    "count": ("poisson", "absences", "days_enrolled"),
+    "proportion": ("binomial", "correct", "n_items"),
+}
 
 EXPECTED_FILES = sorted(
     [
@@ -20,6 +27,7 @@ EXPECTED_FILES = sorted(
         "LICENSE",
         "Makefile",
         "README.md",
+        "benchmarks/parameterization.py",
         "pyproject.toml",
         "config/analysis.yaml",
         "data/example/schools.csv",
@@ -33,15 +41,16 @@ EXPECTED_FILES = sorted(
         *(
             f"src/schools_analysis/{module}.py"
             for module in (
-                "__init__", "__main__", "checks", "cli", "compare", "config", "data", "diagnostics",
-                "models", "pipeline", "plots", "report", "sampling", "simulate",
+                "__init__", "__main__", "build", "checks", "cli", "compare", "config", "data", "diagnostics",
+                "formulas", "models", "parameterization", "pipeline", "plots", "report", "sampling", "simulate",
             )
         ),
         *(
             f"tests/{name}.py"
             for name in (
                 "conftest", "test_checks", "test_compare", "test_config", "test_data", "test_diagnostics",
-                "test_models", "test_pipeline", "test_report", "test_sampling", "test_simulate",
+                "test_families", "test_models", "test_parameterization", "test_pipeline", "test_report",
+                "test_sampling", "test_simulate",
             )
         ),
     ]
@@ -88,7 +97,21 @@ def test_every_option_value_bakes_a_valid_project(cookies, answers):
 
     config = yaml.safe_load((project / "config" / "analysis.yaml").read_text())
     assert config["sampler"]["engine"] == result.context["sampler"]
-    assert config["models"][0] == "varying_slopes"
+    assert config["models"][0] == {"name": "varying_slopes", "custom": "varying_slopes"}
+    assert {"formula" in model for model in config["models"]} == {True, False}
+
+    # The example data, family and formulas fit the outcome type.
+    outcome_type = result.context["outcome_type"]
+    family, outcome, extra = OUTCOME_TYPES[outcome_type]
+    assert config["family"] == family and config["data"]["outcome"] == outcome
+    truth = json.loads((project / "data" / "example" / "true_parameters.json").read_text())
+    assert truth["family"] == family
+    header = (project / "data" / "example" / "schools.csv").read_text().splitlines()[0].split(",")
+    assert outcome in header and (extra is None or extra in header)
+    assert not [path for path in (project / "data" / "example").iterdir() if path.is_dir()]
+    for model in config["models"]:
+        if "formula" in model:
+            assert (extra or outcome) in model["formula"]
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == f">={result.context['python_version']}"

@@ -15,7 +15,7 @@ NOTEBOOK_PAGES = [
     "01_prior_predictive",
     "02_fit_varying_slopes",
     "02_fit_complete_pooling",
-    "02_fit_no_pooling",
+    "02_fit_varying_intercepts",
     "03_diagnostics",
     "04_posterior_predictive",
     "05_model_comparison",
@@ -23,12 +23,12 @@ NOTEBOOK_PAGES = [
 ]
 
 
-def make(target: str, project: Path) -> subprocess.CompletedProcess:
+def make(target: str, project: Path, *variables: str) -> subprocess.CompletedProcess:
     """Run a target of the baked project's Makefile with this interpreter's base Python."""
     environment = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
     started = time.perf_counter()
     result = subprocess.run(
-        ["make", target, f"PYTHON={sys._base_executable}"], cwd=project, env=environment,
+        ["make", target, f"PYTHON={sys._base_executable}", *variables], cwd=project, env=environment,
         capture_output=True, text=True,
     )
     print(f"make {target}: {time.perf_counter() - started:.0f} s, exit {result.returncode}")
@@ -63,6 +63,7 @@ def test_report_states_the_hyperparameters_and_their_recovery(baked_project, fas
         assert parameter in report
     assert "of 5 lie inside their 94% intervals" in report
     assert "data_sha256" in report
+    assert "(custom, family normal)" in report and "How group effects were sampled" in report
 
 
 def test_bad_data_exits_non_zero_and_keeps_the_reports(baked_project, fast_run):
@@ -86,3 +87,30 @@ def test_generated_project_passes_its_own_tests(baked_project, fast_run):
     result = make("test", baked_project)
     assert result.returncode == 0, result.stdout[-6000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+# outcome_type -> family, and the hyperparameters its example is simulated with.
+OUTCOME_TYPES = {
+    "binary": ("bernoulli", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta"]),
+    "count": ("poisson", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta"]),
+    "proportion": ("binomial", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta"]),
+}
+
+
+@pytest.mark.parametrize("outcome_type", sorted(OUTCOME_TYPES))
+def test_each_outcome_type_runs_its_pipeline(cookies_session, baked_project, fast_run, outcome_type):
+    """Bake the other outcome types and run their pipelines in fast mode, sharing the default
+    project's virtual environment (same dependencies) to save an install per bake."""
+    result = cookies_session.bake(extra_context={"outcome_type": outcome_type, "project_name": f"{outcome_type} study"})
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    run = make("fast", project, f"VENV={baked_project / '.venv'}")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    report = (project / "reports" / "06_report.html").read_text()
+    family, hyperparameters = OUTCOME_TYPES[outcome_type]
+    assert f"(custom, family {family})" in report
+    assert f"of {len(hyperparameters)} lie inside their 94% intervals" in report
+    for parameter in hyperparameters:
+        assert parameter in report
+    for page in NOTEBOOK_PAGES:
+        assert (project / "reports" / f"{page}.html").is_file()

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,13 @@ FREE_VARIABLES = {
     (varying_slopes, True): {"mu_alpha", "tau_alpha", "alpha", "mu_beta", "tau_beta", "beta", "sigma"},
     (correlated_slopes, False): {"mu_alpha", "mu_beta", "chol", "z_effects", "sigma"},
     (correlated_slopes, True): {"mu_alpha", "mu_beta", "chol", "effects", "sigma"},
+}
+
+
+FAMILY_VARIABLES = {
+    "normal": {"sigma"},
+    "student_t": {"sigma", "nu"},
+    "negative_binomial": {"phi"},
 }
 
 
@@ -45,13 +54,12 @@ def test_correlated_slopes_names_each_correlation(config, example_data):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_builds_with_its_own_parameters(family, config, example_data):
-    data = example_data
-    # Any non-negative integer outcome is valid for every family; trials and exposure as needed.
-    counts = np.round(np.abs(data.outcome) * 3)
-    data = type(data)(**{**vars(data), "outcome": counts if family != "bernoulli" else (counts > 2) * 1.0,
-                         "trials": counts + 5, "exposure": np.full(counts.size, 30.0)})
+    # Non-negative integers are valid outcomes for every family; trials and exposure as needed.
+    counts = np.round(np.abs(example_data.outcome) * 3)
+    outcome = (counts > 2) * 1.0 if family == "bernoulli" else counts
+    data = replace(example_data, outcome=outcome, trials=counts + 5, exposure=np.full(counts.size, 30.0))
     model = varying_slopes(data, config.priors, family=family)
-    expected = {"normal": {"sigma"}, "student_t": {"sigma", "nu"}, "negative_binomial": {"phi"}}.get(family, set())
+    expected = FAMILY_VARIABLES.get(family, set())
     group_variables = FREE_VARIABLES[(varying_slopes, False)] - {"sigma"}
     assert {variable.name for variable in model.free_RVs} - group_variables == expected
     assert np.isfinite(model.compile_logp()(model.initial_point()))

@@ -26,7 +26,7 @@ BAMBI_FAMILIES = {
 
 
 def bambi_prior(spec):
-    """A config prior such as ``{dist: Normal, mu: 0, sigma: {dist: HalfNormal, sigma: 1}}``
+    """A config prior such as ``{dist: Normal, mu: 0, sigma: 1}`` (or with ``sigma: {dist: HalfNormal, ...}``)
     as a ``bmb.Prior``; nested mappings are hyperpriors, numbers are passed as they are."""
     if not isinstance(spec, dict):
         return spec

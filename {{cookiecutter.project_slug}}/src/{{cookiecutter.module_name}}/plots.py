@@ -59,7 +59,7 @@ def predictive_count_bars(
     lower, upper = np.quantile(frequencies, [tail, 1 - tail], axis=0)
     observed = np.bincount(np.clip(data.outcome, 0, top).astype(int), minlength=top + 1)
     ax.bar(values, observed, color="lightgrey", edgecolor="grey", label="observed")
-    ax.vlines(values, lower, upper, color="C0", label=f"replicated {ci_prob:.0%} interval")
+    ax.vlines(values, lower, upper, color="C0", label=f"replicated {ci_prob * 100:.0f}% interval")
     ax.scatter(values, frequencies.mean(axis=0), color="C0", s=12, zorder=3, label="replicated mean")
     ax.set(xlabel=f"{data.outcome_name} (values above {top - 1} pooled in the last bar)", ylabel="rows",
            title=f"{group.replace('_', ' ')}: count frequencies")
