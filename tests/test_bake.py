@@ -42,14 +42,15 @@ EXPECTED_FILES = sorted(
             f"src/schools_analysis/{module}.py"
             for module in (
                 "__init__", "__main__", "build", "checks", "cli", "compare", "config", "data", "diagnostics",
-                "formulas", "models", "parameterization", "pipeline", "plots", "report", "sampling", "simulate",
+                "formulas", "models", "parameterization", "pipeline", "plots", "predict", "report", "sampling",
+                "simulate",
             )
         ),
         *(
             f"tests/{name}.py"
             for name in (
                 "conftest", "test_checks", "test_compare", "test_config", "test_data", "test_diagnostics",
-                "test_families", "test_models", "test_parameterization", "test_pipeline", "test_report",
+                "test_families", "test_models", "test_parameterization", "test_pipeline", "test_predict", "test_report",
                 "test_sampling", "test_simulate",
             )
         ),

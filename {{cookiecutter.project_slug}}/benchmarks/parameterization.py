@@ -6,7 +6,7 @@ gives wall time (compilation and sampling), the minimum bulk ESS over all parame
 (group effects included) and ESS per second. ``auto`` should match the better fixed
 choice: it picks one of them, so its ratio to the best is 1 up to timing noise.
 
-Run with ``make bench-parameterization`` or ``python benchmarks/parameterization.py``.
+Run with ``make bench`` or ``python benchmarks/parameterization.py``.
 """
 
 import argparse
@@ -78,7 +78,7 @@ def main() -> None:
         print(f"  auto: {reason}")
         tables.append(table)
     print()
-    print(pd.concat(tables).to_markdown(index=False))
+    print(pd.concat(tables).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ class GroupedData:
         ``{group_dim: labels, "predictor": names, "obs": row ids}`` for PyMC and ArviZ.
     outcome_name, group_dim : str
         The config's column names, used as variable and dimension names.
-    predictor_means, predictor_sds : ndarray
-        The scaling applied, to map slopes back to the original units.
+    scaling : dict
+        ``{column: (mean, sd)}`` of every standardised column (predictors and group-level
+        predictors, the latter over groups): to map slopes back to the original units and
+        to standardise new data the same way.
     frame : DataFrame
         The whole table with predictors and group-level predictors standardised: what
         formula models are built on.
@@ -47,8 +49,7 @@ class GroupedData:
     coords: dict[str, list]
     outcome_name: str
     group_dim: str
-    predictor_means: np.ndarray
-    predictor_sds: np.ndarray
+    scaling: dict[str, tuple[float, float]]
     frame: pd.DataFrame
     group_predictors: np.ndarray
     trials: np.ndarray | None = None
@@ -169,7 +170,10 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
     codes = pd.Categorical(frame[group], categories=groups).codes.astype("int64")
     predictors = frame[config.data.predictors].astype(float)
     group_table = group_level_table(frame, group, config.data.group_predictors, config.data_path)
-    group_table = group_table.reindex(groups).astype(float).apply(standardise)
+    group_table = group_table.reindex(groups).astype(float)
+    scaling = {column: (float(values.mean()), float(values.std())) for column, values in predictors.items()}
+    scaling |= {column: (float(values.mean()), float(values.std())) for column, values in group_table.items()}
+    group_table = group_table.apply(standardise)
 
     model_frame = frame.copy()
     model_frame[config.data.predictors] = predictors.apply(standardise)
@@ -190,13 +194,21 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
         coords=coords,
         outcome_name=config.data.outcome,
         group_dim=group,
-        predictor_means=predictors.mean().to_numpy(),
-        predictor_sds=predictors.std().to_numpy(),
+        scaling=scaling,
         frame=model_frame,
         group_predictors=group_table.to_numpy(),
         trials=optional_column(config.data.trials),
         exposure=optional_column(config.data.exposure),
     )
+
+
+def standardise_like(frame: pd.DataFrame, data: GroupedData) -> pd.DataFrame:
+    """New rows scaled with the fitted data's means and sds, so the coefficients apply."""
+    scaled = frame.copy()
+    for column, (mean, sd) in data.scaling.items():
+        if column in scaled:
+            scaled[column] = (scaled[column].astype(float) - mean) / sd
+    return scaled
 
 
 def load_data(config: AnalysisConfig) -> GroupedData:
