@@ -27,17 +27,10 @@ def test_misspelled_column_suggests_the_closest_name(config):
         prepare(frame, config)
 
 
-def test_non_numeric_outcome_is_rejected(config):
-    frame = pd.read_csv(config.data_path)
-    frame[config.data.outcome] = "high"
-    with pytest.raises(DataError, match=f"'{config.data.outcome}' must be numeric"):
-        prepare(frame, config)
-
-
 def test_missing_values_are_counted(config):
     frame = pd.read_csv(config.data_path)
     frame.loc[:2, "ses"] = np.nan
-    with pytest.raises(DataError, match="'ses' has 3 missing"):
+    with pytest.raises(DataError, match=r"'ses' \(data.predictors\): 3 row\(s\) where the value is missing"):
         prepare(frame, config)
 
 

@@ -74,4 +74,4 @@ def test_custom_priors_come_from_the_config(config, example_data):
 def test_formula_priors_come_from_the_config(config, example_data):
     model = build_model(config, "complete_pooling", example_data).model
     assert float(model["ses"].owner.inputs[-1].eval()) == config.model("complete_pooling").priors["ses"]["sigma"]
-    assert model.named_vars_to_dims[example_data.outcome_name] == ("__obs__",)
+    assert model.named_vars_to_dims[model.observed_RVs[0].name] == ("__obs__",)

@@ -2,11 +2,14 @@
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from papermill.iorw import load_notebook_node
@@ -83,9 +86,11 @@ def test_failing_notebook_is_named_with_its_cell(tmp_path):
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "broken.ipynb")
     with pytest.raises(NotebookFailed, match=r"broken.ipynb failed in cell 2: ValueError: bad prior") as error:
-        execute(Step("broken.ipynb", "broken", "Broken"), tmp_path, tmp_path / "executed")
+        execute(Step("broken.ipynb", "broken", "Broken"), tmp_path, tmp_path / "executed", tmp_path / "failed")
     assert "kept at" in str(error.value)
-    assert (tmp_path / "executed" / "broken.ipynb").is_file()
+    kept = nbformat.read(tmp_path / "failed" / "broken.ipynb", as_version=4)
+    errors = [output for cell in kept.cells for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert [error.ename for error in errors] == ["ValueError"], "the traceback is kept"
 
 
 def test_bad_data_stops_before_any_notebook(tmp_path):
@@ -95,3 +100,131 @@ def test_bad_data_stops_before_any_notebook(tmp_path):
     with pytest.raises(DataError, match="Did you mean 'SES'"):
         run_pipeline(config_path, fast=True, show_progress=False)
     assert not (tmp_path / "reports").exists()
+
+
+def snapshot(reports_dir: Path) -> dict[str, bytes]:
+    """Every published report file (not failed notebooks) and its bytes."""
+    return {
+        str(path.relative_to(reports_dir)): path.read_bytes()
+        for path in sorted(reports_dir.rglob("*"))
+        if path.is_file() and not {"failed", ".staging"} & set(path.relative_to(reports_dir).parts)
+    }
+
+
+@pytest.fixture
+def finished_project(pipeline_run, tmp_path):
+    """A copy of the module's finished run: its fits and reports, ready to be broken."""
+    config, _ = pipeline_run
+    for folder in ("config", "data", "notebooks", "artifacts", "reports"):
+        shutil.copytree(config.root / folder, tmp_path / folder)
+    return tmp_path
+
+
+def test_failure_mid_pipeline_keeps_the_previous_reports(finished_project):
+    """Fault injection: notebook 05 raises after 01-04 have run; the earlier reports are untouched."""
+    config_path = finished_project / "config" / "analysis.yaml"
+    reports = finished_project / "reports"
+    before = snapshot(reports)
+    notebook_path = finished_project / "notebooks" / "05_model_comparison.ipynb"
+    notebook = nbformat.read(notebook_path, as_version=4)
+    notebook.cells.insert(3, new_code_cell("raise RuntimeError('injected fault')"))
+    nbformat.write(notebook, notebook_path)
+
+    with pytest.raises(NotebookFailed, match=r"05_model_comparison.ipynb failed in cell \d+: RuntimeError: injected fault"):
+        run_pipeline(config_path, fast=True, show_progress=False)
+    assert snapshot(reports) == before
+    assert (reports / "failed" / "05_model_comparison.ipynb").is_file()
+    assert not (reports / ".staging").exists()
+
+
+def test_killed_run_leaves_the_previous_reports_and_fits_readable(finished_project):
+    """Kill the pipeline while it fits: published reports are unchanged and every fit file loads."""
+    from {{ cookiecutter.module_name }}.sampling import load_fit
+
+    reports = finished_project / "reports"
+    before = snapshot(reports)
+    config_path = finished_project / "config" / "analysis.yaml"
+    config_path.write_text(config_path.read_text().replace("seed: ", "seed: 1"))  # a new seed: every fit is redone
+    process = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--fast", "--config",
+         str(finished_project / "config" / "analysis.yaml")],
+        cwd=finished_project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    staged_fit = reports / ".staging" / "executed" / "02_fit_varying_slopes.ipynb"
+    deadline = time.monotonic() + 120
+    while not staged_fit.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # into the fit
+    process.kill()
+    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert snapshot(reports) == before
+    config = load_config(finished_project / "config" / "analysis.yaml")
+    for name in config.model_names:
+        assert load_fit(config.fit_path(name)).posterior.sizes["draw"] > 0
+
+
+def test_rerun_gives_identical_summaries(pipeline_run, tmp_path):
+    """Same config, data and seed: the refitted primary model has the same posterior summary."""
+    import arviz as az
+
+    from {{ cookiecutter.module_name }}.build import build_model
+    from {{ cookiecutter.module_name }}.data import load_data
+    from {{ cookiecutter.module_name }}.sampling import fit, load_fit
+
+    config, _ = pipeline_run
+    first = load_fit(config.fit_path(config.primary_model))
+    again = fit(build_model(config, config.primary_model, load_data(config)), config.sampler_settings(fast=True))
+    pd.testing.assert_frame_equal(az.summary(first, round_to="none"), az.summary(again, round_to="none"))
+
+
+def test_strict_run_exits_non_zero_on_diagnostic_problems(finished_project, monkeypatch):
+    """The finished fast run's 2 x 300 draws miss the ESS threshold: --strict says so and exits 3,
+    a plain run exits 0. (The pipeline itself is not rerun: its fits are already there.)"""
+    from typer.testing import CliRunner
+
+    from {{ cookiecutter.module_name }} import cli
+
+    monkeypatch.setattr(cli, "run_pipeline", lambda config, fast, force: finished_project / "reports" / "index.html")
+    arguments = ["run", "--fast", "--config", str(finished_project / "config" / "analysis.yaml")]
+    strict = CliRunner().invoke(cli.app, [*arguments, "--strict"])
+    assert strict.exit_code == cli.STRICT_EXIT_CODE, strict.output
+    assert "strict: varying_slopes:" in strict.stderr and "< 400" in strict.stderr
+    assert CliRunner().invoke(cli.app, arguments).exit_code == 0
+
+
+def executed_times(reports_dir: Path) -> dict[str, float]:
+    return {path.name: path.stat().st_mtime_ns for path in (reports_dir / "executed").glob("*.ipynb")}
+
+
+def test_unchanged_rerun_executes_nothing_and_an_edited_report_only_itself(finished_project):
+    config_path = finished_project / "config" / "analysis.yaml"
+    reports = finished_project / "reports"
+    before = executed_times(reports)
+    started = time.perf_counter()
+    run_pipeline(config_path, fast=True, show_progress=False)
+    assert executed_times(reports) == before, "an unchanged notebook was executed again"
+    assert time.perf_counter() - started < 30
+
+    report = finished_project / "notebooks" / "06_report.ipynb"
+    notebook = nbformat.read(report, as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("An edit by the analyst."))
+    nbformat.write(notebook, report)
+    run_pipeline(config_path, fast=True, show_progress=False)
+    after = executed_times(reports)
+    assert [name for name in after if after[name] != before[name]] == ["06_report.ipynb"]
+    assert "An edit by the analyst." in (reports / "06_report.html").read_text()
+
+
+def test_changed_config_reruns_notebooks_but_reuses_fits(finished_project):
+    """A new diagnostics threshold changes every notebook's inputs, not the fits'."""
+    from {{ cookiecutter.module_name }}.sampling import fit_origin
+
+    config_path = finished_project / "config" / "analysis.yaml"
+    config_path.write_text(config_path.read_text().replace("rhat_max: 1.01", "rhat_max: 1.02"))
+    fits_before = {path.name: path.stat().st_mtime_ns for path in (finished_project / "artifacts" / "fits").glob("*.nc")}
+    run_pipeline(config_path, fast=True, show_progress=False)
+    config = load_config(config_path)
+    for name in config.model_names:
+        assert fit_origin(config, name)["from_cache"] is True
+    assert {path.name: path.stat().st_mtime_ns for path in (finished_project / "artifacts" / "fits").glob("*.nc")} == fits_before
+    assert "loaded from the cache" in (finished_project / "reports" / "06_report.html").read_text()

@@ -32,8 +32,11 @@ def test_known_groups_keep_their_effects_and_new_groups_come_from_the_population
         + example_fit.posterior["tau_alpha"].values[..., None] * np.random.default_rng(2).standard_normal((1, 1, 4000)),
         family,
     )
-    assert predicted[:, 1].mean() == pytest.approx(population.mean(), abs=4 * population.std() / np.sqrt(predicted.sizes["sample"]))
-    assert predicted[:, 1].std() > 2 * predicted[:, 0].std()
+    n = predicted.sizes["sample"]
+    assert predicted[:, 1].mean() == pytest.approx(population.mean(), abs=4 * population.std() / np.sqrt(n))
+    assert float(predicted[:, 1].std()) == pytest.approx(population.std(), rel=0.15)
+    # A school the model has seen is known better than one it has not.
+    assert predicted[:, 0].std() < predicted[:, 1].std()
 
 
 def test_formula_model_predicts_new_groups_too(config, example_data):
@@ -48,4 +51,4 @@ def test_formula_model_predicts_new_groups_too(config, example_data):
     predicted = predict(config, name, fitted, example_data, new)
     assert predicted.sizes == {"sample": settings.chains * settings.draws, "row": 2}
     assert np.isfinite(predicted.values).all()
-    assert predicted[:, 1].std() > 2 * predicted[:, 0].std()
+    assert predicted[:, 0].std() < predicted[:, 1].std()

@@ -6,8 +6,13 @@ import typer
 
 from {{ cookiecutter.module_name }}.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from {{ cookiecutter.module_name }}.data import DataError
+from {{ cookiecutter.module_name }}.diagnostics import all_problems
 from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, run_pipeline
+from {{ cookiecutter.module_name }}.sampling import load_fit
 from {{ cookiecutter.module_name }}.simulate import write_example
+
+# Exit codes: 1 bad config, data or a failed notebook; 3 a --strict run whose fits miss a threshold.
+STRICT_EXIT_CODE = 3
 
 app = typer.Typer(help="{{ cookiecutter.project_name }}: Bayesian multilevel analysis pipeline.", no_args_is_help=True)
 
@@ -18,14 +23,26 @@ CONFIG_OPTION = typer.Option(DEFAULT_CONFIG_PATH, "--config", "-c", help="The an
 def run(
     config: Path = CONFIG_OPTION,
     fast: bool = typer.Option(False, "--fast", help="Few draws: check the pipeline, not for reporting."),
+    force: bool = typer.Option(False, "--force", help="Execute every notebook, even those whose inputs are unchanged."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit with code 3 if any fit misses a diagnostic threshold (reports are still written)."
+    ),
 ) -> None:
     """Fit every candidate model and render all notebooks to reports/."""
     try:
-        index = run_pipeline(config, fast=fast)
+        index = run_pipeline(config, fast=fast, force=force)
     except (ConfigError, DataError, NotebookFailed) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"Reports written: {index}")
+    if strict:
+        settings = load_config(config)
+        fits = {name: load_fit(settings.fit_path(name)) for name in settings.model_names}
+        found = {name: issues for name, issues in all_problems(fits, settings.diagnostics).items() if issues}
+        if found:
+            for name, issues in found.items():
+                typer.echo(f"strict: {name}: " + " ".join(issues), err=True)
+            raise typer.Exit(code=STRICT_EXIT_CODE)
 
 
 @app.command()

@@ -35,6 +35,7 @@ class DataConfig(_Strict):
     group_predictors: list[str] = []     # group-level columns, constant within each group
     trials: str | None = None            # binomial: the number of trials of each row
     exposure: str | None = None          # Poisson / negative binomial: log(exposure) is an offset
+    drop_missing: bool = False           # drop rows with a missing value in a used column (else an error)
     true_parameters: Path | None = None
 
 

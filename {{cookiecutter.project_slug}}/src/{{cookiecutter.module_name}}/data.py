@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig
+from {{ cookiecutter.module_name }}.validation import DataError, validate
 
-
-class DataError(ValueError):
-    """The data file does not match what the config says it holds."""
+__all__ = ["DataError", "GroupedData", "load_data", "prepare", "read_table", "standardise", "standardise_like"]
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,19 @@ def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: data file not found. Set data.path in the config to your CSV.")
     try:
+        names = pd.read_csv(path, nrows=1, header=None).iloc[0].astype(str).tolist()
         frame = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot be read as CSV ({error}).") from error
+        raise DataError(
+            f"{path}: cannot be read as CSV ({error}). Fix: save the file as comma-separated UTF-8 text with a header row."
+        ) from error
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise DataError(
+            f"{path}: column name(s) {duplicated} appear more than once in the header. Fix: give every column a unique name."
+        )
     if frame.empty:
-        raise DataError(f"{path}: the file has no rows.")
+        raise DataError(f"{path}: the file has a header but no rows. Fix: point data.path at the file with the data.")
     return frame
 
 
@@ -120,17 +127,6 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
                 f"{config.data_path}: column {column!r} named in the config ({role}) is not in the file. "
                 f"Columns found: {', '.join(frame.columns)}.{hint}"
             )
-    numeric = [config.data.outcome, *config.data.predictors, *config.data.group_predictors]
-    numeric += [column for column in (config.data.trials, config.data.exposure) if column]
-    for column in numeric:
-        if not pd.api.types.is_numeric_dtype(frame[column]):
-            raise DataError(f"{config.data_path}: column {column!r} must be numeric; found {frame[column].dtype}.")
-        missing = int(frame[column].isna().sum())
-        if missing:
-            raise DataError(
-                f"{config.data_path}: column {column!r} has {missing} missing value(s). "
-                "Remove or impute those rows before fitting."
-            )
 
 
 def group_levels(labels: pd.Series) -> list:
@@ -154,7 +150,7 @@ def group_level_table(frame: pd.DataFrame, group: str, columns: list[str], path)
     if varying:
         raise DataError(
             f"{path}: group-level predictor(s) {varying} vary within a {group!r} group; "
-            "a group-level predictor must have one value per group (list it under data.predictors otherwise)."
+            "Fix: give each group one value, or list the column under data.predictors if it varies by observation."
         )
     return frame.groupby(group, observed=True)[columns].first()
 
@@ -165,6 +161,7 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
     Groups keep a stable order (see :func:`group_levels`) whatever the row order.
     """
     check_columns(frame, config)
+    frame = validate(frame, config, config.data_path)
     group = config.data.group
     groups = group_levels(frame[group])
     codes = pd.Categorical(frame[group], categories=groups).codes.astype("int64")

@@ -4,6 +4,7 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
+from {{ cookiecutter.module_name }}.compare import pareto_k_table
 from {{ cookiecutter.module_name }}.config import DiagnosticThresholds
 
 # The sample-stat name of a tree-depth hit differs between samplers.
@@ -68,6 +69,22 @@ def problems(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -> list[st
     if n_depth:
         found.append(f"{n_depth} draw(s) hit the maximum tree depth: consider reparameterising.")
     return found
+
+
+def pareto_k_problems(fit_data: xr.DataTree, k_max: float) -> list[str]:
+    """A sentence if PSIS-LOO is unreliable for some observations (Pareto-k above ``k_max``)."""
+    n_high = int(pareto_k_table({"fit": fit_data}, k_max)[f"n_k_above_{k_max}"].iloc[0])
+    if not n_high:
+        return []
+    return [f"{n_high} observation(s) with Pareto-k > {k_max}: LOO is unreliable for them."]
+
+
+def all_problems(fits: dict[str, xr.DataTree], thresholds: DiagnosticThresholds) -> dict[str, list[str]]:
+    """Every threshold each fit misses, convergence and Pareto-k: what ``--strict`` fails on."""
+    return {
+        name: problems(fit_data, thresholds) + pareto_k_problems(fit_data, thresholds.pareto_k_max)
+        for name, fit_data in fits.items()
+    }
 
 
 def overview(fits: dict[str, xr.DataTree], thresholds: DiagnosticThresholds) -> pd.DataFrame:

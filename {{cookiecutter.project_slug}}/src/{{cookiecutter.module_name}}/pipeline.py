@@ -3,11 +3,15 @@
 ``02_fit`` runs once per candidate model; the other notebooks run once and read the
 saved fits. Executed notebooks go to ``reports/executed/``, HTML to ``reports/``, and
 ``reports/index.html`` links them all.
+
+A run writes into ``reports/.staging/`` and publishes (renames) its notebooks and HTML into
+place only when every notebook has succeeded, so the previous reports stay complete and
+readable until a new set is. A failed notebook is kept in ``reports/failed/``.
 """
 
 import html
 import os
-import tempfile
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +20,13 @@ import papermill
 from nbconvert import HTMLExporter
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from {{ cookiecutter.module_name }}.cache import record_fingerprint, recorded_fingerprint, step_fingerprint
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
+from {{ cookiecutter.module_name }}.files import write_text_atomically
 
+
+FIT_NOTEBOOK = "02_fit.ipynb"
 
 # The kernel's own start-up log (not the notebook's output) would clutter the terminal.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
@@ -45,7 +53,7 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
     primary = {**common, "model_name": config.primary_model}
     steps = [Step("01_prior_predictive.ipynb", "01_prior_predictive", "Prior predictive check", primary)]
     steps += [
-        Step("02_fit.ipynb", f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name})
+        Step(FIT_NOTEBOOK, f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name})
         for name in config.model_names
     ]
     steps += [
@@ -57,23 +65,11 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
     return steps
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-
-
 def render_html(executed: Path, html_path: Path, hide_code: bool = False) -> Path:
     """Render an executed notebook to HTML in this process."""
     exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    write_atomically(html_path, body)
+    write_text_atomically(html_path, body)
     return html_path
 
 
@@ -97,12 +93,15 @@ def write_index(reports_dir: Path, steps: list[Step], fast: bool) -> Path:
 </body></html>
 """
     index = reports_dir / "index.html"
-    write_atomically(index, page)
+    write_text_atomically(index, page)
     return index
 
 
-def execute(step: Step, notebooks_dir: Path, executed_dir: Path) -> Path:
-    """Execute one notebook with Papermill; raise :class:`NotebookFailed` naming the cell."""
+def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Path) -> Path:
+    """Execute one notebook with Papermill; raise :class:`NotebookFailed` naming the cell.
+
+    The failed notebook, with its traceback, is moved to ``failed_dir``.
+    """
     source = notebooks_dir / step.notebook
     output = executed_dir / f"{step.name}.ipynb"
     executed_dir.mkdir(parents=True, exist_ok=True)
@@ -112,15 +111,60 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path) -> Path:
             extra_arguments=KERNEL_ARGUMENTS,
         )
     except papermill.PapermillExecutionError as error:
+        failed_dir.mkdir(parents=True, exist_ok=True)
+        kept = failed_dir / output.name
+        os.replace(output, kept)
         raise NotebookFailed(
             f"{source} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
-            f"The executed notebook with the full traceback is kept at {output}"
+            f"The executed notebook with the full traceback is kept at {kept}; "
+            "the previous reports are unchanged."
         ) from error
     return output
 
 
-def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: bool = True) -> Path:
+def publish(staging: Path, reports_dir: Path) -> None:
+    """Move every staged file into ``reports_dir`` (same file system: each move is atomic)."""
+    for staged in sorted(staging.rglob("*")):
+        if staged.is_file():
+            target = reports_dir / staged.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def fingerprints(steps: list[Step], config: AnalysisConfig, config_path: Path) -> dict[str, str]:
+    """Each step's fingerprint; notebooks after the fits also depend on every fit's."""
+
+    def fingerprint(step: Step, upstream: list[str]) -> str:
+        # The config's path relative to the project, so a moved project keeps its cache.
+        parameters = {**step.parameters, "config_path": str(config_path.relative_to(config.root))}
+        return step_fingerprint(config.root / "notebooks" / step.notebook, parameters, config_path,
+                                config.data_path, upstream)
+
+    fits = [step for step in steps if step.notebook == FIT_NOTEBOOK]
+    found = {step.name: fingerprint(step, []) for step in fits}
+    fit_prints = list(found.values())
+    for position, step in enumerate(steps):
+        if step.notebook != FIT_NOTEBOOK:
+            # The prior predictive check (first) reads no fit; the others read them all.
+            found[step.name] = fingerprint(step, fit_prints if position > 0 else [])
+    return found
+
+
+def is_current(step: Step, fingerprint: str, config: AnalysisConfig) -> bool:
+    """Whether an earlier run's outputs of ``step`` are still valid for these inputs."""
+    outputs = [config.reports_dir / f"{step.name}.html"]
+    if step.notebook == FIT_NOTEBOOK:
+        outputs.append(config.fit_path(step.parameters["model_name"]))
+    executed = config.reports_dir / "executed" / f"{step.name}.ipynb"
+    return recorded_fingerprint(executed) == fingerprint and all(path.is_file() for path in outputs)
+
+
+def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: bool = True, force: bool = False) -> Path:
     """Validate the config and data, execute every notebook, render HTML and the index.
+
+    A notebook whose inputs are unchanged since the last run (see ``cache.py``) is not
+    executed again; its earlier notebook and HTML are kept.
 
     Parameters
     ----------
@@ -128,6 +172,9 @@ def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: boo
     fast : bool
         Use the config's ``fast`` sampler settings (few draws) in every notebook.
     show_progress : bool
+    force : bool
+        Execute every notebook even if its inputs are unchanged (fits are still reused
+        when their own inputs are unchanged; ``make clean`` removes them).
 
     Returns
     -------
@@ -145,16 +192,28 @@ def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: boo
     config = load_config(config_path)
     load_data(config)  # fail on bad data here, before any notebook starts
     notebooks_dir = config.root / "notebooks"
-    executed_dir = config.reports_dir / "executed"
+    staging = config.reports_dir / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted run
     steps = plan(config, config_path, fast)
+    current = fingerprints(steps, config, config_path)
 
     columns = (TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
-    with Progress(*columns, disable=not show_progress) as progress:
-        task = progress.add_task("starting", total=len(steps))
-        for step in steps:
-            progress.update(task, description=step.title)
-            executed = execute(step, notebooks_dir, executed_dir)
-            render_html(executed, config.reports_dir / f"{step.name}.html", hide_code=step.hide_code)
-            progress.advance(task)
+    failed_dir = config.reports_dir / "failed"
+    try:
+        with Progress(*columns, disable=not show_progress) as progress:
+            task = progress.add_task("starting", total=len(steps))
+            for step in steps:
+                if not force and is_current(step, current[step.name], config):
+                    progress.update(task, description=f"{step.title} (unchanged)", advance=1)
+                    continue
+                progress.update(task, description=step.title)
+                executed = execute(step, notebooks_dir, staging / "executed", failed_dir)
+                record_fingerprint(executed, current[step.name])
+                render_html(executed, staging / f"{step.name}.html", hide_code=step.hide_code)
+                (failed_dir / executed.name).unlink(missing_ok=True)  # an earlier failure, now fixed
+                progress.advance(task)
+        publish(staging, config.reports_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return write_index(config.reports_dir, steps, fast)

@@ -1,20 +1,17 @@
 """Tables for the stakeholder report: population effects, shrinkage, recovery, provenance."""
 
-import hashlib
 import json
-import platform
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import arviz as az
 import pandas as pd
 import xarray as xr
 
+from {{ cookiecutter.module_name }}.cache import file_sha256, versions
 from {{ cookiecutter.module_name }}.config import AnalysisConfig
 from {{ cookiecutter.module_name }}.data import GroupedData
 
 SAMPLE_DIMS = ("chain", "draw")
-REPORTED_PACKAGES = ("pymc", "pytensor", "arviz", "bambi", "formulae", "nutpie", "numpy", "pandas", "xarray", "papermill")
 
 
 # What a group's estimate means, by family: for the report's wording.
@@ -145,20 +142,6 @@ def shrinkage_table(fit_data: xr.DataTree, data: GroupedData) -> pd.DataFrame:
     )
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in REPORTED_PACKAGES:
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
 def provenance(config: AnalysisConfig, config_path: Path, fits: dict[str, xr.DataTree]) -> dict:
     """What a reader needs to reproduce the report: versions, data hash, seed, config, settings."""
     return {
@@ -169,5 +152,5 @@ def provenance(config: AnalysisConfig, config_path: Path, fits: dict[str, xr.Dat
         "seed": config.sampler.seed,
         "sampler_settings": {name: fit_data.attrs.get("sampler_settings") for name, fit_data in fits.items()},
         "models": {name: model_record(fit_data) for name, fit_data in fits.items()},
-        "versions": package_versions(),
+        "versions": versions(),
     }

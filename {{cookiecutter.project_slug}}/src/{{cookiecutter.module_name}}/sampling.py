@@ -1,14 +1,15 @@
 """Fit a model with NUTS and keep everything later steps need in one netCDF file."""
 
-import os
-import tempfile
+import json
 from pathlib import Path
 
 import pymc as pm
 import xarray as xr
 
-from {{ cookiecutter.module_name }}.build import BuiltModel
+from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
+from {{ cookiecutter.module_name }}.cache import fit_key
 from {{ cookiecutter.module_name }}.config import SamplerSettings
+from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
 
 # Bambi's name for the observation dimension; ours is "obs".
 BAMBI_OBS_DIM = "__obs__"
@@ -85,14 +86,8 @@ def sample_prior_predictive(built: BuiltModel, draws: int, seed: int) -> xr.Data
 def save_fit(fit_data: xr.DataTree, path: Path) -> Path:
     """Write the fit to ``path`` atomically: a reader never sees a half-written file,
     and a failed write leaves the previous fit in place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         fit_data.to_netcdf(temporary, engine="h5netcdf")
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
     return path
 
 
@@ -102,3 +97,39 @@ def load_fit(path: Path) -> xr.DataTree:
         raise FileNotFoundError(f"{path}: no fit found. Run notebooks/02_fit.ipynb for this model first.")
     with xr.open_datatree(path, engine="h5netcdf") as tree:
         return tree.load()
+
+
+def cached_fit(path: Path, key: str) -> xr.DataTree | None:
+    """The fit at ``path`` if it was made from exactly these inputs (see ``cache.fit_key``)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        fit_data = load_fit(path)
+    except (OSError, ValueError):  # unreadable: refit
+        return None
+    return fit_data if fit_data.attrs.get("cache_key") == key else None
+
+
+def fit_or_load(config, name: str, data, settings: SamplerSettings) -> tuple[xr.DataTree, bool]:
+    """Load the saved fit of model ``name`` if its inputs are unchanged, otherwise fit and save it.
+
+    Returns the fit and whether it came from the cache; the latter is also written next to
+    the fit (``<name>.origin.json``) for the report.
+    """
+    key = fit_key(config, name, settings)
+    path = config.fit_path(name)
+    fit_data = cached_fit(path, key)
+    from_cache = fit_data is not None
+    if not from_cache:
+        fit_data = fit(build_model(config, name, data), settings)
+        fit_data.attrs["cache_key"] = key
+        save_fit(fit_data, path)
+    origin = {"from_cache": from_cache, "sampled_at": fit_data.posterior.attrs.get("created_at")}
+    write_text_atomically(path.with_suffix(".origin.json"), json.dumps(origin))
+    return fit_data, from_cache
+
+
+def fit_origin(config, name: str) -> dict:
+    """Whether the latest run loaded model ``name`` from the cache, and when it was sampled."""
+    path = config.fit_path(name).with_suffix(".origin.json")
+    return json.loads(path.read_text()) if path.is_file() else {"from_cache": None, "sampled_at": None}

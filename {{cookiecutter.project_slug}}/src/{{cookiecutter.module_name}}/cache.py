@@ -1,0 +1,97 @@
+"""Skip work whose inputs have not changed.
+
+Two levels, both keyed by SHA-256 hashes of everything that can change a result:
+
+* a **fit** is reused when the data file, the model's specification, family and priors,
+  the sampler settings, the package's source and the installed package versions are the
+  same as when it was sampled (the key is stored in the fit's attributes);
+* a **notebook** is not re-executed when its own source, its parameters, the config, the
+  data, the package's source, the versions and the fits it reads are unchanged (the
+  fingerprint is stored in the executed notebook's metadata).
+
+Delete ``artifacts/`` and ``reports/`` (``make clean``) or pass ``--force`` to redo everything.
+"""
+
+import hashlib
+import json
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import nbformat
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+VERSIONED_PACKAGES = ("pymc", "pytensor", "arviz", "bambi", "formulae", "nutpie", "numpy", "pandas", "xarray", "papermill")
+METADATA_KEY = "pipeline_fingerprint"
+
+
+def sha256_of(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def source_digest() -> str:
+    """The package's own code: editing a model or a helper invalidates what it produced."""
+    return sha256_of(*(path.read_bytes() for path in sorted(PACKAGE_DIR.rglob("*.py"))))
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def fit_key(config, name: str, settings) -> str:
+    """What a fit of model ``name`` depends on."""
+    spec = config.model(name)
+    return sha256_of(
+        spec.model_dump_json(),
+        config.family_of(name),
+        config.parameterization,
+        config.priors.model_dump_json(),
+        config.data.model_dump_json(),
+        file_sha256(config.data_path),
+        settings.model_dump_json(),
+        source_digest(),
+        json.dumps(versions(), sort_keys=True),
+    )
+
+
+def step_fingerprint(notebook: Path, parameters: dict, config_path: Path, data_path: Path, upstream: list[str]) -> str:
+    """What an executed notebook depends on; ``upstream`` are the fingerprints of the fits it reads."""
+    return sha256_of(
+        notebook.read_bytes(),
+        json.dumps(parameters, sort_keys=True),
+        Path(config_path).read_bytes(),
+        file_sha256(data_path),
+        source_digest(),
+        json.dumps(versions(), sort_keys=True),
+        *upstream,
+    )
+
+
+def recorded_fingerprint(executed: Path) -> str | None:
+    """The fingerprint an earlier run stored in an executed notebook, if any."""
+    if not executed.is_file():
+        return None
+    try:
+        return nbformat.read(executed, as_version=4).metadata.get(METADATA_KEY)
+    except Exception:  # an unreadable notebook is simply not reused
+        return None
+
+
+def record_fingerprint(executed: Path, fingerprint: str) -> None:
+    notebook = nbformat.read(executed, as_version=4)
+    notebook.metadata[METADATA_KEY] = fingerprint
+    nbformat.write(notebook, executed)
