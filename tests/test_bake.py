@@ -41,15 +41,15 @@ EXPECTED_FILES = sorted(
         *(
             f"src/schools_analysis/{module}.py"
             for module in (
-                "__init__", "__main__", "build", "checks", "cli", "compare", "config", "data", "diagnostics",
+                "__init__", "__main__", "build", "cache", "checks", "cli", "compare", "config", "data", "diagnostics", "files",
                 "formulas", "models", "parameterization", "pipeline", "plots", "predict", "report", "sampling",
-                "simulate",
+                "simulate", "validation",
             )
         ),
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_checks", "test_compare", "test_config", "test_data", "test_diagnostics",
+                "conftest", "test_bad_input", "test_checks", "test_compare", "test_config", "test_data", "test_diagnostics",
                 "test_families", "test_models", "test_parameterization", "test_pipeline", "test_predict", "test_report",
                 "test_sampling", "test_simulate",
             )
