@@ -24,13 +24,14 @@ def run(
     config: Path = CONFIG_OPTION,
     fast: bool = typer.Option(False, "--fast", help="Few draws: check the pipeline, not for reporting."),
     force: bool = typer.Option(False, "--force", help="Execute every notebook, even those whose inputs are unchanged."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Notebooks run side by side where independent."),
     strict: bool = typer.Option(
         False, "--strict", help="Exit with code 3 if any fit misses a diagnostic threshold (reports are still written)."
     ),
 ) -> None:
     """Fit every candidate model and render all notebooks to reports/."""
     try:
-        index = run_pipeline(config, fast=fast, force=force)
+        index = run_pipeline(config, fast=fast, force=force, jobs=jobs)
     except (ConfigError, DataError, NotebookFailed) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None

@@ -12,6 +12,7 @@ readable until a new set is. A failed notebook is kept in ``reports/failed/``.
 import html
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,7 +161,28 @@ def is_current(step: Step, fingerprint: str, config: AnalysisConfig) -> bool:
     return recorded_fingerprint(executed) == fingerprint and all(path.is_file() for path in outputs)
 
 
-def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: bool = True, force: bool = False) -> Path:
+def waves(steps: list[Step]) -> list[list[Step]]:
+    """Steps that can run side by side: first those that read no fit (the prior predictive
+    check and the fits), then those that read the fits."""
+    first = [step for step in steps if step.notebook == FIT_NOTEBOOK or step is steps[0]]
+    return [first, [step for step in steps if step not in first]]
+
+
+def run_concurrently(function, steps: list[Step], jobs: int, on_done) -> None:
+    """``function(step)`` for every step, ``jobs`` at a time; the first failure in plan order is raised
+    after the running ones finish."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(function, step) for step in steps]
+        for future in as_completed(futures):
+            if future.exception() is None:
+                on_done()
+    for future in futures:
+        future.result()
+
+
+def run_pipeline(
+    config_path: str | Path, fast: bool = False, show_progress: bool = True, force: bool = False, jobs: int = 2
+) -> Path:
     """Validate the config and data, execute every notebook, render HTML and the index.
 
     A notebook whose inputs are unchanged since the last run (see ``cache.py``) is not
@@ -175,6 +197,9 @@ def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: boo
     force : bool
         Execute every notebook even if its inputs are unchanged (fits are still reused
         when their own inputs are unchanged; ``make clean`` removes them).
+    jobs : int
+        Notebooks run side by side where they do not depend on each other: kernel start-up
+        and imports of one overlap the work of another.
 
     Returns
     -------
@@ -186,7 +211,8 @@ def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: boo
     ConfigError, DataError
         Before any notebook runs.
     NotebookFailed
-        If a notebook raises; later notebooks are not run.
+        If a notebook raises; notebooks that depend on it are not run, and nothing of
+        this run is published.
     """
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
@@ -200,19 +226,22 @@ def run_pipeline(config_path: str | Path, fast: bool = False, show_progress: boo
     columns = (TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
     failed_dir = config.reports_dir / "failed"
+
+    def run_step(step: Step) -> None:
+        executed = execute(step, notebooks_dir, staging / "executed", failed_dir)
+        record_fingerprint(executed, current[step.name])
+        render_html(executed, staging / f"{step.name}.html", hide_code=step.hide_code)
+        (failed_dir / executed.name).unlink(missing_ok=True)  # an earlier failure, now fixed
+
     try:
         with Progress(*columns, disable=not show_progress) as progress:
             task = progress.add_task("starting", total=len(steps))
-            for step in steps:
-                if not force and is_current(step, current[step.name], config):
-                    progress.update(task, description=f"{step.title} (unchanged)", advance=1)
-                    continue
-                progress.update(task, description=step.title)
-                executed = execute(step, notebooks_dir, staging / "executed", failed_dir)
-                record_fingerprint(executed, current[step.name])
-                render_html(executed, staging / f"{step.name}.html", hide_code=step.hide_code)
-                (failed_dir / executed.name).unlink(missing_ok=True)  # an earlier failure, now fixed
-                progress.advance(task)
+            for wave in waves(steps):
+                todo = [step for step in wave if force or not is_current(step, current[step.name], config)]
+                progress.update(task, advance=len(wave) - len(todo))
+                if todo:
+                    progress.update(task, description=", ".join(step.name for step in todo))
+                    run_concurrently(run_step, todo, jobs, on_done=lambda: progress.advance(task))
         publish(staging, config.reports_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

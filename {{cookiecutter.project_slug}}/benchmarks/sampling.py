@@ -1,0 +1,218 @@
+"""Sampling efficiency of the project's fit path against Stan and PyMC's default NUTS.
+
+The seed-shaped varying-intercept-and-slope model (normal outcome, the config's priors) is
+fitted to the same simulated data, with the same parameterisation (the project's
+automatic choice), chains, tuning steps and draws, by
+
+* **project**: the project's path, nutpie on the PyMC model from ``models.py``;
+* **pymc**: PyMC's default NUTS on the same model;
+* **stan**: the same model in Stan through PyStan (``pip install -e '.[bench]'``).
+
+For each it prints start-up (interpreter and imports, measured in a fresh process),
+compilation, sampling, the minimum bulk ESS over every parameter (group effects included),
+ESS per second with and without compilation, and the project's ratio to each. Run with
+``make bench`` or ``python benchmarks/sampling.py [--cases 1k 100k]``.
+"""
+
+import argparse
+import subprocess
+import sys
+import time
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from {{ cookiecutter.module_name }}.build import build_model
+from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec, load_config
+from {{ cookiecutter.module_name }}.data import prepare
+from {{ cookiecutter.module_name }}.simulate import EXAMPLES, simulate_grouped
+
+CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "1M": (10_000, 50, 150)}
+IMPORTS = {
+    "project": "import pymc, nutpie",
+    "pymc": "import pymc",
+    "stan": "import stan",
+}
+PARAMETERS = ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "sigma", "alpha", "beta"]
+
+STAN_PROGRAM = """
+data {
+  int<lower=1> N;
+  int<lower=1> J;
+  array[N] int<lower=1, upper=J> group;
+  vector[N] x;
+  vector[N] y;
+  int<lower=0, upper=1> centered;
+  real intercept_mu;
+  real<lower=0> intercept_sigma;
+  real slope_mu;
+  real<lower=0> slope_sigma;
+  real<lower=0> group_sd_sigma;
+  real<lower=0> residual_sd_sigma;
+}
+parameters {
+  real mu_alpha;
+  real<lower=0> tau_alpha;
+  real mu_beta;
+  real<lower=0> tau_beta;
+  real<lower=0> sigma;
+  vector[J] alpha_raw;
+  vector[J] beta_raw;
+}
+transformed parameters {
+  vector[J] alpha = centered ? alpha_raw : mu_alpha + tau_alpha * alpha_raw;
+  vector[J] beta = centered ? beta_raw : mu_beta + tau_beta * beta_raw;
+}
+model {
+  mu_alpha ~ normal(intercept_mu, intercept_sigma);
+  mu_beta ~ normal(slope_mu, slope_sigma);
+  tau_alpha ~ normal(0, group_sd_sigma);
+  tau_beta ~ normal(0, group_sd_sigma);
+  sigma ~ normal(0, residual_sd_sigma);
+  if (centered) {
+    alpha_raw ~ normal(mu_alpha, tau_alpha);
+    beta_raw ~ normal(mu_beta, tau_beta);
+  } else {
+    alpha_raw ~ std_normal();
+    beta_raw ~ std_normal();
+  }
+  y ~ normal(alpha[group] + beta[group] .* x, sigma);
+}
+"""
+
+
+def startup_seconds(engine: str) -> float:
+    """Interpreter start and imports of the engine, in a fresh process."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", IMPORTS[engine]], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def min_bulk_ess(posterior: dict[str, np.ndarray]) -> float:
+    """Minimum bulk ESS over all elements of all parameters; arrays are (chain, draw, ...)."""
+    ess = az.ess(az.from_dict({"posterior": posterior}), method="bulk")
+    return min(float(ess[name].min()) for name in ess.data_vars)
+
+
+def run_project(model, settings) -> dict:
+    import nutpie
+
+    started = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(model)
+    compiled_at = time.perf_counter()
+    trace = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                          seed=settings.seed, progress_bar=False, target_accept=settings.target_accept)
+    finished = time.perf_counter()
+    return {"compile_s": compiled_at - started, "sample_s": finished - compiled_at, "posterior": pymc_posterior(trace)}
+
+
+def pymc_posterior(idata) -> dict[str, np.ndarray]:
+    """The benchmark's parameters as (chain, draw, ...) arrays."""
+    posterior = {name: idata.posterior[name].values for name in PARAMETERS}
+    # One predictor: drop its dimension to match the Stan program's scalars and vectors.
+    for name in ("mu_beta", "tau_beta", "beta"):
+        posterior[name] = posterior[name][..., 0]
+    return posterior
+
+
+def run_pymc(model, settings) -> dict:
+    started = time.perf_counter()
+    with model:
+        idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
+                          target_accept=settings.target_accept, progressbar=False, compute_convergence_checks=False)
+    total = time.perf_counter() - started
+    sample_s = float(idata.posterior.attrs["sampling_time"])
+    return {"compile_s": total - sample_s, "sample_s": sample_s, "posterior": pymc_posterior(idata)}
+
+
+def run_stan(data, priors, centered: bool, settings) -> dict:
+    import stan
+
+    stan_data = {
+        "N": len(data.outcome), "J": len(data.groups), "group": (data.group_codes + 1).tolist(),
+        "x": data.predictors[:, 0].tolist(), "y": data.outcome.tolist(), "centered": int(centered),
+        "intercept_mu": priors.intercept.mu, "intercept_sigma": priors.intercept.sigma,
+        "slope_mu": priors.slope.mu, "slope_sigma": priors.slope.sigma,
+        "group_sd_sigma": priors.group_sd.sigma, "residual_sd_sigma": priors.residual_sd.sigma,
+    }
+    started = time.perf_counter()
+    program = stan.build(STAN_PROGRAM, data=stan_data, random_seed=settings.seed)
+    compiled_at = time.perf_counter()
+    fit = program.sample(num_chains=settings.chains, num_samples=settings.draws, num_warmup=settings.tune,
+                         delta=settings.target_accept)
+    finished = time.perf_counter()
+    posterior = {}
+    for name in PARAMETERS:
+        values = np.asarray(fit[name])  # (*dims, draws * chains), chain by chain
+        values = values.reshape(*values.shape[:-1], settings.chains, settings.draws)
+        posterior[name] = np.moveaxis(values, (-2, -1), (0, 1))
+    return {"compile_s": compiled_at - started, "sample_s": finished - compiled_at, "posterior": posterior}
+
+
+def run_case(config, label: str, engines: list[str], settings) -> list[dict]:
+    n_groups, min_size, max_size = CASES[label]
+    frame, _ = simulate_grouped("normal", EXAMPLES["continuous"].hyperparameters, n_groups=n_groups,
+                                min_size=min_size, max_size=max_size, seed=settings.seed)
+    case_config = config.model_copy(update={
+        "data": DataConfig(path="benchmark.csv", outcome="y", group="group", predictors=["x"]),
+        "family": "normal", "parameterization": "auto",
+        "models": [ModelSpec(name="varying_slopes", custom="varying_slopes")],
+    })
+    data = prepare(frame, case_config)
+    built = build_model(case_config, "varying_slopes", data)
+    print(f"{label}: {len(frame)} rows, {n_groups} groups, {'centred' if built.centered else 'non-centred'}", flush=True)
+    rows = []
+    for engine in engines:
+        if engine == "stan":
+            result = run_stan(data, case_config.priors, built.centered, settings)
+        else:
+            model = build_model(case_config, "varying_slopes", data).model
+            result = (run_project if engine == "project" else run_pymc)(model, settings)
+        ess = min_bulk_ess(result.pop("posterior"))
+        row = {"case": label, "engine": engine, "startup_s": startup_seconds(engine), **result, "min_ess_bulk": ess}
+        row["ess_per_s"] = ess / (row["compile_s"] + row["sample_s"])
+        row["ess_per_s_sampling"] = ess / row["sample_s"]
+        print(f"  {engine}: " + ", ".join(f"{key} {value:.1f}" for key, value in row.items() if isinstance(value, float)),
+              flush=True)
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config/analysis.yaml")
+    parser.add_argument("--cases", nargs="+", default=["1k", "100k"], choices=list(CASES))
+    parser.add_argument("--engines", nargs="+", default=["project", "stan", "pymc"], choices=list(IMPORTS))
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    config = load_config(args.config)
+    settings = config.sampler.model_copy(update={"draws": args.draws, "tune": args.tune, "chains": args.chains,
+                                                 "seed": args.seed, "engine": "nutpie"})
+    rows = [row for label in args.cases for row in run_case(config, label, args.engines, settings)]
+    table = pd.DataFrame(rows)
+    print()
+    print(table.round(2).to_string(index=False))
+    if "project" in args.engines:
+        print()
+        print(ratios(table).round(2).to_string())
+
+
+def ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """The project's ESS per second over each other engine's, per case, with and without compilation."""
+    wide = table.pivot(index="case", columns="engine", values=["ess_per_s", "ess_per_s_sampling"])
+    columns = {}
+    for other in sorted(set(table["engine"]) - {"project"}):
+        columns[f"project / {other} (compile + sampling)"] = wide["ess_per_s"]["project"] / wide["ess_per_s"][other]
+        columns[f"project / {other} (sampling)"] = (
+            wide["ess_per_s_sampling"]["project"] / wide["ess_per_s_sampling"][other]
+        )
+    return pd.DataFrame(columns)
+
+
+if __name__ == "__main__":
+    main()
