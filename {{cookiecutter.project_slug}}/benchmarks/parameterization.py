@@ -20,6 +20,7 @@ from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec, load_config
 from {{ cookiecutter.module_name }}.data import prepare
 from {{ cookiecutter.module_name }}.diagnostics import parameter_names
+from {{ cookiecutter.module_name }}.sampling import parallel_chains
 from {{ cookiecutter.module_name }}.simulate import EXAMPLES, simulate_grouped
 
 # (rows, groups): group sizes are drawn uniformly around rows / groups.
@@ -42,7 +43,7 @@ def run_case(config, n_groups: int, min_size: int, max_size: int, draws: int, tu
         start = time.perf_counter()
         with built.model:
             idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler="nutpie",
-                              target_accept=0.9, progressbar=False)
+                              cores=parallel_chains(chains), target_accept=0.9, progressbar=False)
         seconds = time.perf_counter() - start
         ess = az.ess(idata, var_names=parameter_names(idata), method="bulk")
         min_ess = min(float(ess[name].min()) for name in ess.data_vars)

@@ -1,6 +1,7 @@
 """Fit a model with NUTS and keep everything later steps need in one netCDF file."""
 
 import json
+import os
 from pathlib import Path
 
 import pymc as pm
@@ -18,8 +19,8 @@ BAMBI_OBS_DIM = "__obs__"
 def standard_names(idata: xr.DataTree, built: BuiltModel) -> xr.DataTree:
     """Give formula and custom fits the same names: dim ``obs``, outcome named after its column.
 
-    Per-observation deterministics (Bambi's ``mu``) are dropped from the posterior: they
-    are draws x observations in size and can be recomputed from the parameters.
+    Per-observation deterministics (Bambi's ``mu``) are dropped from the posterior if
+    present: they are draws x observations in size and can be recomputed.
     """
     observed = built.model.observed_RVs[0].name
     for path in list(idata.children):
@@ -32,6 +33,23 @@ def standard_names(idata: xr.DataTree, built: BuiltModel) -> xr.DataTree:
             dataset = dataset.drop_vars([name for name, variable in dataset.data_vars.items() if "obs" in variable.dims])
         idata[path] = xr.DataTree(dataset)
     return idata
+
+
+def parallel_chains(chains: int) -> int:
+    """Chains to run at once: one per usable core. (PyMC's own count can say 1 where the
+    process may use more, which would run the chains one after another.)"""
+    return max(1, min(chains, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()))
+
+
+def traced_variables(model: pm.Model) -> list[str]:
+    """Variables to keep from sampling: all but per-observation deterministics (such as
+    Bambi's ``mu``), which would hold draws x observations numbers and are recomputed when
+    needed."""
+    per_observation = {"obs", BAMBI_OBS_DIM}
+    return [
+        variable.name for variable in model.unobserved_RVs
+        if not per_observation & set(model.named_vars_to_dims.get(variable.name, ()))
+    ]
 
 
 def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False) -> xr.DataTree:
@@ -54,12 +72,14 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     """
     with built.model:
         idata = pm.sample(
+            var_names=traced_variables(built.model),
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
             target_accept=settings.target_accept,
             random_seed=settings.seed,
             nuts_sampler=settings.engine,
+            cores=parallel_chains(settings.chains),
             progressbar=progressbar,
         )
         pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
