@@ -21,12 +21,18 @@ class DataError(ValueError):
     """The data file does not match what the config says it holds."""
 
 
-def _finite(series: pd.Series) -> pd.Series:
-    return ~series.isin([np.inf, -np.inf])
+# Row-wise checks by name (pandera skips missing values; those are checked separately).
+CHECKS = {
+    "finite": lambda series: ~series.isin([np.inf, -np.inf]),
+    "binary": lambda series: series.isin([0, 1]),
+    "non_negative": lambda series: series >= 0,
+    "whole": lambda series: np.isclose(series, np.round(series)),
+    "positive": lambda series: series > 0,
+}
 
 
-def _whole(series: pd.Series) -> pd.Series:
-    return np.isclose(series, np.round(series)) | series.isna()
+def _checks(*names: str) -> list[pa.Check]:
+    return [pa.Check(CHECKS[name], name=name) for name in names]
 
 
 # Check name -> (what is wrong in the rows, how to fix it).
@@ -50,20 +56,20 @@ SHOW_VALUES = {"finite", "binary", "non_negative", "whole", "positive"}
 def _column_checks(config: AnalysisConfig) -> dict[str, tuple[str, list[pa.Check]]]:
     """Each column the config names: its role and the row-wise checks it must pass."""
     family_set = {config.family_of(name) for name in config.model_names}
-    outcome_checks = [pa.Check(_finite, name="finite")]
+    outcome_checks = _checks("finite")
     if "bernoulli" in family_set:
-        outcome_checks.append(pa.Check(lambda series: series.isin([0, 1]), name="binary"))
+        outcome_checks += _checks("binary")
     if family_set & set(COUNT_FAMILIES):
-        outcome_checks += [pa.Check(lambda series: series >= 0, name="non_negative"), pa.Check(_whole, name="whole")]
+        outcome_checks += _checks("non_negative", "whole")
     columns = {config.data.outcome: ("data.outcome", outcome_checks)}
     for column in config.data.predictors:
-        columns[column] = ("data.predictors", [pa.Check(_finite, name="finite")])
+        columns[column] = ("data.predictors", _checks("finite"))
     for column in config.data.group_predictors:
-        columns[column] = ("data.group_predictors", [pa.Check(_finite, name="finite")])
+        columns[column] = ("data.group_predictors", _checks("finite"))
     if config.data.trials:
-        columns[config.data.trials] = ("data.trials", [pa.Check(lambda series: series > 0, name="positive"), pa.Check(_whole, name="whole")])
+        columns[config.data.trials] = ("data.trials", _checks("positive", "whole"))
     if config.data.exposure:
-        columns[config.data.exposure] = ("data.exposure", [pa.Check(lambda series: series > 0, name="positive"), pa.Check(_finite, name="finite")])
+        columns[config.data.exposure] = ("data.exposure", _checks("positive", "finite"))
     return columns
 
 
