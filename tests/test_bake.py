@@ -28,6 +28,7 @@ EXPECTED_FILES = sorted(
         "Makefile",
         "README.md",
         "benchmarks/parameterization.py",
+        "benchmarks/sampling.py",
         "pyproject.toml",
         "config/analysis.yaml",
         "data/example/schools.csv",
