@@ -9,7 +9,6 @@ Examples of the syntax (see the README for more)::
     count ~ x + (1 | county) + offset(log(exposure))
 """
 
-import bambi as bmb
 import formulae
 import pandas as pd
 import pymc as pm
@@ -28,6 +27,8 @@ BAMBI_FAMILIES = {
 def bambi_prior(spec):
     """A config prior such as ``{dist: Normal, mu: 0, sigma: 1}`` (or with ``sigma: {dist: HalfNormal, ...}``)
     as a ``bmb.Prior``; nested mappings are hyperpriors, numbers are passed as they are."""
+    import bambi as bmb  # here, not at the top: importing Bambi costs ~2 s in every notebook
+
     if not isinstance(spec, dict):
         return spec
     arguments = {key: bambi_prior(value) for key, value in spec.items() if key != "dist"}
@@ -58,6 +59,8 @@ def build_formula_model(
 
     Bambi applies one parameterisation to all group-specific terms of a model.
     """
+    import bambi as bmb  # see bambi_prior
+
     model = bmb.Model(
         formula,
         frame,
