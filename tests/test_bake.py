@@ -27,6 +27,7 @@ EXPECTED_FILES = sorted(
         "LICENSE",
         "Makefile",
         "README.md",
+        "benchmarks/common.py",
         "benchmarks/parameterization.py",
         "benchmarks/sampling.py",
         "pyproject.toml",

@@ -9,7 +9,6 @@ choice: it picks one of them, so its ratio to the best is 1 up to timing noise.
 Run with ``make bench`` or ``python benchmarks/parameterization.py``.
 """
 
-import argparse
 import time
 
 import arviz as az
@@ -17,11 +16,11 @@ import pandas as pd
 import pymc as pm
 
 from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec, load_config
-from {{ cookiecutter.module_name }}.data import prepare
+from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.diagnostics import parameter_names
 from {{ cookiecutter.module_name }}.sampling import parallel_chains
-from {{ cookiecutter.module_name }}.simulate import EXAMPLES, simulate_grouped
+
+from common import parser, simulated_case
 
 # (rows, groups): group sizes are drawn uniformly around rows / groups.
 CASES = {"1k rows / 40 groups": (40, 3, 47), "100k rows / 1000 groups": (1000, 50, 150)}
@@ -29,14 +28,7 @@ CASES = {"1k rows / 40 groups": (40, 3, 47), "100k rows / 1000 groups": (1000, 5
 
 def run_case(config, n_groups: int, min_size: int, max_size: int, draws: int, tune: int, chains: int, seed: int,
              quiet: bool = False):
-    frame, _ = simulate_grouped("normal", EXAMPLES["continuous"].hyperparameters, n_groups=n_groups,
-                                min_size=min_size, max_size=max_size, seed=seed)
-    case_config = config.model_copy(update={
-        "data": DataConfig(path="benchmark.csv", outcome="y", group="group", predictors=["x"]),
-        "family": "normal",
-        "models": [ModelSpec(name="varying_slopes", custom="varying_slopes")],
-    })
-    data = prepare(frame, case_config)
+    case_config, data = simulated_case(config, n_groups, min_size, max_size, seed)
     rows = []
     for setting in ("non_centered", "centered", "auto"):
         built = build_model(case_config.model_copy(update={"parameterization": setting}), "varying_slopes", data)
@@ -48,7 +40,7 @@ def run_case(config, n_groups: int, min_size: int, max_size: int, draws: int, tu
         ess = az.ess(idata, var_names=parameter_names(idata), method="bulk")
         min_ess = min(float(ess[name].min()) for name in ess.data_vars)
         rows.append({
-            "rows": len(frame), "groups": n_groups, "setting": setting,
+            "rows": len(data.outcome), "groups": n_groups, "setting": setting,
             "chosen": "centered" if built.centered else "non_centered",
             "divergences": int(idata.sample_stats["diverging"].sum()),
             "wall_s": round(seconds, 1), "min_ess_bulk": round(min_ess), "ess_per_s": round(min_ess / seconds, 1),
@@ -62,13 +54,7 @@ def run_case(config, n_groups: int, min_size: int, max_size: int, draws: int, tu
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="config/analysis.yaml")
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    args = parser(__doc__.splitlines()[0]).parse_args()
     config = load_config(args.config)
     # Untimed warm-up: the first fit in a process pays one-off JIT and import costs.
     run_case(config, 10, 5, 5, draws=50, tune=50, chains=1, seed=args.seed, quiet=True)

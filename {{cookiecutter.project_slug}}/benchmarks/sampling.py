@@ -16,7 +16,6 @@ ESS per second with and without compilation, and the project's ratio to each. Ru
 ``make bench`` or ``python benchmarks/sampling.py [--cases 1k 100k]``.
 """
 
-import argparse
 import subprocess
 import sys
 import time
@@ -28,10 +27,10 @@ import pandas as pd
 import pymc as pm
 
 from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec, load_config
-from {{ cookiecutter.module_name }}.data import prepare
+from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.sampling import parallel_chains
-from {{ cookiecutter.module_name }}.simulate import EXAMPLES, simulate_grouped
+
+from common import parser, simulated_case
 
 CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "1M": (10_000, 50, 150)}
 IMPORTS = {
@@ -149,16 +148,9 @@ def run_stan(data, priors, centered: bool, settings) -> dict:
 
 def run_case(config, label: str, engines: list[str], settings) -> list[dict]:
     n_groups, min_size, max_size = CASES[label]
-    frame, _ = simulate_grouped("normal", EXAMPLES["continuous"].hyperparameters, n_groups=n_groups,
-                                min_size=min_size, max_size=max_size, seed=settings.seed)
-    case_config = config.model_copy(update={
-        "data": DataConfig(path="benchmark.csv", outcome="y", group="group", predictors=["x"]),
-        "family": "normal", "parameterization": "auto",
-        "models": [ModelSpec(name="varying_slopes", custom="varying_slopes")],
-    })
-    data = prepare(frame, case_config)
+    case_config, data = simulated_case(config, n_groups, min_size, max_size, settings.seed)
     built = build_model(case_config, "varying_slopes", data)
-    print(f"{label}: {len(frame)} rows, {n_groups} groups, {'centred' if built.centered else 'non-centred'}", flush=True)
+    print(f"{label}: {len(data.outcome)} rows, {n_groups} groups, {'centred' if built.centered else 'non-centred'}", flush=True)
     rows = []
     for engine in engines:
         if engine == "stan":
@@ -177,15 +169,10 @@ def run_case(config, label: str, engines: list[str], settings) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="config/analysis.yaml")
-    parser.add_argument("--cases", nargs="+", default=["1k", "100k"], choices=list(CASES))
-    parser.add_argument("--engines", nargs="+", default=["project", "stan", "pymc"], choices=list(IMPORTS))
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    options = parser(__doc__.splitlines()[0])
+    options.add_argument("--cases", nargs="+", default=["1k", "100k"], choices=list(CASES))
+    options.add_argument("--engines", nargs="+", default=["project", "stan", "pymc"], choices=list(IMPORTS))
+    args = options.parse_args()
     config = load_config(args.config)
     settings = config.sampler.model_copy(update={"draws": args.draws, "tune": args.tune, "chains": args.chains,
                                                  "seed": args.seed, "engine": "nutpie"})
