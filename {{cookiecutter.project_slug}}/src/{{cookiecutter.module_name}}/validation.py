@@ -26,7 +26,7 @@ CHECKS = {
     "finite": lambda series: ~series.isin([np.inf, -np.inf]),
     "binary": lambda series: series.isin([0, 1]),
     "non_negative": lambda series: series >= 0,
-    "whole": lambda series: np.isclose(series, np.round(series)),
+    "whole": lambda series: (series - series.round()).abs() < 1e-9,
     "positive": lambda series: series > 0,
 }
 
