@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from {{ cookiecutter.module_name }}.parameterization import CENTERED_MIN_RATIO, choose, information_ratios
