@@ -4,11 +4,18 @@ The seed-shaped varying-intercept-and-slope model (normal outcome, the config's 
 fitted to the same simulated data, with the same parameterisation (the project's
 automatic choice), chains, tuning steps and draws, by
 
-* **project**: the project's fit path (``pm.sample`` with nutpie) on the PyMC model from
-  ``models.py``;
-* **pymc**: PyMC's own NUTS (``nuts_sampler="pymc"``) on the same model. (PyMC 6 picks
-  nutpie by default when it is installed; this is the sampler it falls back to);
+* **project**: the project's fit path, ``sampling.fit``'s ``pm.sample`` call with nutpie on
+  the model as ``build_model`` makes it: sampled from per-group sufficient statistics
+  (``sampler.sufficient_statistics``, the default for normal custom models);
+* **project_rows**: the same with the row-by-row likelihood (``sufficient_statistics: false``).
+  This is also what ``pm.sample()`` does by default, since PyMC 6 picks nutpie when it is
+  installed;
+* **pymc_nuts**: PyMC's own NUTS (``nuts_sampler="pymc"``) on the row-by-row model, the
+  sampler PyMC uses when nutpie is not installed;
 * **stan**: the same model in Stan through PyStan (``pip install -e '.[bench]'``).
+
+Every engine runs its chains side by side, one per core. (PyMC counts one usable core on
+some virtual machines and would otherwise run them one after another.)
 
 For each it prints start-up (interpreter and imports, measured in a fresh process),
 compilation, sampling, the minimum bulk ESS over every parameter (group effects included),
@@ -35,7 +42,8 @@ from common import parser, simulated_case
 CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "1M": (10_000, 50, 150)}
 IMPORTS = {
     "project": "import pymc, nutpie",
-    "pymc": "import pymc",
+    "project_rows": "import pymc, nutpie",
+    "pymc_nuts": "import pymc",
     "stan": "import stan",
 }
 PARAMETERS = ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "sigma", "alpha", "beta"]
@@ -103,8 +111,8 @@ def run_pymc(model, settings, sampler: str) -> dict:
     """``pm.sample`` as the project's ``sampling.fit`` calls it, with ``sampler`` as the NUTS engine."""
     started = time.perf_counter()
     with model:
-        idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
-                          target_accept=settings.target_accept, nuts_sampler=sampler,
+        idata = pm.sample(var_names=PARAMETERS, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                          random_seed=settings.seed, target_accept=settings.target_accept, nuts_sampler=sampler,
                           cores=parallel_chains(settings.chains), progressbar=False, compute_convergence_checks=False)
     total = time.perf_counter() - started
     sample_s = float(idata.posterior.attrs["sampling_time"])
@@ -155,9 +163,13 @@ def run_case(config, label: str, engines: list[str], settings) -> list[dict]:
     for engine in engines:
         if engine == "stan":
             result = run_stan(data, case_config.priors, built.centered, settings)
+        elif engine == "project":
+            built = build_model(case_config, "varying_slopes", data)
+            result = run_pymc(built.sampling_model or built.model, settings, sampler="nutpie")
         else:
-            model = build_model(case_config, "varying_slopes", data).model
-            result = run_pymc(model, settings, sampler="nutpie" if engine == "project" else "pymc")
+            row_by_row = case_config.model_copy(update={"sampler": settings.model_copy(update={"sufficient_statistics": False})})
+            model = build_model(row_by_row, "varying_slopes", data).model
+            result = run_pymc(model, settings, sampler="nutpie" if engine == "project_rows" else "pymc")
         ess = min_bulk_ess(result.pop("posterior"))
         row = {"case": label, "engine": engine, "startup_s": startup_seconds(engine), **result, "min_ess_bulk": ess}
         row["ess_per_s"] = ess / (row["compile_s"] + row["sample_s"])
@@ -171,7 +183,7 @@ def run_case(config, label: str, engines: list[str], settings) -> list[dict]:
 def main() -> None:
     options = parser(__doc__.splitlines()[0])
     options.add_argument("--cases", nargs="+", default=["1k", "100k"], choices=list(CASES))
-    options.add_argument("--engines", nargs="+", default=["project", "stan", "pymc"], choices=list(IMPORTS))
+    options.add_argument("--engines", nargs="+", default=list(IMPORTS), choices=list(IMPORTS))
     args = options.parse_args()
     config = load_config(args.config)
     settings = config.sampler.model_copy(update={"draws": args.draws, "tune": args.tune, "chains": args.chains,

@@ -1,5 +1,6 @@
 """Build any candidate model of the config, formula or custom, into a PyMC model."""
 
+import inspect
 import json
 from dataclasses import dataclass, field
 
@@ -20,7 +21,11 @@ class BuiltModel:
     family: str
     outcome_name: str
     model: pm.Model
+    obs_labels: list = field(default_factory=list)  # the row label of each observation
     parameterization: list[Choice] = field(default_factory=list)
+    # The same posterior from per-group sufficient statistics, sampled instead of ``model``
+    # when there is one (see models.normal_sufficient_likelihood).
+    sampling_model: pm.Model | None = None
 
     @property
     def centered(self) -> bool:
@@ -33,6 +38,7 @@ class BuiltModel:
             "kind": self.kind,
             "family": self.family,
             "parameterization": [choice.to_dict() for choice in self.parameterization],
+            "likelihood": "sufficient statistics" if self.sampling_model is not None else "row by row",
         }
 
     def attrs(self) -> dict[str, str]:
@@ -57,8 +63,17 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
         for factor, labels in factors.items()
     ]
     centered = all(choice.centered for choice in choices)
+    sampling_model = None
     if spec.formula is None:
-        model = resolve_custom(spec.custom)(data, config.priors, family=family, centered=centered)
+        function = resolve_custom(spec.custom)
+        model = function(data, config.priors, family=family, centered=centered)
+        if family == "normal" and config.sampler.sufficient_statistics and accepts_sufficient_statistics(function):
+            sampling_model = function(data, config.priors, family=family, centered=centered, sufficient_statistics=True)
     else:
         model = build_formula_model(spec.formula, data.frame, family, spec.priors, centered)
-    return BuiltModel(name, spec.kind, family, data.outcome_name, model, choices)
+    return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model)
+
+
+def accepts_sufficient_statistics(function) -> bool:
+    """Whether a custom model function can build its sufficient-statistics version."""
+    return "sufficient_statistics" in inspect.signature(function).parameters

@@ -18,8 +18,6 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import nbformat
-
 PACKAGE_DIR = Path(__file__).resolve().parent
 VERSIONED_PACKAGES = ("pymc", "pytensor", "arviz", "bambi", "formulae", "nutpie", "numpy", "pandas", "xarray", "papermill")
 METADATA_KEY = "pipeline_fingerprint"
@@ -86,12 +84,17 @@ def recorded_fingerprint(executed: Path) -> str | None:
     if not executed.is_file():
         return None
     try:
-        return nbformat.read(executed, as_version=4).metadata.get(METADATA_KEY)
+        return json.loads(executed.read_text(encoding="utf-8"))["metadata"].get(METADATA_KEY)
     except Exception:  # an unreadable notebook is simply not reused
         return None
 
 
 def record_fingerprint(executed: Path, fingerprint: str) -> None:
-    notebook = nbformat.read(executed, as_version=4)
-    notebook.metadata[METADATA_KEY] = fingerprint
-    nbformat.write(notebook, executed)
+    """Store ``fingerprint`` in the executed notebook's metadata.
+
+    Plain JSON rather than nbformat: importing nbformat costs about a second (its schema
+    validator), paid by every notebook that imports this package.
+    """
+    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    notebook["metadata"][METADATA_KEY] = fingerprint
+    executed.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -46,22 +46,22 @@ def group_mean_check(
 ) -> pd.DataFrame:
     """Observed mean of each group against the central interval of its replicated means.
 
+    ``data`` must hold the rows of the draws (``data.aligned_with(fit_data)``); groups
+    without rows there are left out.
+
     Returns
     -------
     DataFrame
         One row per group: ``n``, ``observed``, ``lower``, ``upper``, ``inside``.
     """
     replicated = _replicated(fit_data, data, group).stack(sample=SAMPLE_DIMS).transpose("obs", "sample").values
-    codes = pd.Series(data.group_codes)
+    replicated_means = pd.DataFrame(replicated).groupby(data.group_codes).mean()  # groups x draws
     tail = (1 - ci_prob) / 2
-    rows = []
-    for code, label in enumerate(data.groups):
-        members = codes.index[codes == code]
-        replicated_means = replicated[members].mean(axis=0)
-        lower, upper = np.quantile(replicated_means, [tail, 1 - tail])
-        observed = float(data.outcome[members].mean())
-        rows.append(
-            {data.group_dim: label, "n": len(members), "observed": observed, "lower": lower, "upper": upper,
-             "inside": lower <= observed <= upper}
-        )
-    return pd.DataFrame(rows).set_index(data.group_dim)
+    lower, upper = np.quantile(replicated_means.to_numpy(), [tail, 1 - tail], axis=1)
+    observed = pd.Series(data.outcome).groupby(data.group_codes)
+    table = pd.DataFrame(
+        {"n": observed.size().to_numpy(), "observed": observed.mean().to_numpy(), "lower": lower, "upper": upper},
+        index=pd.Index([data.groups[code] for code in replicated_means.index], name=data.group_dim),
+    )
+    table["inside"] = (table["lower"] <= table["observed"]) & (table["observed"] <= table["upper"])
+    return table

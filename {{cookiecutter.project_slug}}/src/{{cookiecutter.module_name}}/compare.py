@@ -6,6 +6,19 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
+# PSIS-LOO of each fit, computed once per process: the comparison, the Pareto-k table and
+# the warnings all need it. Keyed by id(); the fit is kept so that its id is not reused.
+_LOO_RESULTS: dict[int, tuple[xr.DataTree, object]] = {}
+
+
+def loo(fit_data: xr.DataTree):
+    """PSIS-LOO of a fit with pointwise values (``az.loo``), cached for the fit object."""
+    if id(fit_data) not in _LOO_RESULTS:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+            _LOO_RESULTS[id(fit_data)] = (fit_data, az.loo(fit_data, pointwise=True))
+    return _LOO_RESULTS[id(fit_data)][1]
+
 
 def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
     """ELPD-LOO of each model, best first, with differences to the best and their SE.
@@ -21,9 +34,10 @@ def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
     ArviZ's warning about high Pareto-k is silenced here because :func:`pareto_k_table`
     reports the same facts per model, against the config's threshold.
     """
+    results = {name: loo(fit_data) for name, fit_data in fits.items()}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
-        return az.compare(fits, round_to="none")
+        return az.compare(results, round_to="none")
 
 
 def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:
@@ -34,9 +48,7 @@ def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:
     """
     rows = []
     for name, fit_data in fits.items():
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
-            pareto_k = az.loo(fit_data, pointwise=True).pareto_k.values
+        pareto_k = loo(fit_data).pareto_k.values
         rows.append(
             {"model": name, "max_k": float(pareto_k.max()), f"n_k_above_{k_max}": int((pareto_k > k_max).sum()),
              "n_obs": pareto_k.size}

@@ -131,6 +131,12 @@ class SamplerSettings(_Strict):
     chains: PositiveInt = 4
     target_accept: float = Field(default=0.9, gt=0, lt=1)
     seed: int = 20261124
+    # Rows whose log-likelihood and replicated outcomes are kept (LOO, checks); a random
+    # subsample above this. See pointwise.py. null keeps every row.
+    pointwise_rows: PositiveInt | None = 5000
+    # Normal-family custom models that support it are sampled from per-group sufficient
+    # statistics: the same posterior, much faster on many rows (models.py).
+    sufficient_statistics: bool = True
 
 
 class FastSettings(_Strict):

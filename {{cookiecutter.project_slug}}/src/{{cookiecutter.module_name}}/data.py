@@ -1,7 +1,7 @@
 """Turn a tidy CSV into the arrays and coordinates the models need."""
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import formulae
@@ -70,6 +70,26 @@ class GroupedData:
     def group_sizes(self) -> np.ndarray:
         """Observations per group, in the order of ``groups``."""
         return np.bincount(self.group_codes, minlength=len(self.groups))
+
+    def rows(self, positions: np.ndarray) -> "GroupedData":
+        """The same data restricted to the rows at ``positions``; every group is kept."""
+        def pick(values):
+            return None if values is None else values[positions]
+
+        return replace(
+            self, outcome=self.outcome[positions], predictors=self.predictors[positions],
+            group_codes=self.group_codes[positions], frame=self.frame.iloc[positions],
+            coords={**self.coords, "obs": [self.coords["obs"][position] for position in positions]},
+            trials=pick(self.trials), exposure=pick(self.exposure),
+        )
+
+    def aligned_with(self, draws) -> "GroupedData":
+        """The rows that a fit's (or prior predictive's) pointwise draws describe: all rows,
+        or the random subsample taken on large data (see ``pointwise.py``)."""
+        labels = draws["observed_data"]["obs"].values
+        if len(labels) == len(self.outcome):
+            return self
+        return self.rows(pd.Index(self.coords["obs"]).get_indexer(labels))
 
 
 def standardise(values: pd.Series) -> pd.Series:

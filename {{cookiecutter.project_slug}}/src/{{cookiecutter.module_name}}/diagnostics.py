@@ -16,6 +16,18 @@ def parameter_names(fit_data: xr.DataTree) -> list[str]:
     return [name for name in fit_data.posterior.data_vars if not str(name).startswith("z_")]
 
 
+# az.summary of each fit, computed once per process (warnings, overview and tables all use
+# it). Keyed by id(); the fit is kept so that its id is not reused.
+_SUMMARIES: dict[int, tuple[xr.DataTree, pd.DataFrame]] = {}
+
+
+def _diagnostics_summary(fit_data: xr.DataTree) -> pd.DataFrame:
+    if id(fit_data) not in _SUMMARIES:
+        summary = az.summary(fit_data, var_names=parameter_names(fit_data), kind="diagnostics", round_to="none")
+        _SUMMARIES[id(fit_data)] = (fit_data, summary[["r_hat", "ess_bulk", "ess_tail"]])
+    return _SUMMARIES[id(fit_data)][1]
+
+
 def convergence_table(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -> pd.DataFrame:
     """R-hat, bulk and tail ESS of every parameter element, flagged against thresholds.
 
@@ -25,9 +37,7 @@ def convergence_table(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -
         Indexed by parameter label; columns ``r_hat``, ``ess_bulk``, ``ess_tail``,
         ``ok`` (all three within thresholds). Worst rows first.
     """
-    table = az.summary(
-        fit_data, var_names=parameter_names(fit_data), kind="diagnostics", round_to="none"
-    )[["r_hat", "ess_bulk", "ess_tail"]]
+    table = _diagnostics_summary(fit_data).copy()
     table["ok"] = (
         (table["r_hat"] <= thresholds.rhat_max)
         & (table["ess_bulk"] >= thresholds.ess_bulk_min)

@@ -10,6 +10,11 @@ Every model names its likelihood after the outcome column and uses the dims ``ob
 way. ``centered`` says how the group effects are parameterised (see
 ``parameterization.py``): centred when groups are well informed by their data,
 non-centred (``mu + tau * z``) when many groups have little data.
+
+A model that also takes ``sufficient_statistics`` may replace a normal likelihood by
+:func:`normal_sufficient_likelihood` when asked: the same posterior, sampled in time
+that grows with the number of groups rather than rows. The pipeline samples that
+version and computes the pointwise log-likelihood and checks with the ordinary one.
 """
 
 from typing import TYPE_CHECKING
@@ -53,6 +58,45 @@ def likelihood(data: "GroupedData", eta, priors: "Priors", family: str):
     raise ValueError(f"unknown family {family!r}; allowed: {', '.join(FAMILIES)}")
 
 
+def sufficient_statistics(data: "GroupedData") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-group sums that a normal likelihood with group-specific intercept and slopes needs.
+
+    With ``z_i = (1, x_i)`` the design row of observation ``i``, returns ``n`` (rows per
+    group), ``zz = sum z_i z_i'``, ``zy = sum z_i y_i`` and ``yy = sum y_i^2``, each summed
+    over the group's rows: shapes (G,), (G, k, k), (G, k), (G,).
+    """
+    n_groups = len(data.groups)
+    z = np.column_stack([np.ones(len(data.outcome)), data.predictors])
+    k = z.shape[1]
+
+    def group_sum(values):
+        return np.bincount(data.group_codes, weights=values, minlength=n_groups)
+
+    zz, zy = np.empty((n_groups, k, k)), np.empty((n_groups, k))
+    for a in range(k):
+        zy[:, a] = group_sum(z[:, a] * data.outcome)
+        for b in range(k):
+            zz[:, a, b] = group_sum(z[:, a] * z[:, b])
+    return group_sum(np.ones(len(data.outcome))), zz, zy, group_sum(data.outcome**2)
+
+
+def normal_sufficient_likelihood(data: "GroupedData", effects, priors: "Priors"):
+    """The normal log-likelihood of every row, from per-group sufficient statistics.
+
+    ``effects`` holds each group's intercept and slopes, shape (G, 1 + n_predictors). The
+    sum of squared residuals of group ``j`` is a quadratic form in its effects ``b_j``:
+    ``yy_j - 2 b_j'zy_j + b_j'zz_j b_j`` (see :func:`sufficient_statistics`), so the
+    likelihood equals the row-by-row one exactly while each gradient costs O(groups).
+    There is no observed variable: use the ordinary model for predictions and checks.
+    """
+    n, zz, zy, yy = sufficient_statistics(data)
+    sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
+    quadratic = (effects[:, :, None] * zz * effects[:, None, :]).sum(axis=(1, 2))
+    squared_residuals = yy - 2 * (effects * zy).sum(axis=-1) + quadratic
+    log_likelihood = -n.sum() * (0.5 * np.log(2 * np.pi) + pt.log(sigma)) - squared_residuals.sum() / (2 * sigma**2)
+    return pm.Potential("log_likelihood", log_likelihood)
+
+
 def _data_containers(data: "GroupedData"):
     """Predictors and group codes as ``pm.Data``, so the model can predict new data."""
     predictors = pm.Data("predictors", data.predictors, dims=("obs", "predictor"))
@@ -69,11 +113,13 @@ def _group_level_mean(data: "GroupedData", priors: "Priors", mu_alpha):
     return mu_alpha + (u * gamma).sum(axis=-1)
 
 
-def varying_slopes(data: "GroupedData", priors: "Priors", family: str = "normal", centered: bool = False) -> pm.Model:
+def varying_slopes(data: "GroupedData", priors: "Priors", family: str = "normal", centered: bool = False,
+                   sufficient_statistics: bool = False) -> pm.Model:
     """Partial pooling: intercepts and slopes vary by group around population means.
 
     Group-level predictors (``data.group_predictors`` in the config) shift the intercepts
-    through coefficients ``gamma``.
+    through coefficients ``gamma``. ``sufficient_statistics`` (normal family only) swaps
+    the row-by-row likelihood for :func:`normal_sufficient_likelihood`.
     """
     g = data.group_dim
     with pm.Model(coords=data.coords) as model:
@@ -94,13 +140,17 @@ def varying_slopes(data: "GroupedData", priors: "Priors", family: str = "normal"
             alpha = pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=g)
             beta = pm.Deterministic("beta", mu_beta + tau_beta * z_beta, dims=(g, "predictor"))
 
-        eta = alpha[group] + (beta[group] * x).sum(axis=-1)
-        likelihood(data, eta, priors, family)
+        if sufficient_statistics and family == "normal":
+            normal_sufficient_likelihood(data, pt.concatenate([alpha[:, None], beta], axis=1), priors)
+        else:
+            eta = alpha[group] + (beta[group] * x).sum(axis=-1)
+            likelihood(data, eta, priors, family)
     return model
 
 
 def correlated_slopes(
-    data: "GroupedData", priors: "Priors", family: str = "normal", centered: bool = False
+    data: "GroupedData", priors: "Priors", family: str = "normal", centered: bool = False,
+    sufficient_statistics: bool = False,
 ) -> pm.Model:
     """Partial pooling with correlated intercepts and slopes: an LKJ prior on their correlation.
 
@@ -137,6 +187,9 @@ def correlated_slopes(
             z = pm.Normal("z_effects", 0, 1, dims=(g, "effect"))
             effects = pm.Deterministic("effects", mean + z @ chol.T, dims=(g, "effect"))
 
-        eta = effects[group, 0] + (effects[group, 1:] * x).sum(axis=-1)
-        likelihood(data, eta, priors, family)
+        if sufficient_statistics and family == "normal":
+            normal_sufficient_likelihood(data, effects, priors)
+        else:
+            eta = effects[group, 0] + (effects[group, 1:] * x).sum(axis=-1)
+            likelihood(data, eta, priors, family)
     return model

@@ -2,7 +2,8 @@
 
 ``02_fit`` runs once per candidate model; the other notebooks run once and read the
 saved fits. Executed notebooks go to ``reports/executed/``, HTML to ``reports/``, and
-``reports/index.html`` links them all.
+``reports/index.html`` links them all; ``reports/timings.json`` says how long each
+notebook of the latest run took to execute and to render.
 
 A run writes into ``reports/.staging/`` and publishes (renames) its notebooks and HTML into
 place only when every notebook has succeeded, so the previous reports stay complete and
@@ -10,8 +11,10 @@ readable until a new set is. A failed notebook is kept in ``reports/failed/``.
 """
 
 import html
+import json
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +217,7 @@ def run_pipeline(
         If a notebook raises; notebooks that depend on it are not run, and nothing of
         this run is published.
     """
+    run_started = time.perf_counter()
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
     load_data(config)  # fail on bad data here, before any notebook starts
@@ -227,10 +231,16 @@ def run_pipeline(
                TimeElapsedColumn())
     failed_dir = config.reports_dir / "failed"
 
+    timings = {}
+
     def run_step(step: Step) -> None:
+        started = time.perf_counter()
         executed = execute(step, notebooks_dir, staging / "executed", failed_dir)
         record_fingerprint(executed, current[step.name])
+        executed_at = time.perf_counter()
         render_html(executed, staging / f"{step.name}.html", hide_code=step.hide_code)
+        timings[step.name] = {"execute_s": round(executed_at - started, 2),
+                              "render_s": round(time.perf_counter() - executed_at, 2)}
         (failed_dir / executed.name).unlink(missing_ok=True)  # an earlier failure, now fixed
 
     try:
@@ -245,4 +255,7 @@ def run_pipeline(
         publish(staging, config.reports_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return write_index(config.reports_dir, steps, fast)
+    index = write_index(config.reports_dir, steps, fast)
+    record = {"total_s": round(time.perf_counter() - run_started, 2), "executed": timings}
+    write_text_atomically(config.reports_dir / "timings.json", json.dumps(record, indent=2))
+    return index

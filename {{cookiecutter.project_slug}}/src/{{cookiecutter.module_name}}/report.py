@@ -124,7 +124,8 @@ def shrinkage_table(fit_data: xr.DataTree, data: GroupedData) -> pd.DataFrame:
 
     The estimate is the posterior predictive mean of the group's average outcome, so both
     columns describe the same quantity whatever the model's parameters are called; small
-    groups move the most towards the overall mean.
+    groups move the most towards the overall mean. ``data`` must hold the rows of the
+    draws (``data.aligned_with(fit_data)``); groups without rows there are left out.
     """
     replicated = fit_data.posterior_predictive[data.outcome_name].mean(dim=SAMPLE_DIMS).values
     outcome = data.outcome
@@ -138,7 +139,7 @@ def shrinkage_table(fit_data: xr.DataTree, data: GroupedData) -> pd.DataFrame:
             "raw_mean": by_group["outcome"].mean().to_numpy(),
             "estimate": by_group["replicated"].mean().to_numpy(),
         },
-        index=pd.Index(data.groups, name=data.group_dim),
+        index=pd.Index([data.groups[code] for code in by_group.size().index], name=data.group_dim),
     )
 
 

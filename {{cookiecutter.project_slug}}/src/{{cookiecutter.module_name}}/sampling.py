@@ -11,6 +11,7 @@ from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key
 from {{ cookiecutter.module_name }}.config import SamplerSettings
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
+from {{ cookiecutter.module_name }}.pointwise import add_pointwise, pointwise_rows, prior_predictive
 
 # Bambi's name for the observation dimension; ours is "obs".
 BAMBI_OBS_DIM = "__obs__"
@@ -61,7 +62,8 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     built : BuiltModel
         From :func:`build.build_model`; formula and custom models are treated the same.
     settings : SamplerSettings
-        ``engine`` is ``"nutpie"`` (compiled, fast) or ``"pymc"`` (PyMC's own NUTS).
+        ``engine`` is ``"nutpie"`` (compiled, fast) or ``"pymc"`` (PyMC's own NUTS);
+        ``pointwise_rows`` caps the rows given pointwise draws (see ``pointwise.py``).
     progressbar : bool
 
     Returns
@@ -70,9 +72,10 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``,
         ``posterior_predictive``, ``observed_data`` and ``constant_data``.
     """
-    with built.model:
+    sampled = built.sampling_model or built.model
+    with sampled:
         idata = pm.sample(
-            var_names=traced_variables(built.model),
+            var_names=traced_variables(sampled),
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
@@ -82,24 +85,25 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
             cores=parallel_chains(settings.chains),
             progressbar=progressbar,
         )
-        pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
-        pm.sample_posterior_predictive(
-            idata, extend_inferencedata=True, random_seed=settings.seed, progressbar=False
-        )
-    # Warm-up draws are not used downstream and would double the file size.
-    for group in ("warmup_posterior", "warmup_sample_stats"):
+    # Warm-up draws are not used downstream and would double the file size; the observed
+    # data are added back for the rows that get pointwise draws, aligned with them.
+    for group in ("warmup_posterior", "warmup_sample_stats", "observed_data"):
         if group in idata.children:
             del idata[group]
     idata = standard_names(idata, built)
+    rows = pointwise_rows(len(built.obs_labels), settings.pointwise_rows, settings.seed)
+    add_pointwise(idata, built.model, built.outcome_name, built.obs_labels, rows, settings.seed)
     idata.attrs["sampler_settings"] = settings.model_dump_json()
     idata.attrs.update(built.attrs())
     return idata
 
 
-def sample_prior_predictive(built: BuiltModel, draws: int, seed: int) -> xr.DataTree:
-    """Draws of parameters and outcomes from the priors alone."""
-    with built.model:
-        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+def sample_prior_predictive(built: BuiltModel, draws: int, seed: int, max_rows: int | None = 5000) -> xr.DataTree:
+    """Draws of parameters and outcomes from the priors alone (outcomes for at most
+    ``max_rows`` rows, as in :func:`fit`)."""
+    rows = pointwise_rows(len(built.obs_labels), max_rows, seed)
+    prior = prior_predictive(built.model, traced_variables(built.model), built.outcome_name, built.obs_labels,
+                             rows, draws, seed)
     return standard_names(prior, built)
 
 

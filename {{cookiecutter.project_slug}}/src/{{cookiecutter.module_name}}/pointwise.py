@@ -1,0 +1,112 @@
+"""Pointwise draws for LOO and the predictive checks: each observation's log-likelihood
+and replicated outcome, for every row or, on large data, for a random subsample of rows.
+
+Both are draws x rows in size: 4 chains x 2000 draws x 1M rows would be 64 GB each. Above
+``diagnostics.pointwise_rows`` rows they are computed for a seeded random subsample of
+that many rows. The rows depend only on the row count and the seed, so every model of a
+run is checked and compared on the same rows (LOO differences stay paired). The fit
+records the choice in ``attrs["pointwise"]`` and the report states it.
+"""
+
+import json
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+from pymc.model.fgraph import clone_model
+
+SAMPLE_DIMS = ("chain", "draw")
+# Names of the helper variables added to a copy of the model (never to the user's model).
+REPLICATED, LOG_LIKELIHOOD, ROW_DIM = "pointwise_outcome", "pointwise_log_likelihood", "pointwise_row"
+
+
+def pointwise_rows(n_obs: int, max_rows: int | None, seed: int) -> np.ndarray:
+    """Positions of the rows to keep pointwise draws for: all rows up to ``max_rows``,
+    otherwise a random subsample of ``max_rows`` of them (sorted, reproducible by ``seed``)."""
+    if max_rows is None or n_obs <= max_rows:
+        return np.arange(n_obs)
+    return np.sort(np.random.default_rng(seed).choice(n_obs, size=max_rows, replace=False))
+
+
+def _with_row_variables(model: pm.Model, rows: np.ndarray) -> pm.Model:
+    """A copy of ``model`` with the outcome and its log-likelihood at ``rows`` as deterministics.
+
+    Indexing the graph (rather than building the model on fewer rows) works for custom and
+    formula models alike and keeps every group in the model.
+    """
+    copy = clone_model(model)
+    outcome = copy.observed_RVs[0]
+    observed_values = copy.rvs_to_values[outcome]
+    with copy:
+        copy.add_coord(ROW_DIM, rows)
+        pm.Deterministic(REPLICATED, outcome[rows], dims=ROW_DIM)
+        pm.Deterministic(LOG_LIKELIHOOD, pm.logp(outcome, observed_values)[rows], dims=ROW_DIM)
+    return copy
+
+
+def _on_obs(variable: xr.DataArray, labels: list) -> xr.DataArray:
+    """A helper variable moved onto the dim ``obs``, labelled with its rows' labels."""
+    return variable.rename({ROW_DIM: "obs"}).assign_coords(obs=labels)
+
+
+def _observed_and_record(tree: xr.DataTree, model: pm.Model, outcome_name: str, labels: list,
+                         rows: np.ndarray, n_obs: int, seed: int) -> None:
+    """Add the observed outcome at ``rows`` (aligned with the draws) and record the choice."""
+    observed = np.asarray(model.rvs_to_values[model.observed_RVs[0]].data)[rows]
+    tree["observed_data"] = xr.DataTree(xr.Dataset({outcome_name: ("obs", observed)}, coords={"obs": labels}))
+    tree.attrs["pointwise"] = json.dumps({"rows": len(rows), "of": n_obs, "seed": seed})
+
+
+def add_pointwise(idata: xr.DataTree, model: pm.Model, outcome_name: str, obs_labels: list,
+                  rows: np.ndarray, seed: int) -> xr.DataTree:
+    """Add ``log_likelihood``, ``posterior_predictive`` and ``observed_data`` for ``rows``.
+
+    Parameters
+    ----------
+    idata : DataTree
+        With the ``posterior`` group.
+    model : pm.Model
+        The model that was sampled (left unchanged).
+    outcome_name : str
+        The outcome column: the name of the pointwise variables.
+    obs_labels : list
+        The row label of every observation (``data.coords["obs"]``).
+    rows : ndarray of int
+        From :func:`pointwise_rows`.
+    seed : int
+        For the replicated outcomes.
+    """
+    labels = [obs_labels[row] for row in rows]
+    with _with_row_variables(model, rows):
+        draws = pm.sample_posterior_predictive(
+            idata, var_names=[REPLICATED, LOG_LIKELIHOOD], random_seed=seed, progressbar=False
+        ).posterior_predictive
+    idata["posterior_predictive"] = xr.DataTree(_on_obs(draws[REPLICATED], labels).to_dataset(name=outcome_name))
+    idata["log_likelihood"] = xr.DataTree(_on_obs(draws[LOG_LIKELIHOOD], labels).to_dataset(name=outcome_name))
+    _observed_and_record(idata, model, outcome_name, labels, rows, len(obs_labels), seed)
+    return idata
+
+
+def prior_predictive(model: pm.Model, parameters: list[str], outcome_name: str, obs_labels: list,
+                     rows: np.ndarray, draws: int, seed: int) -> xr.DataTree:
+    """``parameters`` drawn from the priors, and replicated outcomes at ``rows``."""
+    labels = [obs_labels[row] for row in rows]
+    with _with_row_variables(model, rows):
+        prior = pm.sample_prior_predictive(draws=draws, var_names=[*parameters, REPLICATED], random_seed=seed)
+    replicated = prior.prior[REPLICATED]
+    prior["prior"] = xr.DataTree(prior.prior.to_dataset().drop_vars([REPLICATED, ROW_DIM]))
+    prior["prior_predictive"] = xr.DataTree(_on_obs(replicated, labels).to_dataset(name=outcome_name))
+    _observed_and_record(prior, model, outcome_name, labels, rows, len(obs_labels), seed)
+    return prior
+
+
+def pointwise_note(fit_data: xr.DataTree) -> str | None:
+    """A sentence for the report when LOO and the checks used a subsample of the rows."""
+    record = json.loads(fit_data.attrs.get("pointwise", "null") or "null")
+    if not record or record["rows"] == record["of"]:
+        return None
+    return (
+        f"LOO and the predictive checks use a random subsample of {record['rows']:,} of the "
+        f"{record['of']:,} rows (seed {record['seed']}, the same rows for every model); "
+        "ELPD values are sums over those rows."
+    )
