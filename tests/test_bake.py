@@ -29,6 +29,7 @@ EXPECTED_FILES = sorted(
         "README.md",
         "benchmarks/common.py",
         "benchmarks/parameterization.py",
+        "benchmarks/pipeline.py",
         "benchmarks/sampling.py",
         "pyproject.toml",
         "config/analysis.yaml",
@@ -44,7 +45,7 @@ EXPECTED_FILES = sorted(
             f"src/schools_analysis/{module}.py"
             for module in (
                 "__init__", "__main__", "build", "cache", "checks", "cli", "compare", "config", "data", "diagnostics", "files",
-                "formulas", "models", "parameterization", "pipeline", "plots", "predict", "report", "sampling",
+                "formulas", "models", "parameterization", "pipeline", "plots", "pointwise", "predict", "report", "sampling",
                 "simulate", "validation",
             )
         ),
@@ -52,8 +53,8 @@ EXPECTED_FILES = sorted(
             f"tests/{name}.py"
             for name in (
                 "conftest", "test_bad_input", "test_checks", "test_compare", "test_config", "test_data", "test_diagnostics",
-                "test_families", "test_models", "test_parameterization", "test_pipeline", "test_predict", "test_report",
-                "test_sampling", "test_simulate",
+                "test_families", "test_models", "test_parameterization", "test_pipeline", "test_pointwise", "test_predict",
+                "test_report", "test_sampling", "test_simulate",
             )
         ),
     ]

@@ -75,3 +75,37 @@ def test_formula_priors_come_from_the_config(config, example_data):
     model = build_model(config, "complete_pooling", example_data).model
     assert float(model["ses"].owner.inputs[-1].eval()) == config.model("complete_pooling").priors["ses"]["sigma"]
     assert model.named_vars_to_dims[model.observed_RVs[0].name] == ("__obs__",)
+
+
+@pytest.mark.parametrize(("function", "centered"), list(FREE_VARIABLES))
+def test_sufficient_statistics_give_the_row_by_row_log_density(function, centered, config, example_data):
+    rows = function(example_data, config.priors, centered=centered)
+    sums = function(example_data, config.priors, centered=centered, sufficient_statistics=True)
+    assert {variable.name for variable in sums.free_RVs} == {variable.name for variable in rows.free_RVs}
+    assert not sums.observed_RVs
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in rows.initial_point().items()}
+        np.testing.assert_allclose(sums.compile_logp()(point), rows.compile_logp()(point), rtol=1e-10)
+
+
+def test_normal_custom_models_are_sampled_from_sufficient_statistics(config, example_data):
+    built = build_model(config, "varying_slopes", example_data)
+    assert built.sampling_model is not None
+    assert built.describe()["likelihood"] == "sufficient statistics"
+    assert built.model.observed_RVs  # checks and LOO use the row-by-row model
+    assert build_model(config, "complete_pooling", example_data).sampling_model is None  # a formula model
+    student_t = config.model_copy(update={"family": "student_t"})
+    assert build_model(student_t, "varying_slopes", example_data).sampling_model is None
+    switched_off = config.model_copy(update={"sampler": config.sampler.model_copy(update={"sufficient_statistics": False})})
+    assert build_model(switched_off, "varying_slopes", example_data).sampling_model is None
+
+
+def test_formula_too_large_for_bambi_is_refused_with_advice(config, example_data, monkeypatch):
+    from {{ cookiecutter.module_name }} import formulas
+
+    # The example's 1,192 rows x 40 schools take 381,440 bytes as a dense matrix.
+    monkeypatch.setattr(formulas, "DENSE_MATRIX_LIMIT_BYTES", 300_000)
+    with pytest.raises(MemoryError, match=r"1,192 rows x 40 groups matrix .*custom: varying_slopes"):
+        build_model(config, "varying_intercepts", example_data)
+    assert build_model(config, "complete_pooling", example_data).model.observed_RVs  # no group term

@@ -47,6 +47,9 @@ def test_every_notebook_is_executed_and_rendered(pipeline_run):
         assert f'href="{step.name}.html"' in page
     for name in config.model_names:
         assert config.fit_path(name).is_file()
+    timings = json.loads((config.reports_dir / "timings.json").read_text())
+    assert set(timings["executed"]) == {step.name for step in steps}
+    assert all(step["execute_s"] > 0 for step in timings["executed"].values())
 
 
 def test_executed_notebooks_have_no_errors(pipeline_run):
@@ -212,6 +215,7 @@ def test_unchanged_rerun_executes_nothing_and_an_edited_report_only_itself(finis
     run_pipeline(config_path, fast=True, show_progress=False)
     after = executed_times(reports)
     assert [name for name in after if after[name] != before[name]] == ["06_report.ipynb"]
+    assert list(json.loads((reports / "timings.json").read_text())["executed"]) == ["06_report"]
     assert "An edit by the analyst." in (reports / "06_report.html").read_text()
 
 

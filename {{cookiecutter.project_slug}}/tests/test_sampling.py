@@ -8,7 +8,7 @@ from {{ cookiecutter.module_name }}.simulate import load_truth
 
 
 def test_fit_holds_every_group_later_notebooks_read(example_fit, example_data):
-    for group in ("posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data"):
+    for group in ("posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data", "convergence"):
         assert group in example_fit.children
     assert "warmup_posterior" not in example_fit.children
     assert example_fit.posterior.sizes["school"] == len(example_data.groups)
@@ -66,3 +66,15 @@ def test_failed_save_keeps_the_previous_fit(example_fit, tmp_path, monkeypatch):
 def test_loading_a_missing_fit_says_which_notebook_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="Run notebooks/02_fit.ipynb"):
         load_fit(tmp_path / "varying_slopes.nc")
+
+
+def test_stored_convergence_table_is_arviz_summary(example_fit):
+    import arviz as az
+
+    from {{ cookiecutter.module_name }}.diagnostics import convergence_summary, parameter_names
+
+    stored = convergence_summary(example_fit)
+    fresh = az.summary(example_fit, var_names=parameter_names(example_fit), kind="diagnostics", round_to="none")
+    assert list(stored.index) == list(fresh.index)
+    np.testing.assert_allclose(stored[["r_hat", "ess_bulk", "ess_tail"]].to_numpy(),
+                               fresh[["r_hat", "ess_bulk", "ess_tail"]].to_numpy().astype(float))

@@ -16,16 +16,22 @@ def parameter_names(fit_data: xr.DataTree) -> list[str]:
     return [name for name in fit_data.posterior.data_vars if not str(name).startswith("z_")]
 
 
-# az.summary of each fit, computed once per process (warnings, overview and tables all use
-# it). Keyed by id(); the fit is kept so that its id is not reused.
-_SUMMARIES: dict[int, tuple[xr.DataTree, pd.DataFrame]] = {}
+# Where a fit keeps its R-hat and ESS table (see convergence_summary).
+CONVERGENCE_GROUP = "convergence"
 
 
-def _diagnostics_summary(fit_data: xr.DataTree) -> pd.DataFrame:
-    if id(fit_data) not in _SUMMARIES:
+def convergence_summary(fit_data: xr.DataTree) -> pd.DataFrame:
+    """R-hat, bulk and tail ESS of every parameter element (``az.summary``), computed once per fit.
+
+    ``sampling.fit`` stores the table in the fit's ``convergence`` group, so the notebooks
+    that check convergence read it rather than recompute it (on 10,000 groups it takes most
+    of a minute); a fit without it gets it added here, in memory.
+    """
+    if CONVERGENCE_GROUP not in fit_data.children:
         summary = az.summary(fit_data, var_names=parameter_names(fit_data), kind="diagnostics", round_to="none")
-        _SUMMARIES[id(fit_data)] = (fit_data, summary[["r_hat", "ess_bulk", "ess_tail"]])
-    return _SUMMARIES[id(fit_data)][1]
+        table = summary[["r_hat", "ess_bulk", "ess_tail"]].rename_axis("parameter").astype(float)
+        fit_data[CONVERGENCE_GROUP] = xr.DataTree(xr.Dataset.from_dataframe(table))
+    return fit_data[CONVERGENCE_GROUP].to_dataset().to_dataframe()
 
 
 def convergence_table(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -> pd.DataFrame:
@@ -37,7 +43,7 @@ def convergence_table(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -
         Indexed by parameter label; columns ``r_hat``, ``ess_bulk``, ``ess_tail``,
         ``ok`` (all three within thresholds). Worst rows first.
     """
-    table = _diagnostics_summary(fit_data).copy()
+    table = convergence_summary(fit_data)
     table["ok"] = (
         (table["r_hat"] <= thresholds.rhat_max)
         & (table["ess_bulk"] >= thresholds.ess_bulk_min)

@@ -13,6 +13,10 @@ import formulae
 import pandas as pd
 import pymc as pm
 
+# formulae (Bambi's formula engine) builds each group term as a dense rows x groups matrix
+# of 8-byte numbers; above this size a formula model is refused with advice instead.
+DENSE_MATRIX_LIMIT_BYTES = 4e9
+
 # Our family names -> Bambi's.
 BAMBI_FAMILIES = {
     "normal": "gaussian",
@@ -52,6 +56,20 @@ def factor_labels(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return labels
 
 
+def check_dense_size(formula: str, frame: pd.DataFrame) -> None:
+    """Refuse a formula whose group terms would need more memory than a machine has."""
+    for factor, columns in group_factors(formula).items():
+        n_levels = factor_labels(frame, columns).nunique()
+        size = len(frame) * n_levels * 8
+        if size > DENSE_MATRIX_LIMIT_BYTES:
+            raise MemoryError(
+                f"formula {formula!r}: Bambi builds the group term of {factor!r} as a dense "
+                f"{len(frame):,} rows x {n_levels:,} groups matrix ({size / 1e9:.0f} GB). "
+                "Fix: for data this size use a custom model from models.py (e.g. custom: varying_slopes), "
+                "which indexes groups instead."
+            )
+
+
 def build_formula_model(
     formula: str, frame: pd.DataFrame, family: str, priors: dict, centered: bool
 ) -> pm.Model:
@@ -61,6 +79,7 @@ def build_formula_model(
     """
     import bambi as bmb  # see bambi_prior
 
+    check_dense_size(formula, frame)
     model = bmb.Model(
         formula,
         frame,

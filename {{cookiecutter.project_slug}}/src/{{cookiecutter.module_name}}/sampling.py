@@ -10,6 +10,7 @@ import xarray as xr
 from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key
 from {{ cookiecutter.module_name }}.config import SamplerSettings
+from {{ cookiecutter.module_name }}.diagnostics import convergence_summary
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
 from {{ cookiecutter.module_name }}.pointwise import add_pointwise, pointwise_rows, prior_predictive
 
@@ -70,7 +71,8 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     -------
     DataTree
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``,
-        ``posterior_predictive``, ``observed_data`` and ``constant_data``.
+        ``posterior_predictive``, ``observed_data``, ``constant_data`` and
+        ``convergence`` (R-hat and ESS of every parameter).
     """
     sampled = built.sampling_model or built.model
     with sampled:
@@ -93,6 +95,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     idata = standard_names(idata, built)
     rows = pointwise_rows(len(built.obs_labels), settings.pointwise_rows, settings.seed)
     add_pointwise(idata, built.model, built.outcome_name, built.obs_labels, rows, settings.seed)
+    convergence_summary(idata)  # stored with the fit: the diagnostics notebooks read it
     idata.attrs["sampler_settings"] = settings.model_dump_json()
     idata.attrs.update(built.attrs())
     return idata

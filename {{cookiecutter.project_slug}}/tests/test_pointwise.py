@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from {{ cookiecutter.module_name }}.build import build_model
+from {{ cookiecutter.module_name }}.checks import group_mean_check, statistic_pvalues
+from {{ cookiecutter.module_name }}.pointwise import pointwise_note, pointwise_rows
+from {{ cookiecutter.module_name }}.report import shrinkage_table
+from {{ cookiecutter.module_name }}.sampling import fit, sample_prior_predictive
+
+SUBSAMPLE = 300
+
+
+def test_every_row_is_kept_up_to_the_cap():
+    np.testing.assert_array_equal(pointwise_rows(100, 5000, seed=1), np.arange(100))
+    np.testing.assert_array_equal(pointwise_rows(100, None, seed=1), np.arange(100))
+
+
+def test_subsample_is_sorted_distinct_and_reproducible():
+    rows = pointwise_rows(10_000, 500, seed=3)
+    assert len(rows) == 500 and len(np.unique(rows)) == 500
+    assert np.all(np.diff(rows) > 0)
+    np.testing.assert_array_equal(rows, pointwise_rows(10_000, 500, seed=3))
+    assert not np.array_equal(rows, pointwise_rows(10_000, 500, seed=4))
+
+
+@pytest.fixture(scope="module")
+def subsampled(config, example_data):
+    """A short fit that keeps pointwise draws for 300 of the example's rows."""
+    settings = config.sampler_settings(fast=True).model_copy(update={"pointwise_rows": SUBSAMPLE})
+    built = build_model(config, config.primary_model, example_data)
+    return built, fit(built, settings)
+
+
+def test_fit_keeps_pointwise_draws_for_the_subsample_only(subsampled, example_data):
+    _, fit_data = subsampled
+    name = example_data.outcome_name
+    labels = fit_data.log_likelihood[name]["obs"].values
+    assert len(labels) == SUBSAMPLE
+    for group in ("posterior_predictive", "observed_data"):
+        np.testing.assert_array_equal(fit_data[group][name]["obs"].values, labels)
+    checked = example_data.aligned_with(fit_data)
+    np.testing.assert_array_equal(checked.outcome, fit_data.observed_data[name].values)
+    assert json.loads(fit_data.attrs["pointwise"]) == {"rows": SUBSAMPLE, "of": len(example_data.outcome),
+                                                       "seed": json.loads(fit_data.attrs["sampler_settings"])["seed"]}
+    assert f"{SUBSAMPLE:,} of the {len(example_data.outcome):,} rows" in pointwise_note(fit_data)
+
+
+def test_subsampled_log_likelihood_is_pymcs_at_those_rows(subsampled, example_data):
+    built, fit_data = subsampled
+    name = example_data.outcome_name
+    with built.model:
+        everything = pm.compute_log_likelihood(fit_data.copy(), extend_inferencedata=False, progressbar=False)
+    rows = np.flatnonzero(np.isin(example_data.coords["obs"], fit_data.log_likelihood[name]["obs"].values))
+    np.testing.assert_allclose(fit_data.log_likelihood[name].values, everything[name].values[..., rows], rtol=1e-12)
+
+
+def test_checks_run_on_the_subsample(subsampled, example_data):
+    _, fit_data = subsampled
+    checked = example_data.aligned_with(fit_data)
+    groups = group_mean_check(fit_data, checked)
+    assert groups["n"].sum() == SUBSAMPLE
+    assert groups["inside"].mean() > 0.8  # a well-specified model covers most group means
+    assert 0.05 < statistic_pvalues(fit_data, checked).loc["mean", "p_value"] < 0.95
+    assert shrinkage_table(fit_data, checked)["n"].sum() == SUBSAMPLE
+
+
+def test_full_example_fit_keeps_every_row(example_fit, example_data):
+    assert example_fit.log_likelihood[example_data.outcome_name].sizes["obs"] == len(example_data.outcome)
+    assert pointwise_note(example_fit) is None
+
+
+def test_prior_predictive_on_a_subsample(config, example_data):
+    built = build_model(config, config.primary_model, example_data)
+    prior = sample_prior_predictive(built, draws=50, seed=1, max_rows=SUBSAMPLE)
+    name = example_data.outcome_name
+    assert prior.prior_predictive[name].sizes == {"chain": 1, "draw": 50, "obs": SUBSAMPLE}
+    assert prior.prior["mu_alpha"].sizes["draw"] == 50
+    np.testing.assert_array_equal(example_data.aligned_with(prior).outcome, prior.observed_data[name].values)
