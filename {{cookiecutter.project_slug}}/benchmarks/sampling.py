@@ -12,9 +12,12 @@ automatic choice), chains, tuning steps and draws, by
   installed;
 * **pymc_nuts**: PyMC's own NUTS (``nuts_sampler="pymc"``) on the row-by-row model, the
   sampler PyMC uses when nutpie is not installed;
-* **stan**: the same model in Stan through PyStan (``pip install -e '.[bench]'``).
+* **stan**: the same model in Stan through PyStan (``pip install -e '.[bench]'``);
+* **numpyro**: the project's model (sufficient statistics) with NumPyro's NUTS through JAX
+  (``nuts_sampler="numpyro"``; also in the ``bench`` extra), to decide between the engines.
 
-Every engine runs its chains side by side, one per core. (PyMC counts one usable core on
+Each engine first fits a tiny case, untimed, so that one-off JIT and import costs are not
+charged to whichever engine runs first. Every engine runs its chains side by side, one per core. (PyMC counts one usable core on
 some virtual machines and would otherwise run them one after another.)
 
 For each it prints start-up (interpreter and imports, measured in a fresh process),
@@ -23,10 +26,14 @@ ESS per second with and without compilation, and the project's ratio to each. Ru
 ``make bench`` or ``python benchmarks/sampling.py [--cases 1k 100k]``.
 """
 
+import os
 import subprocess
 import sys
 import time
 import uuid
+
+# JAX sees one CPU device unless told otherwise, and NumPyro would then run chains one after another.
+os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={os.cpu_count()}")
 
 import arviz as az
 import numpy as np
@@ -39,12 +46,13 @@ from {{ cookiecutter.module_name }}.sampling import parallel_chains
 
 from common import parser, simulated_case
 
-CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "1M": (10_000, 50, 150)}
+CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "1M": (10_000, 50, 150), "warm-up": (10, 5, 5)}
 IMPORTS = {
     "project": "import pymc, nutpie",
     "project_rows": "import pymc, nutpie",
     "pymc_nuts": "import pymc",
     "stan": "import stan",
+    "numpyro": "import pymc, numpyro, jax",
 }
 PARAMETERS = ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "sigma", "alpha", "beta"]
 
@@ -154,18 +162,21 @@ def run_stan(data, priors, centered: bool, settings) -> dict:
     return {"compile_s": compiled_at - started, "sample_s": finished - compiled_at, "posterior": posterior}
 
 
-def run_case(config, label: str, engines: list[str], settings) -> list[dict]:
+def run_case(config, label: str, engines: list[str], settings, quiet: bool = False) -> list[dict]:
     n_groups, min_size, max_size = CASES[label]
     case_config, data = simulated_case(config, n_groups, min_size, max_size, settings.seed)
     built = build_model(case_config, "varying_slopes", data)
-    print(f"{label}: {len(data.outcome)} rows, {n_groups} groups, {'centred' if built.centered else 'non-centred'}", flush=True)
+    if not quiet:
+        print(f"{label}: {len(data.outcome)} rows, {n_groups} groups, {'centred' if built.centered else 'non-centred'}",
+              flush=True)
     rows = []
     for engine in engines:
         if engine == "stan":
             result = run_stan(data, case_config.priors, built.centered, settings)
-        elif engine == "project":
+        elif engine in ("project", "numpyro"):
             built = build_model(case_config, "varying_slopes", data)
-            result = run_pymc(built.sampling_model or built.model, settings, sampler="nutpie")
+            result = run_pymc(built.sampling_model or built.model, settings,
+                              sampler="nutpie" if engine == "project" else "numpyro")
         else:
             row_by_row = case_config.model_copy(update={"sampler": settings.model_copy(update={"sufficient_statistics": False})})
             model = build_model(row_by_row, "varying_slopes", data).model
@@ -174,27 +185,32 @@ def run_case(config, label: str, engines: list[str], settings) -> list[dict]:
         row = {"case": label, "engine": engine, "startup_s": startup_seconds(engine), **result, "min_ess_bulk": ess}
         row["ess_per_s"] = ess / (row["compile_s"] + row["sample_s"])
         row["ess_per_s_sampling"] = ess / row["sample_s"]
-        print(f"  {engine}: " + ", ".join(f"{key} {value:.1f}" for key, value in row.items() if isinstance(value, float)),
-              flush=True)
+        if not quiet:
+            print(f"  {engine}: " + ", ".join(f"{key} {value:.1f}" for key, value in row.items()
+                                            if isinstance(value, float)), flush=True)
         rows.append(row)
     return rows
 
 
 def main() -> None:
     options = parser(__doc__.splitlines()[0])
-    options.add_argument("--cases", nargs="+", default=["1k", "100k"], choices=list(CASES))
+    options.add_argument("--cases", nargs="+", default=["1k", "100k"], choices=[case for case in CASES if case != "warm-up"])
     options.add_argument("--engines", nargs="+", default=list(IMPORTS), choices=list(IMPORTS))
     args = options.parse_args()
     config = load_config(args.config)
     settings = config.sampler.model_copy(update={"draws": args.draws, "tune": args.tune, "chains": args.chains,
                                                  "seed": args.seed, "engine": "nutpie"})
+    # Untimed warm-up: the first fit of each engine in a process pays one-off JIT and import
+    # costs (Numba's own, for nutpie), which would otherwise count against whichever runs first.
+    warm_up = settings.model_copy(update={"draws": 50, "tune": 50, "chains": 1})
+    run_case(config, "warm-up", [engine for engine in args.engines if engine != "stan"], warm_up, quiet=True)
     rows = [row for label in args.cases for row in run_case(config, label, args.engines, settings)]
     table = pd.DataFrame(rows)
     print()
     print(table.round(2).to_string(index=False))
     if "project" in args.engines:
         print()
-        print(ratios(table).round(2).to_string())
+        print(ratios(table).T.round(2).to_string())
 
 
 def ratios(table: pd.DataFrame) -> pd.DataFrame:

@@ -6,11 +6,13 @@ import pytest
 
 from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.checks import group_mean_check, statistic_pvalues
+from {{ cookiecutter.module_name }}.compare import loo
 from {{ cookiecutter.module_name }}.pointwise import pointwise_note, pointwise_rows
 from {{ cookiecutter.module_name }}.report import shrinkage_table
 from {{ cookiecutter.module_name }}.sampling import fit, sample_prior_predictive
 
 SUBSAMPLE = 300
+DRAWS = 100  # of 2 chains x 300 draws: every 6th draw
 
 
 def test_every_row_is_kept_up_to_the_cap():
@@ -28,8 +30,8 @@ def test_subsample_is_sorted_distinct_and_reproducible():
 
 @pytest.fixture(scope="module")
 def subsampled(config, example_data):
-    """A short fit that keeps pointwise draws for 300 of the example's rows."""
-    settings = config.sampler_settings(fast=True).model_copy(update={"pointwise_rows": SUBSAMPLE})
+    """A short fit that keeps pointwise values for 300 of the example's rows, from 100 of its 600 draws."""
+    settings = config.sampler_settings(fast=True).model_copy(update={"pointwise_rows": SUBSAMPLE, "pointwise_draws": DRAWS})
     built = build_model(config, config.primary_model, example_data)
     return built, fit(built, settings)
 
@@ -43,9 +45,24 @@ def test_fit_keeps_pointwise_draws_for_the_subsample_only(subsampled, example_da
         np.testing.assert_array_equal(fit_data[group][name]["obs"].values, labels)
     checked = example_data.aligned_with(fit_data)
     np.testing.assert_array_equal(checked.outcome, fit_data.observed_data[name].values)
-    assert json.loads(fit_data.attrs["pointwise"]) == {"rows": SUBSAMPLE, "of": len(example_data.outcome),
-                                                       "seed": json.loads(fit_data.attrs["sampler_settings"])["seed"]}
-    assert f"{SUBSAMPLE:,} of the {len(example_data.outcome):,} rows" in pointwise_note(fit_data)
+    assert json.loads(fit_data.attrs["pointwise"]) == {
+        "rows": SUBSAMPLE, "of": len(example_data.outcome), "seed": json.loads(fit_data.attrs["sampler_settings"])["seed"],
+        "draws": DRAWS, "of_draws": 600,
+    }
+    note = pointwise_note(fit_data)
+    assert f"{SUBSAMPLE:,} of the {len(example_data.outcome):,} rows" in note
+    assert f"{DRAWS} of the 600 posterior draws" in note
+
+
+def test_pointwise_values_use_evenly_thinned_draws(subsampled, example_data):
+    _, fit_data = subsampled
+    for group in ("log_likelihood", "posterior_predictive"):
+        draws = fit_data[group]["draw"].values
+        assert fit_data[group].sizes["chain"] == 2 and len(draws) == DRAWS // 2
+        np.testing.assert_array_equal(draws, np.arange(0, 300, 6))
+    assert fit_data.posterior.sizes["draw"] == 300  # the posterior itself is not thinned
+    pareto_k = loo(fit_data).pareto_k
+    assert pareto_k.size == SUBSAMPLE and np.isfinite(pareto_k.values).all()
 
 
 def test_subsampled_log_likelihood_is_pymcs_at_those_rows(subsampled, example_data):
@@ -54,7 +71,8 @@ def test_subsampled_log_likelihood_is_pymcs_at_those_rows(subsampled, example_da
     with built.model:
         everything = pm.compute_log_likelihood(fit_data.copy(), extend_inferencedata=False, progressbar=False)
     rows = np.flatnonzero(np.isin(example_data.coords["obs"], fit_data.log_likelihood[name]["obs"].values))
-    np.testing.assert_allclose(fit_data.log_likelihood[name].values, everything[name].values[..., rows], rtol=1e-12)
+    at_draws = everything[name].sel(draw=fit_data.log_likelihood["draw"]).values
+    np.testing.assert_allclose(fit_data.log_likelihood[name].values, at_draws[..., rows], rtol=1e-12)
 
 
 def test_checks_run_on_the_subsample(subsampled, example_data):

@@ -12,11 +12,20 @@ _LOO_RESULTS: dict[int, tuple[xr.DataTree, object]] = {}
 
 
 def loo(fit_data: xr.DataTree):
-    """PSIS-LOO of a fit with pointwise values (``az.loo``), cached for the fit object."""
+    """PSIS-LOO of a fit with pointwise values (``az.loo``), cached for the fit object.
+
+    The log-likelihood may hold every k-th draw only (see ``pointwise.py``): the posterior
+    is thinned to the same draws, from which ArviZ estimates the draws' relative efficiency.
+    """
     if id(fit_data) not in _LOO_RESULTS:
+        log_likelihood = fit_data.log_likelihood.to_dataset()
+        same_draws = xr.DataTree.from_dict({
+            "posterior": fit_data.posterior.to_dataset().sel(draw=log_likelihood["draw"]),
+            "log_likelihood": log_likelihood,
+        })
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
-            _LOO_RESULTS[id(fit_data)] = (fit_data, az.loo(fit_data, pointwise=True))
+            _LOO_RESULTS[id(fit_data)] = (fit_data, az.loo(same_draws, pointwise=True))
     return _LOO_RESULTS[id(fit_data)][1]
 
 

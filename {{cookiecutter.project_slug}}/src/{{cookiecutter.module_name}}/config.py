@@ -134,6 +134,7 @@ class SamplerSettings(_Strict):
     # Rows whose log-likelihood and replicated outcomes are kept (LOO, checks); a random
     # subsample above this. See pointwise.py. null keeps every row.
     pointwise_rows: PositiveInt | None = 5000
+    pointwise_draws: PositiveInt | None = 2000  # ... computed from at most this many draws
     # Normal-family custom models that support it are sampled from per-group sufficient
     # statistics: the same posterior, much faster on many rows (models.py).
     sufficient_statistics: bool = True

@@ -2,10 +2,12 @@
 and replicated outcome, for every row or, on large data, for a random subsample of rows.
 
 Both are draws x rows in size: 4 chains x 2000 draws x 1M rows would be 64 GB each. Above
-``diagnostics.pointwise_rows`` rows they are computed for a seeded random subsample of
-that many rows. The rows depend only on the row count and the seed, so every model of a
-run is checked and compared on the same rows (LOO differences stay paired). The fit
-records the choice in ``attrs["pointwise"]`` and the report states it.
+``sampler.pointwise_rows`` rows they are computed for a seeded random subsample of that
+many rows. The rows depend only on the row count and the seed, so every model of a run is
+checked and compared on the same rows (LOO differences stay paired). They are computed
+from at most ``sampler.pointwise_draws`` posterior draws (every k-th draw of each chain):
+a few thousand draws are plenty for PSIS-LOO and the checks. The fit records both choices
+in ``attrs["pointwise"]`` and the notebooks state them.
 """
 
 import json
@@ -26,6 +28,14 @@ def pointwise_rows(n_obs: int, max_rows: int | None, seed: int) -> np.ndarray:
     if max_rows is None or n_obs <= max_rows:
         return np.arange(n_obs)
     return np.sort(np.random.default_rng(seed).choice(n_obs, size=max_rows, replace=False))
+
+
+def thinned(posterior: xr.Dataset, max_draws: int | None) -> xr.Dataset:
+    """Every k-th draw of each chain, the smallest k that leaves at most ``max_draws`` in all."""
+    total = posterior.sizes["chain"] * posterior.sizes["draw"]
+    if max_draws is None or total <= max_draws:
+        return posterior
+    return posterior.isel(draw=slice(None, None, -(-total // max_draws)))
 
 
 def _with_row_variables(model: pm.Model, rows: np.ndarray) -> pm.Model:
@@ -50,15 +60,18 @@ def _on_obs(variable: xr.DataArray, labels: list) -> xr.DataArray:
 
 
 def _observed_and_record(tree: xr.DataTree, model: pm.Model, outcome_name: str, labels: list,
-                         rows: np.ndarray, n_obs: int, seed: int) -> None:
-    """Add the observed outcome at ``rows`` (aligned with the draws) and record the choice."""
+                         rows: np.ndarray, n_obs: int, seed: int, draws: tuple[int, int] | None = None) -> None:
+    """Add the observed outcome at ``rows`` (aligned with the draws) and record the choices."""
     observed = np.asarray(model.rvs_to_values[model.observed_RVs[0]].data)[rows]
     tree["observed_data"] = xr.DataTree(xr.Dataset({outcome_name: ("obs", observed)}, coords={"obs": labels}))
-    tree.attrs["pointwise"] = json.dumps({"rows": len(rows), "of": n_obs, "seed": seed})
+    record = {"rows": len(rows), "of": n_obs, "seed": seed}
+    if draws is not None:
+        record |= {"draws": draws[0], "of_draws": draws[1]}
+    tree.attrs["pointwise"] = json.dumps(record)
 
 
 def add_pointwise(idata: xr.DataTree, model: pm.Model, outcome_name: str, obs_labels: list,
-                  rows: np.ndarray, seed: int) -> xr.DataTree:
+                  rows: np.ndarray, seed: int, max_draws: int | None = None) -> xr.DataTree:
     """Add ``log_likelihood``, ``posterior_predictive`` and ``observed_data`` for ``rows``.
 
     Parameters
@@ -75,15 +88,20 @@ def add_pointwise(idata: xr.DataTree, model: pm.Model, outcome_name: str, obs_la
         From :func:`pointwise_rows`.
     seed : int
         For the replicated outcomes.
+    max_draws : int, optional
+        Use at most this many posterior draws (see :func:`thinned`); all if None.
     """
     labels = [obs_labels[row] for row in rows]
+    posterior = idata.posterior.to_dataset()
+    used = thinned(posterior, max_draws)
     with _with_row_variables(model, rows):
         draws = pm.sample_posterior_predictive(
-            idata, var_names=[REPLICATED, LOG_LIKELIHOOD], random_seed=seed, progressbar=False
+            used, var_names=[REPLICATED, LOG_LIKELIHOOD], random_seed=seed, progressbar=False
         ).posterior_predictive
     idata["posterior_predictive"] = xr.DataTree(_on_obs(draws[REPLICATED], labels).to_dataset(name=outcome_name))
     idata["log_likelihood"] = xr.DataTree(_on_obs(draws[LOG_LIKELIHOOD], labels).to_dataset(name=outcome_name))
-    _observed_and_record(idata, model, outcome_name, labels, rows, len(obs_labels), seed)
+    n_draws = (used.sizes["chain"] * used.sizes["draw"], posterior.sizes["chain"] * posterior.sizes["draw"])
+    _observed_and_record(idata, model, outcome_name, labels, rows, len(obs_labels), seed, n_draws)
     return idata
 
 
@@ -101,12 +119,16 @@ def prior_predictive(model: pm.Model, parameters: list[str], outcome_name: str, 
 
 
 def pointwise_note(fit_data: xr.DataTree) -> str | None:
-    """A sentence for the report when LOO and the checks used a subsample of the rows."""
+    """A sentence for the notebooks when LOO and the checks used fewer rows or draws than the fit."""
     record = json.loads(fit_data.attrs.get("pointwise", "null") or "null")
-    if not record or record["rows"] == record["of"]:
+    if not record:
         return None
-    return (
-        f"LOO and the predictive checks use a random subsample of {record['rows']:,} of the "
-        f"{record['of']:,} rows (seed {record['seed']}, the same rows for every model); "
-        "ELPD values are sums over those rows."
-    )
+    parts = []
+    if record["rows"] < record["of"]:
+        parts.append(
+            f"a random subsample of {record['rows']:,} of the {record['of']:,} rows (seed {record['seed']}, "
+            "the same rows for every model; ELPD values are sums over those rows)"
+        )
+    if record.get("draws", 0) < record.get("of_draws", 0):
+        parts.append(f"{record['draws']:,} of the {record['of_draws']:,} posterior draws (evenly thinned)")
+    return "LOO and the predictive checks use " + " and ".join(parts) + "." if parts else None

@@ -94,7 +94,8 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
             del idata[group]
     idata = standard_names(idata, built)
     rows = pointwise_rows(len(built.obs_labels), settings.pointwise_rows, settings.seed)
-    add_pointwise(idata, built.model, built.outcome_name, built.obs_labels, rows, settings.seed)
+    add_pointwise(idata, built.model, built.outcome_name, built.obs_labels, rows, settings.seed,
+                  max_draws=settings.pointwise_draws)
     convergence_summary(idata)  # stored with the fit: the diagnostics notebooks read it
     idata.attrs["sampler_settings"] = settings.model_dump_json()
     idata.attrs.update(built.attrs())
