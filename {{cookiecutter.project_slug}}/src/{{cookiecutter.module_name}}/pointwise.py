@@ -17,7 +17,6 @@ import pymc as pm
 import xarray as xr
 from pymc.model.fgraph import clone_model
 
-SAMPLE_DIMS = ("chain", "draw")
 # Names of the helper variables added to a copy of the model (never to the user's model).
 REPLICATED, LOG_LIKELIHOOD, ROW_DIM = "pointwise_outcome", "pointwise_log_likelihood", "pointwise_row"
 
@@ -31,7 +30,8 @@ def pointwise_rows(n_obs: int, max_rows: int | None, seed: int) -> np.ndarray:
 
 
 def thinned(posterior: xr.Dataset, max_draws: int | None) -> xr.Dataset:
-    """Every k-th draw of each chain, the smallest k that leaves at most ``max_draws`` in all."""
+    """Every k-th draw of each chain, with ``k = ceil(draws in all / max_draws)``: about
+    ``max_draws`` draws remain (a few more when k does not divide a chain's length)."""
     total = posterior.sizes["chain"] * posterior.sizes["draw"]
     if max_draws is None or total <= max_draws:
         return posterior
