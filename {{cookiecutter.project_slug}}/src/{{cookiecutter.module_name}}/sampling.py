@@ -64,7 +64,9 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         From :func:`build.build_model`; formula and custom models are treated the same.
     settings : SamplerSettings
         ``engine`` is ``"nutpie"`` (compiled, fast) or ``"pymc"`` (PyMC's own NUTS);
-        ``pointwise_rows`` caps the rows given pointwise draws (see ``pointwise.py``).
+        ``pointwise_rows`` and ``pointwise_draws`` bound the pointwise values (see
+        ``pointwise.py``). ``built.sampling_model`` (sufficient statistics), when there is
+        one, is what gets sampled; the pointwise values come from ``built.model``.
     progressbar : bool
 
     Returns
