@@ -8,8 +8,9 @@ import pymc as pm
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, resolve_custom
 from {{ cookiecutter.module_name }}.data import GroupedData
-from {{ cookiecutter.module_name }}.formulas import build_formula_model, factor_labels, group_factors
+from {{ cookiecutter.module_name }}.formulas import bambi_model, factor_labels, group_factors
 from {{ cookiecutter.module_name }}.parameterization import Choice, choose
+from {{ cookiecutter.module_name }}.priors import ModelPriors, model_priors
 
 
 @dataclass
@@ -26,6 +27,8 @@ class BuiltModel:
     # The same posterior from per-group sufficient statistics, sampled instead of ``model``
     # when there is one (see models.normal_sufficient_likelihood).
     sampling_model: pm.Model | None = None
+    priors: ModelPriors | None = None  # custom models: the priors used, in the data's units
+    bambi: object | None = None        # formula models: the ``bmb.Model`` that built ``model``
 
     @property
     def centered(self) -> bool:
@@ -63,15 +66,18 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
         for factor, labels in factors.items()
     ]
     centered = all(choice.centered for choice in choices)
-    sampling_model = None
+    sampling_model = priors = bambi = None
     if spec.formula is None:
         function = resolve_custom(spec.custom)
-        model = function(data, config.priors, family=family, centered=centered)
+        priors = model_priors(data, family, config.priors)
+        model = function(data, priors, family=family, centered=centered)
         if family == "normal" and config.sampler.sufficient_statistics and accepts_sufficient_statistics(function):
-            sampling_model = function(data, config.priors, family=family, centered=centered, sufficient_statistics=True)
+            sampling_model = function(data, priors, family=family, centered=centered, sufficient_statistics=True)
     else:
-        model = build_formula_model(spec.formula, data.frame, family, spec.priors, centered)
-    return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model)
+        bambi = bambi_model(spec.formula, data, family, spec.priors, centered)
+        model = bambi.backend.model
+    return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
+                      priors, bambi)
 
 
 def accepts_sufficient_statistics(function) -> bool:

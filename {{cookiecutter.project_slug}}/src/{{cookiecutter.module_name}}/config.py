@@ -31,7 +31,7 @@ class DataConfig(_Strict):
     path: Path
     outcome: str
     group: str
-    predictors: list[str] = Field(min_length=1)
+    predictors: list[str] = []          # observation-level numeric predictors, in their own units
     group_predictors: list[str] = []     # group-level columns, constant within each group
     trials: str | None = None            # binomial: the number of trials of each row
     exposure: str | None = None          # Poisson / negative binomial: log(exposure) is an offset
@@ -53,16 +53,27 @@ class GammaPrior(_Strict):
     beta: float = Field(gt=0)
 
 
-class Priors(_Strict):
-    """Priors of the custom models (formula models take theirs from ``models[].priors``)."""
+class PriorOverrides(_Strict):
+    """Priors of the custom models that replace the defaults scaled to the data (``priors.py``).
 
-    intercept: NormalPrior
-    slope: NormalPrior
-    group_sd: HalfNormalPrior
-    residual_sd: HalfNormalPrior = HalfNormalPrior(sigma=2.5)   # normal, Student-t
-    nu: GammaPrior = GammaPrior(alpha=2, beta=0.1)              # Student-t degrees of freedom
-    phi: GammaPrior = GammaPrior(alpha=2, beta=0.1)             # negative binomial dispersion
-    lkj_eta: float = Field(default=2.0, gt=0)                   # correlated_slopes: LKJ shape
+    Every entry is optional and in the data's units (link scale for non-normal families).
+    Formula models take theirs by term from ``models[].priors``.
+    """
+
+    intercept: NormalPrior | None = None                  # at the predictors' means
+    slopes: dict[str, NormalPrior] = {}                   # by predictor or group-level predictor
+    group_sd: dict[str, float] = {}                       # HalfNormal scale by "intercept" or predictor
+    residual_sd: HalfNormalPrior | None = None            # HalfStudentT(4) scale (normal, Student-t)
+    nu: GammaPrior = GammaPrior(alpha=2, beta=0.1)        # Student-t degrees of freedom
+    phi: GammaPrior = GammaPrior(alpha=2, beta=0.1)       # negative binomial dispersion
+    lkj_eta: float = Field(default=2.0, gt=0)             # correlated_slopes: LKJ shape
+
+    @model_validator(mode="after")
+    def _positive_scales(self):
+        for name, sigma in self.group_sd.items():
+            if not sigma > 0:
+                raise ValueError(f"group_sd.{name}: the HalfNormal scale must be greater than 0, got {sigma}")
+        return self
 
 
 def resolve_custom(path: str) -> Callable:
@@ -164,7 +175,9 @@ class AnalysisConfig(_Strict):
     family: Family = "normal"
     parameterization: Parameterization = "auto"
     models: list[ModelSpec] = Field(min_length=1)
-    priors: Priors
+    # The model the report describes; null: the one PSIS-LOO prefers (compare.reported_model).
+    primary: str | None = None
+    priors: PriorOverrides = PriorOverrides()
     sampler: SamplerSettings = SamplerSettings()
     fast: FastSettings = FastSettings()
     diagnostics: DiagnosticThresholds = DiagnosticThresholds()
@@ -178,6 +191,15 @@ class AnalysisConfig(_Strict):
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
             raise ValueError(f"models: names must be unique; repeated: {duplicated}")
+        if self.primary is not None and self.primary not in names:
+            raise ValueError(f"primary: {self.primary!r} is not a model name; models: {', '.join(names)}")
+        columns = [*self.data.predictors, *self.data.group_predictors]
+        unknown = sorted(set(self.priors.slopes) - set(columns))
+        if unknown:
+            raise ValueError(f"priors.slopes: {unknown} are not predictors; predictors: {', '.join(columns) or 'none'}")
+        unknown = sorted(set(self.priors.group_sd) - {"intercept", *self.data.predictors})
+        if unknown:
+            raise ValueError(f"priors.group_sd: {unknown} are not 'intercept' or a predictor")
         families = {spec.family or self.family for spec in self.models}
         if "binomial" in families and self.data.trials is None:
             raise ValueError("data.trials: the binomial family needs the column with the number of trials")
@@ -189,8 +211,9 @@ class AnalysisConfig(_Strict):
 
     @property
     def primary_model(self) -> str:
-        """The model the prior/posterior predictive checks and the report describe."""
-        return self.models[0].name
+        """The model the prior predictive check describes: ``primary``, else the first listed.
+        (The report describes ``primary``, else the model PSIS-LOO prefers.)"""
+        return self.primary or self.models[0].name
 
     def model(self, name: str) -> ModelSpec:
         """The candidate model called ``name``."""
@@ -254,7 +277,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> AnalysisConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping with keys data, models, priors, sampler.")
+        raise ConfigError(f"{path}: expected a mapping with keys data, models, sampler (and optionally priors).")
     try:
         return AnalysisConfig.model_validate({**raw, "root": path.parent.parent})
     except ValidationError as error:

@@ -11,18 +11,22 @@ import pandas as pd
 from {{ cookiecutter.module_name }}.config import AnalysisConfig
 from {{ cookiecutter.module_name }}.validation import DataError, validate
 
-__all__ = ["DataError", "GroupedData", "load_data", "prepare", "read_table", "standardise", "standardise_like"]
+__all__ = ["DataError", "GroupedData", "load_data", "prepare", "read_table"]
 
 
 @dataclass(frozen=True)
 class GroupedData:
-    """Observations with integer group codes, standardised predictors and named coordinates.
+    """Observations with integer group codes, predictors and named coordinates.
+
+    Predictors keep their own units: the models scale their priors to the data rather than
+    the data to the priors (see ``priors.py``), so every estimate is per unit of its
+    predictor.
 
     Attributes
     ----------
     outcome : ndarray, shape (n_obs,)
     predictors : ndarray, shape (n_obs, n_predictors)
-        Standardised: each column has mean 0 and sd 1.
+        As in the file.
     group_codes : ndarray of int, shape (n_obs,)
         Index into ``coords[group_dim]``.
     coords : dict
@@ -30,14 +34,11 @@ class GroupedData:
     outcome_name, group_dim : str
         The config's column names, used as variable and dimension names.
     scaling : dict
-        ``{column: (mean, sd)}`` of every standardised column (predictors and group-level
-        predictors, the latter over groups): to map slopes back to the original units and
-        to standardise new data the same way.
+        ``{column: (mean, sd)}`` over rows of every predictor and group-level predictor.
     frame : DataFrame
-        The whole table with predictors and group-level predictors standardised: what
-        formula models are built on.
+        The whole table after validation: what formula models are built on.
     group_predictors : ndarray, shape (n_groups, n_group_predictors)
-        Standardised group-level predictors, one row per group in ``coords[group_dim]``.
+        Group-level predictors, one row per group in ``coords[group_dim]``.
     trials, exposure : ndarray or None
         Number of trials (binomial) and exposure (count families), if the config names them.
     """
@@ -90,11 +91,6 @@ class GroupedData:
         if len(labels) == len(self.outcome):
             return self
         return self.rows(pd.Index(self.coords["obs"]).get_indexer(labels))
-
-
-def standardise(values: pd.Series) -> pd.Series:
-    """Centre on the mean and divide by the sample sd."""
-    return (values - values.mean()) / values.std()
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -176,7 +172,7 @@ def group_level_table(frame: pd.DataFrame, group: str, columns: list[str], path)
 
 
 def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
-    """Encode groups as integer codes and standardise predictors.
+    """Encode groups as integer codes; predictors stay in their own units.
 
     Groups keep a stable order (see :func:`group_levels`) whatever the row order.
     """
@@ -188,14 +184,8 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
     predictors = frame[config.data.predictors].astype(float)
     group_table = group_level_table(frame, group, config.data.group_predictors, config.data_path)
     group_table = group_table.reindex(groups).astype(float)
-    scaling = {column: (float(values.mean()), float(values.std())) for column, values in predictors.items()}
-    scaling |= {column: (float(values.mean()), float(values.std())) for column, values in group_table.items()}
-    group_table = group_table.apply(standardise)
-
-    model_frame = frame.copy()
-    model_frame[config.data.predictors] = predictors.apply(standardise)
-    for column in config.data.group_predictors:
-        model_frame[column] = group_table[column].to_numpy()[codes]
+    by_row = pd.concat([predictors, frame[config.data.group_predictors].astype(float)], axis=1)
+    scaling = {column: (float(values.mean()), float(values.std())) for column, values in by_row.items()}
     coords = {group: [str(label) for label in groups], "predictor": list(config.data.predictors)}
     if config.data.group_predictors:
         coords["group_predictor"] = list(config.data.group_predictors)
@@ -206,26 +196,17 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
 
     return GroupedData(
         outcome=frame[config.data.outcome].to_numpy(dtype=float),
-        predictors=model_frame[config.data.predictors].to_numpy(),
+        predictors=predictors.to_numpy().reshape(len(frame), len(config.data.predictors)),
         group_codes=codes,
         coords=coords,
         outcome_name=config.data.outcome,
         group_dim=group,
         scaling=scaling,
-        frame=model_frame,
+        frame=frame,
         group_predictors=group_table.to_numpy(),
         trials=optional_column(config.data.trials),
         exposure=optional_column(config.data.exposure),
     )
-
-
-def standardise_like(frame: pd.DataFrame, data: GroupedData) -> pd.DataFrame:
-    """New rows scaled with the fitted data's means and sds, so the coefficients apply."""
-    scaled = frame.copy()
-    for column, (mean, sd) in data.scaling.items():
-        if column in scaled:
-            scaled[column] = (scaled[column].astype(float) - mean) / sd
-    return scaled
 
 
 def load_data(config: AnalysisConfig) -> GroupedData:

@@ -70,22 +70,46 @@ def check_dense_size(formula: str, frame: pd.DataFrame) -> None:
             )
 
 
-def build_formula_model(
-    formula: str, frame: pd.DataFrame, family: str, priors: dict, centered: bool
-) -> pm.Model:
-    """The PyMC model Bambi builds for ``formula`` on ``frame``.
+def has_intercept(formula: str) -> bool:
+    """Whether the formula's common part has an intercept (``y ~ 0 + x`` has none)."""
+    return any(type(term).__name__ == "Intercept" for term in formulae.model_description(formula).terms)
 
-    Bambi applies one parameterisation to all group-specific terms of a model.
+
+def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
+    """The config's priors by term, with the default ``Intercept`` of ``priors.py`` unless given.
+
+    Every other term keeps Bambi's scaling to the data.
+    """
+    from {{ cookiecutter.module_name }}.priors import formula_intercept_prior
+
+    defaults = {"Intercept": formula_intercept_prior(data, family)} if has_intercept(formula) else {}
+    return {**defaults, **priors}
+
+
+def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False):
+    """The Bambi model of ``formula`` on ``data.frame`` (predictors in their own units), built.
+
+    Bambi applies one parameterisation to all group-specific terms of a model. It centres
+    the common predictors inside the PyMC model; :func:`bambi_results` turns the sampled
+    ``Intercept`` back into the intercept at predictors = 0, as ``bmb.Model.fit`` does.
     """
     import bambi as bmb  # see bambi_prior
 
-    check_dense_size(formula, frame)
+    check_dense_size(formula, data.frame)
     model = bmb.Model(
         formula,
-        frame,
+        data.frame,
         family=BAMBI_FAMILIES[family],
-        priors={term: bambi_prior(prior) for term, prior in priors.items()},
+        priors={term: bambi_prior(prior) for term, prior in formula_priors(formula, data, family, priors).items()},
         noncentered=not centered,
     )
     model.build()
-    return model.backend.model
+    return model
+
+
+def bambi_results(model, idata):
+    """Bambi's own post-processing of a posterior sampled from ``model.backend.model``:
+    the ``Intercept`` at predictors = 0 (Bambi samples it at the predictors' means),
+    Bambi's dimension order, and the non-centred ``*_offset`` draws left out; exactly
+    what ``bmb.Model.fit`` returns for the same draws."""
+    return model.backend._clean_results(idata, omit_offsets=True, include_response_params=False)

@@ -5,6 +5,11 @@ Models can also be given as formulas in ``config/analysis.yaml`` (built by Bambi
 is a function ``(data, priors, family, centered) -> pm.Model``; list it in the config as
 ``custom: <function name>`` (or a dotted path to a function in another module).
 
+Predictors are used in their own units, so ``mu_alpha`` is the population intercept at
+predictors = 0 and ``mu_beta`` the change per unit of each predictor, as lme4 and brms
+report them. ``priors`` (a ``priors.ModelPriors``) holds priors scaled to the data (see
+``priors.py``), with the config's overrides.
+
 Every model names its likelihood after the outcome column and uses the dims ``obs``,
 ``predictor`` and the group column's name, so all fits are checked and compared the same
 way. ``centered`` says how the group effects are parameterised (see
@@ -24,13 +29,13 @@ import pymc as pm
 import pytensor.tensor as pt
 
 if TYPE_CHECKING:  # imported for annotations only: config imports this module
-    from {{ cookiecutter.module_name }}.config import Priors
+    from {{ cookiecutter.module_name }}.priors import ModelPriors
     from {{ cookiecutter.module_name }}.data import GroupedData
 
 FAMILIES = ("normal", "student_t", "bernoulli", "binomial", "poisson", "negative_binomial")
 
 
-def likelihood(data: "GroupedData", eta, priors: "Priors", family: str):
+def likelihood(data: "GroupedData", eta, priors: "ModelPriors", family: str):
     """The observed outcome given the linear predictor ``eta`` on the link scale.
 
     Links: identity (normal, Student-t), logit (Bernoulli, binomial), log (Poisson,
@@ -38,11 +43,11 @@ def likelihood(data: "GroupedData", eta, priors: "Priors", family: str):
     """
     name, y = data.outcome_name, data.outcome
     if family == "normal":
-        sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
+        sigma = residual_sd(priors)
         return pm.Normal(name, eta, sigma, observed=y, dims="obs")
     if family == "student_t":
-        sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
-        nu = pm.Gamma("nu", priors.nu.alpha, priors.nu.beta)
+        sigma = residual_sd(priors)
+        nu = pm.Gamma("nu", *priors.nu)
         return pm.StudentT(name, nu=nu, mu=eta, sigma=sigma, observed=y, dims="obs")
     if family == "bernoulli":
         return pm.Bernoulli(name, logit_p=eta, observed=y, dims="obs")
@@ -53,20 +58,28 @@ def likelihood(data: "GroupedData", eta, priors: "Priors", family: str):
         return pm.Poisson(name, mu=pm.math.exp(log_mu), observed=y, dims="obs")
     if family == "negative_binomial":
         # phi as in Stan's neg_binomial_2: variance mu + mu^2 / phi.
-        phi = pm.Gamma("phi", priors.phi.alpha, priors.phi.beta)
+        phi = pm.Gamma("phi", *priors.phi)
         return pm.NegativeBinomial(name, mu=pm.math.exp(log_mu), alpha=phi, observed=y, dims="obs")
     raise ValueError(f"unknown family {family!r}; allowed: {', '.join(FAMILIES)}")
+
+
+def residual_sd(priors: "ModelPriors"):
+    """The within-group sd ``sigma`` of the normal and Student-t families."""
+    return pm.HalfStudentT("sigma", nu=4, sigma=priors.residual_sd)
 
 
 def sufficient_statistics(data: "GroupedData") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-group sums that a normal likelihood with group-specific intercept and slopes needs.
 
-    With ``z_i = (1, x_i)`` the design row of observation ``i``, returns ``n`` (rows per
-    group), ``zz = sum z_i z_i'``, ``zy = sum z_i y_i`` and ``yy = sum y_i^2``, each summed
-    over the group's rows: shapes (G,), (G, k, k), (G, k), (G,).
+    With ``z_i = (1, x_i - mean(x))`` the centred design row of observation ``i`` and
+    ``y_i - mean(y)`` its centred outcome, returns ``n`` (rows per group),
+    ``zz = sum z_i z_i'``, ``zy = sum z_i y_i`` and ``yy = sum y_i^2``, each summed over the
+    group's rows: shapes (G,), (G, k, k), (G, k), (G,). Centring keeps the sums of squares
+    exact in floating point when the outcome or predictors are far from zero.
     """
     n_groups = len(data.groups)
-    z = np.column_stack([np.ones(len(data.outcome)), data.predictors])
+    y = data.outcome - data.outcome.mean()
+    z = np.column_stack([np.ones(len(y)), data.predictors - data.predictors.mean(axis=0)])
     k = z.shape[1]
 
     def group_sum(values):
@@ -74,13 +87,13 @@ def sufficient_statistics(data: "GroupedData") -> tuple[np.ndarray, np.ndarray, 
 
     zz, zy = np.empty((n_groups, k, k)), np.empty((n_groups, k))
     for a in range(k):
-        zy[:, a] = group_sum(z[:, a] * data.outcome)
+        zy[:, a] = group_sum(z[:, a] * y)
         for b in range(k):
             zz[:, a, b] = group_sum(z[:, a] * z[:, b])
-    return group_sum(np.ones(len(data.outcome))), zz, zy, group_sum(data.outcome**2)
+    return group_sum(np.ones(len(y))), zz, zy, group_sum(y**2)
 
 
-def normal_sufficient_likelihood(data: "GroupedData", effects, priors: "Priors"):
+def normal_sufficient_likelihood(data: "GroupedData", effects, priors: "ModelPriors"):
     """The normal log-likelihood of every row, from per-group sufficient statistics.
 
     ``effects`` holds each group's intercept and slopes, shape (G, 1 + n_predictors). The
@@ -90,7 +103,10 @@ def normal_sufficient_likelihood(data: "GroupedData", effects, priors: "Priors")
     There is no observed variable: use the ordinary model for predictions and checks.
     """
     n, zz, zy, yy = sufficient_statistics(data)
-    sigma = pm.HalfNormal("sigma", priors.residual_sd.sigma)
+    sigma = residual_sd(priors)
+    # The same effects for the centred data: intercept at the predictors' means, less mean(y).
+    shift = (effects[:, 1:] * data.predictors.mean(axis=0)).sum(axis=-1) - data.outcome.mean()
+    effects = pt.concatenate([(effects[:, 0] + shift)[:, None], effects[:, 1:]], axis=1)
     quadratic = (effects[:, :, None] * zz * effects[:, None, :]).sum(axis=(1, 2))
     squared_residuals = yy - 2 * (effects * zy).sum(axis=-1) + quadratic
     log_likelihood = -n.sum() * (0.5 * np.log(2 * np.pi) + pt.log(sigma)) - squared_residuals.sum() / (2 * sigma**2)
@@ -104,16 +120,25 @@ def _data_containers(data: "GroupedData"):
     return predictors, group
 
 
-def _group_level_mean(data: "GroupedData", priors: "Priors", mu_alpha):
-    """Population mean of each group's intercept, shifted by group-level predictors if any."""
+def _population_intercept(data: "GroupedData", priors: "ModelPriors", mu_beta):
+    """The population intercept ``mu_alpha`` and each group's expected intercept.
+
+    The prior is set on the intercept at the predictors' means, where the data inform it
+    (as rstanarm, brms and Bambi do); ``mu_alpha`` is the intercept at predictors = 0.
+    Group-level predictors shift each group's expected intercept through ``gamma``.
+    """
+    intercept_at_means = pm.Normal("intercept_at_means", priors.intercept_mu, priors.intercept_sigma)
+    at_means = (mu_beta * priors.predictor_means).sum()
     if not data.group_predictor_names:
-        return mu_alpha
+        mu_alpha = pm.Deterministic("mu_alpha", intercept_at_means - at_means)
+        return mu_alpha, mu_alpha
     u = pm.Data("group_predictors", data.group_predictors, dims=(data.group_dim, "group_predictor"))
-    gamma = pm.Normal("gamma", priors.slope.mu, priors.slope.sigma, dims="group_predictor")
-    return mu_alpha + (u * gamma).sum(axis=-1)
+    gamma = pm.Normal("gamma", priors.gamma_mu, priors.gamma_sigma, dims="group_predictor")
+    mu_alpha = pm.Deterministic("mu_alpha", intercept_at_means - at_means - (gamma * priors.group_predictor_means).sum())
+    return mu_alpha, mu_alpha + (u * gamma).sum(axis=-1)
 
 
-def varying_slopes(data: "GroupedData", priors: "Priors", family: str = "normal", centered: bool = False,
+def varying_slopes(data: "GroupedData", priors: "ModelPriors", family: str = "normal", centered: bool = False,
                    sufficient_statistics: bool = False) -> pm.Model:
     """Partial pooling: intercepts and slopes vary by group around population means.
 
@@ -125,11 +150,10 @@ def varying_slopes(data: "GroupedData", priors: "Priors", family: str = "normal"
     with pm.Model(coords=data.coords) as model:
         x, group = _data_containers(data)
 
-        mu_alpha = pm.Normal("mu_alpha", priors.intercept.mu, priors.intercept.sigma)
-        tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd.sigma)
-        mu_beta = pm.Normal("mu_beta", priors.slope.mu, priors.slope.sigma, dims="predictor")
-        tau_beta = pm.HalfNormal("tau_beta", priors.group_sd.sigma, dims="predictor")
-        alpha_mean = _group_level_mean(data, priors, mu_alpha)
+        mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
+        mu_alpha, alpha_mean = _population_intercept(data, priors, mu_beta)
+        tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd_intercept)
+        tau_beta = pm.HalfNormal("tau_beta", priors.group_sd_slopes, dims="predictor")
 
         if centered:
             alpha = pm.Normal("alpha", alpha_mean, tau_alpha, dims=g)
@@ -149,7 +173,7 @@ def varying_slopes(data: "GroupedData", priors: "Priors", family: str = "normal"
 
 
 def correlated_slopes(
-    data: "GroupedData", priors: "Priors", family: str = "normal", centered: bool = False,
+    data: "GroupedData", priors: "ModelPriors", family: str = "normal", centered: bool = False,
     sufficient_statistics: bool = False,
 ) -> pm.Model:
     """Partial pooling with correlated intercepts and slopes: an LKJ prior on their correlation.
@@ -165,9 +189,8 @@ def correlated_slopes(
     with pm.Model(coords={**data.coords, "effect": effect_names, "effect_pair": pair_names}) as model:
         x, group = _data_containers(data)
 
-        mu_alpha = pm.Normal("mu_alpha", priors.intercept.mu, priors.intercept.sigma)
-        mu_beta = pm.Normal("mu_beta", priors.slope.mu, priors.slope.sigma, dims="predictor")
-        alpha_mean = _group_level_mean(data, priors, mu_alpha)
+        mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
+        mu_alpha, alpha_mean = _population_intercept(data, priors, mu_beta)
         n_groups, n_predictors = len(data.groups), len(data.predictor_names)
         mean = pt.concatenate(
             [pt.broadcast_to(alpha_mean, (n_groups,))[:, None], pt.broadcast_to(mu_beta, (n_groups, n_predictors))],
@@ -175,7 +198,7 @@ def correlated_slopes(
         )
         chol, corr, tau = pm.LKJCholeskyCov(
             "chol", n=len(effect_names), eta=priors.lkj_eta, compute_corr=True, store_in_trace=False,
-            sd_dist=pm.HalfNormal.dist(priors.group_sd.sigma, shape=len(effect_names)),
+            sd_dist=pm.HalfNormal.dist(np.r_[priors.group_sd_intercept, priors.group_sd_slopes], shape=len(effect_names)),
         )
         pm.Deterministic("tau_alpha", tau[0])
         pm.Deterministic("tau_beta", tau[1:], dims="predictor")

@@ -7,15 +7,14 @@ so its prediction carries the between-group uncertainty, as a multilevel model s
 
 import warnings
 
-import bambi as bmb
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.special import expit
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig
-from {{ cookiecutter.module_name }}.data import GroupedData, standardise_like
-from {{ cookiecutter.module_name }}.formulas import BAMBI_FAMILIES, bambi_prior
+from {{ cookiecutter.module_name }}.data import GroupedData
+from {{ cookiecutter.module_name }}.formulas import bambi_model
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -71,8 +70,7 @@ def _predict_custom(fit_data: xr.DataTree, data: GroupedData, new: pd.DataFrame,
 
 def _predict_formula(spec, fit_data: xr.DataTree, data: GroupedData, new: pd.DataFrame, family: str) -> np.ndarray:
     """Bambi's own prediction; it draws unseen groups from their population distribution."""
-    model = bmb.Model(spec.formula, data.frame, family=BAMBI_FAMILIES[family],
-                      priors={term: bambi_prior(prior) for term, prior in spec.priors.items()})
+    model = bambi_model(spec.formula, data, family, spec.priors)
     with warnings.catch_warnings():
         # Bambi 0.21 deprecates the flag but still raises on new groups without it.
         warnings.filterwarnings("ignore", message=".*sample_new_groups", category=FutureWarning)
@@ -92,10 +90,10 @@ def predict(config: AnalysisConfig, name: str, fit_data: xr.DataTree, data: Grou
     fit_data : DataTree
         The saved fit of that model.
     data : GroupedData
-        The data it was fitted to: new predictors are standardised with its means and sds.
+        The data it was fitted to.
     new_frame : DataFrame
-        Predictor columns and the group column (the formula's columns for formula models);
-        the outcome is not needed.
+        Predictor columns in their own units and the group column (the formula's columns
+        for formula models); the outcome is not needed.
     seed : int, optional
         For the population draws of unseen groups (custom models).
 
@@ -108,7 +106,7 @@ def predict(config: AnalysisConfig, name: str, fit_data: xr.DataTree, data: Grou
     """
     spec = config.model(name)
     family = config.family_of(name)
-    new = standardise_like(new_frame.reset_index(drop=True), data)
+    new = new_frame.reset_index(drop=True)
     if spec.formula is not None:
         values = _predict_formula(spec, fit_data, data, new, family)
     else:

@@ -12,6 +12,7 @@ from {{ cookiecutter.module_name }}.cache import fit_key
 from {{ cookiecutter.module_name }}.config import SamplerSettings
 from {{ cookiecutter.module_name }}.diagnostics import convergence_summary
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
+from {{ cookiecutter.module_name }}.formulas import bambi_results
 from {{ cookiecutter.module_name }}.pointwise import add_pointwise, pointwise_rows, prior_predictive
 
 # Bambi's name for the observation dimension; ours is "obs".
@@ -89,6 +90,8 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
             cores=parallel_chains(settings.chains),
             progressbar=progressbar,
         )
+    if built.bambi is not None:
+        idata = bambi_results(built.bambi, idata)  # Intercept at predictors = 0, as bmb.Model.fit gives
     # Warm-up draws are not used downstream and would double the file size; the observed
     # data are added back for the rows that get pointwise draws, aligned with them.
     for group in ("warmup_posterior", "warmup_sample_stats", "observed_data"):
