@@ -7,6 +7,7 @@ import pytest
 from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.data import load_data
 from {{ cookiecutter.module_name }}.build import build_model
+from {{ cookiecutter.module_name }}.priors import model_priors
 from {{ cookiecutter.module_name }}.sampling import fit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +22,12 @@ def config():
 @pytest.fixture(scope="session")
 def example_data(config):
     return load_data(config)
+
+
+@pytest.fixture(scope="session")
+def example_priors(config, example_data):
+    """The custom models' priors for the example data (defaults scaled to the data)."""
+    return model_priors(example_data, config.family, config.priors)
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.config import custom_model_names
+from {{ cookiecutter.module_name }}.config import PriorOverrides, custom_model_names
 from {{ cookiecutter.module_name }}.models import FAMILIES, correlated_slopes, varying_slopes
+from {{ cookiecutter.module_name }}.priors import model_priors
 
 FREE_VARIABLES = {
-    (varying_slopes, False): {"mu_alpha", "tau_alpha", "z_alpha", "mu_beta", "tau_beta", "z_beta", "sigma"},
-    (varying_slopes, True): {"mu_alpha", "tau_alpha", "alpha", "mu_beta", "tau_beta", "beta", "sigma"},
-    (correlated_slopes, False): {"mu_alpha", "mu_beta", "chol", "z_effects", "sigma"},
-    (correlated_slopes, True): {"mu_alpha", "mu_beta", "chol", "effects", "sigma"},
+    (varying_slopes, False): {"intercept_at_means", "tau_alpha", "z_alpha", "mu_beta", "tau_beta", "z_beta", "sigma"},
+    (varying_slopes, True): {"intercept_at_means", "tau_alpha", "alpha", "mu_beta", "tau_beta", "beta", "sigma"},
+    (correlated_slopes, False): {"intercept_at_means", "mu_beta", "chol", "z_effects", "sigma"},
+    (correlated_slopes, True): {"intercept_at_means", "mu_beta", "chol", "effects", "sigma"},
 }
 
 
@@ -27,16 +28,16 @@ def test_custom_models_are_discovered():
 
 
 @pytest.mark.parametrize(("function", "centered"), list(FREE_VARIABLES))
-def test_custom_model_has_named_coords_and_finite_logp(function, centered, config, example_data):
-    model = function(example_data, config.priors, family="normal", centered=centered)
+def test_custom_model_has_named_coords_and_finite_logp(function, centered, example_priors, example_data):
+    model = function(example_data, example_priors, family="normal", centered=centered)
     assert {variable.name for variable in model.free_RVs} == FREE_VARIABLES[(function, centered)]
     assert model.coords["school"] == tuple(example_data.groups)
     assert model.named_vars_to_dims[example_data.outcome_name] == ("obs",)
     assert np.isfinite(model.compile_logp()(model.initial_point()))
 
 
-def test_varying_slopes_shapes_follow_groups_and_predictors(config, example_data):
-    model = varying_slopes(example_data, config.priors)
+def test_varying_slopes_shapes_follow_groups_and_predictors(example_priors, example_data):
+    model = varying_slopes(example_data, example_priors)
     n_groups, n_predictors = len(example_data.groups), len(example_data.predictor_names)
     assert model.named_vars_to_dims["alpha"] == ("school",)
     assert model.named_vars_to_dims["beta"] == ("school", "predictor")
@@ -45,30 +46,34 @@ def test_varying_slopes_shapes_follow_groups_and_predictors(config, example_data
     assert shapes["z_beta"] == (n_groups, n_predictors)
 
 
-def test_correlated_slopes_names_each_correlation(config, example_data):
-    model = correlated_slopes(example_data, config.priors)
+def test_correlated_slopes_names_each_correlation(example_priors, example_data):
+    model = correlated_slopes(example_data, example_priors)
     assert model.coords["effect"] == ("intercept", "ses")
     assert model.coords["effect_pair"] == ("intercept:ses",)
     assert model.named_vars_to_dims["effects"] == ("school", "effect")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_family_builds_with_its_own_parameters(family, config, example_data):
+def test_every_family_builds_with_its_own_parameters(family, example_data):
     # Non-negative integers are valid outcomes for every family; trials and exposure as needed.
     counts = np.round(np.abs(example_data.outcome) * 3)
     outcome = (counts > 2) * 1.0 if family == "bernoulli" else counts
     data = replace(example_data, outcome=outcome, trials=counts + 5, exposure=np.full(counts.size, 30.0))
-    model = varying_slopes(data, config.priors, family=family)
+    model = varying_slopes(data, model_priors(data, family), family=family)
     expected = FAMILY_VARIABLES.get(family, set())
     group_variables = FREE_VARIABLES[(varying_slopes, False)] - {"sigma"}
     assert {variable.name for variable in model.free_RVs} - group_variables == expected
     assert np.isfinite(model.compile_logp()(model.initial_point()))
 
 
-def test_custom_priors_come_from_the_config(config, example_data):
-    priors = config.priors.model_copy(update={"intercept": config.priors.intercept.model_copy(update={"sigma": 7.5})})
+def test_config_priors_replace_the_defaults_in_data_units(config, example_data):
+    overrides = PriorOverrides(intercept={"mu": 1.0, "sigma": 7.5}, slopes={"ses": {"sigma": 0.25}}, group_sd={"ses": 0.1})
+    priors = model_priors(example_data, "normal", overrides)
     model = varying_slopes(example_data, priors)
-    assert float(model["mu_alpha"].owner.inputs[-1].eval()) == 7.5
+    assert [float(value.eval()) for value in model["intercept_at_means"].owner.inputs[-2:]] == [1.0, 7.5]
+    assert float(model["mu_beta"].owner.inputs[-1].eval()[0]) == 0.25
+    assert float(model["tau_beta"].owner.inputs[-1].eval()[0]) == 0.1
+    assert priors.sources["intercept"] == "config" and priors.sources["group_sd:intercept"] == "default"
 
 
 def test_formula_priors_come_from_the_config(config, example_data):
@@ -78,9 +83,9 @@ def test_formula_priors_come_from_the_config(config, example_data):
 
 
 @pytest.mark.parametrize(("function", "centered"), list(FREE_VARIABLES))
-def test_sufficient_statistics_give_the_row_by_row_log_density(function, centered, config, example_data):
-    rows = function(example_data, config.priors, centered=centered)
-    sums = function(example_data, config.priors, centered=centered, sufficient_statistics=True)
+def test_sufficient_statistics_give_the_row_by_row_log_density(function, centered, example_priors, example_data):
+    rows = function(example_data, example_priors, centered=centered)
+    sums = function(example_data, example_priors, centered=centered, sufficient_statistics=True)
     assert {variable.name for variable in sums.free_RVs} == {variable.name for variable in rows.free_RVs}
     assert not sums.observed_RVs
     rng = np.random.default_rng(1)

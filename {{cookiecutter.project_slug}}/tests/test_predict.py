@@ -10,7 +10,7 @@ SAMPLE_DIMS = ("chain", "draw")
 
 
 def rows_at_average_predictors(data, groups):
-    """One row per group with every predictor at its mean (0 once standardised)."""
+    """One row per group with every predictor at its mean."""
     values = {column: data.scaling[column][0] for column in data.predictor_names}
     return pd.DataFrame([{data.group_dim: group, **values} for group in groups])
 

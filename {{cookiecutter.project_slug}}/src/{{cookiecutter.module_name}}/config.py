@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import formulae
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
 from {{ cookiecutter.module_name }} import models
 
@@ -62,18 +62,11 @@ class PriorOverrides(_Strict):
 
     intercept: NormalPrior | None = None                  # at the predictors' means
     slopes: dict[str, NormalPrior] = {}                   # by predictor or group-level predictor
-    group_sd: dict[str, float] = {}                       # HalfNormal scale by "intercept" or predictor
+    group_sd: dict[str, PositiveFloat] = {}               # HalfNormal scale by "intercept" or predictor
     residual_sd: HalfNormalPrior | None = None            # HalfStudentT(4) scale (normal, Student-t)
     nu: GammaPrior = GammaPrior(alpha=2, beta=0.1)        # Student-t degrees of freedom
     phi: GammaPrior = GammaPrior(alpha=2, beta=0.1)       # negative binomial dispersion
     lkj_eta: float = Field(default=2.0, gt=0)             # correlated_slopes: LKJ shape
-
-    @model_validator(mode="after")
-    def _positive_scales(self):
-        for name, sigma in self.group_sd.items():
-            if not sigma > 0:
-                raise ValueError(f"group_sd.{name}: the HalfNormal scale must be greater than 0, got {sigma}")
-        return self
 
 
 def resolve_custom(path: str) -> Callable:

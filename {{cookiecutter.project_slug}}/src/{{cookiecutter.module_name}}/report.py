@@ -43,7 +43,7 @@ def is_group_level(name: str, dims, group_dim: str) -> bool:
     return (
         any(dim == group_dim or dim == "obs" or str(dim).endswith("__factor_dim") for dim in dims)
         or name.startswith(("z_", "chol"))
-        or name.endswith("_offset")
+        or name.endswith(("_offset", "_at_means"))  # raw offsets; the intercept where its prior sits
     )
 
 
