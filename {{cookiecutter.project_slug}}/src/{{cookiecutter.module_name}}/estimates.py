@@ -40,7 +40,7 @@ def _elements(variable: xr.DataArray):
         yield {}, variable
         return
     for index in np.ndindex(*(variable.sizes[dim] for dim in dims)):
-        coords = {dim: variable[dim].values[i].item() for dim, i in zip(dims, index)}
+        coords = {dim: variable[dim].values[i] for dim, i in zip(dims, index)}
         yield coords, variable.isel(dict(zip(dims, index)))
 
 
@@ -104,9 +104,11 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
     tail = (1 - ci_prob) / 2
     rows = []
     for name, variable in fit_data.posterior.data_vars.items():
+        if group_dim in variable.dims or any(str(dim).endswith("__factor_dim") for dim in variable.dims):
+            continue  # one value per group: not a population-level parameter
         for coords, draws in _elements(variable):
             if kind == "custom":
-                names = None if group_dim in variable.dims else custom_names(str(name), coords, group_dim)
+                names = custom_names(str(name), coords, group_dim)
             else:
                 names = formula_names(str(name), coords, variable.dims)
             if names is None:

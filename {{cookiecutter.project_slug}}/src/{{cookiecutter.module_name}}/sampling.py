@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import pymc as pm
@@ -67,7 +68,9 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         ``engine`` is ``"nutpie"`` (compiled, fast) or ``"pymc"`` (PyMC's own NUTS);
         ``pointwise_rows`` and ``pointwise_draws`` bound the pointwise values (see
         ``pointwise.py``). ``built.sampling_model`` (sufficient statistics), when there is
-        one, is what gets sampled; the pointwise values come from ``built.model``.
+        one, is what gets sampled; the pointwise values come from ``built.model``. If a
+        nutpie chain gets stuck (see :func:`stuck_chains`) the model is sampled again with
+        PyMC's NUTS, with a warning, and the fit's ``sampler_fallback`` attribute says so.
     progressbar : bool
 
     Returns
@@ -78,18 +81,15 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         ``convergence`` (R-hat and ESS of every parameter).
     """
     sampled = built.sampling_model or built.model
-    with sampled:
-        idata = pm.sample(
-            var_names=traced_variables(sampled),
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            target_accept=settings.target_accept,
-            random_seed=settings.seed,
-            nuts_sampler=settings.engine,
-            cores=parallel_chains(settings.chains),
-            progressbar=progressbar,
-        )
+    idata = _sample(sampled, settings, settings.engine, progressbar)
+    fallback = None
+    if settings.engine == "nutpie" and stuck_chains(idata):
+        # A nutpie chain whose step size collapses diverges on every draw and never moves
+        # (seen on real Poisson data with crossed factors); PyMC's NUTS, initialised
+        # differently, samples the same model. The fit records the switch.
+        fallback = f"nutpie chain(s) {stuck_chains(idata)} stuck (divergent on most draws): resampled with PyMC's NUTS"
+        warnings.warn(f"{built.name}: {fallback}", stacklevel=2)
+        idata = _sample(sampled, settings, "pymc", progressbar)
     if built.bambi is not None:
         idata = bambi_results(built.bambi, idata)  # Intercept at predictors = 0, as bmb.Model.fit gives
     # Warm-up draws are not used downstream and would double the file size; the observed
@@ -103,8 +103,31 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
                   max_draws=settings.pointwise_draws)
     convergence_summary(idata)  # stored with the fit: the diagnostics notebooks read it
     idata.attrs["sampler_settings"] = settings.model_dump_json()
+    if fallback:
+        idata.attrs["sampler_fallback"] = fallback
     idata.attrs.update(built.attrs())
     return idata
+
+
+def _sample(model: pm.Model, settings: SamplerSettings, engine: str, progressbar: bool) -> xr.DataTree:
+    with model:
+        return pm.sample(
+            var_names=traced_variables(model),
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            target_accept=settings.target_accept,
+            random_seed=settings.seed,
+            nuts_sampler=engine,
+            cores=parallel_chains(settings.chains),
+            progressbar=progressbar,
+        )
+
+
+def stuck_chains(idata: xr.DataTree, share: float = 0.5) -> list[int]:
+    """Chains with more than ``share`` of their draws divergent: they did not explore."""
+    divergent = idata.sample_stats["diverging"].mean(dim="draw")
+    return [int(chain) for chain in divergent["chain"].values[divergent.values > share]]
 
 
 def sample_prior_predictive(built: BuiltModel, draws: int, seed: int, max_rows: int | None = 5000) -> xr.DataTree:
