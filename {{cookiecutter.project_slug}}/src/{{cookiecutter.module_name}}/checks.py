@@ -65,3 +65,21 @@ def group_mean_check(
     )
     table["inside"] = (table["lower"] <= table["observed"]) & (table["observed"] <= table["upper"])
     return table
+
+
+def prior_range_problems(prior: xr.DataTree, data: GroupedData, coverage: float = 0.99) -> list[str]:
+    """Sentences for each of the observed mean and sd that the priors' simulated data sets
+    almost never reach: outside the central ``coverage`` of their prior predictive values.
+
+    Such a prior rules out data like ours before seeing them (often a prior in the wrong
+    units); the fix is to widen it or to set it in the data's units.
+    """
+    table = statistic_pvalues(prior, data, group="prior_predictive")
+    tail = (1 - coverage) / 2
+    return [
+        f"The observed {name} ({row.observed:.3g}) lies outside the central {coverage:.0%} of the prior "
+        f"predictive {name}s (p = {row.p_value:.3f}): the priors rule out data like these. Fix: set the "
+        "priors in the data's units (config `priors`) or return to the defaults scaled to the data."
+        for name, row in table.loc[["mean", "sd"]].iterrows()
+        if not tail <= row.p_value <= 1 - tail
+    ]

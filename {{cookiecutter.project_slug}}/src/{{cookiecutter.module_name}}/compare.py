@@ -63,3 +63,24 @@ def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:
              "n_obs": pareto_k.size}
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def reported_model(fits: dict[str, xr.DataTree], primary: str | None = None) -> tuple[str, str]:
+    """The model the report describes, and why: ``primary`` if the config names one,
+    otherwise the model with the highest ELPD-LOO.
+
+    Returns
+    -------
+    (str, str)
+        The model's name and a sentence saying why it was chosen.
+    """
+    if primary is not None:
+        return primary, "named as `primary` in the config"
+    if len(fits) == 1:
+        return next(iter(fits)), "the only model fitted"
+    table = loo_table(fits)
+    best, runner_up = table.index[0], table.index[1]
+    difference, se = abs(table.loc[runner_up, "elpd_diff"]), table.loc[runner_up, "dse"]
+    clear = "clearly" if difference > 2 * se else "but not clearly (less than 2 SE)"
+    return best, (f"PSIS-LOO prefers it, {clear}: its ELPD is {difference:.1f} (SE {se:.1f}) above "
+                  f"the next best model, {runner_up}")

@@ -81,6 +81,8 @@ def problems(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -> list[st
         if lowest < minimum:
             count = int((table[column] < minimum).sum())
             found.append(f"{column.replace('_', ' ')} as low as {lowest:.0f} < {minimum:.0f} for {count} parameter(s).")
+    if fit_data.attrs.get("sampler_fallback"):
+        found.append(f"{fit_data.attrs['sampler_fallback']}.")
     n_depth = tree_depth_hits(fit_data)
     if n_depth:
         found.append(f"{n_depth} draw(s) hit the maximum tree depth: consider reparameterising.")

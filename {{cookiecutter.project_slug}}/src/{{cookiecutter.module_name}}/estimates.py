@@ -12,12 +12,14 @@ not rows here; see the report's shrinkage and caterpillar plots.
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from {{ cookiecutter.module_name }}.diagnostics import convergence_summary
+from {{ cookiecutter.module_name }}.files import write_text_atomically
 
 COLUMNS = ["model", "effect", "group", "term", "estimate", "std.error", "conf.low", "conf.high", "rhat", "ess_bulk"]
 SAMPLE_DIMS = ("chain", "draw")
@@ -120,8 +122,9 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
             rows.append([model_name, *names, values.mean(), values.std(ddof=1), lower, upper,
                          float(diagnostics["r_hat"]), float(diagnostics["ess_bulk"])])
     table = pd.DataFrame(rows, columns=COLUMNS)
-    order = {"fixed": 0, "ran_pars": 1, "dist_pars": 2}
-    return table.sort_values("effect", key=lambda effect: effect.map(order), kind="stable").reset_index(drop=True)
+    # fixed effects first, the intercept first among them; otherwise the posterior's order
+    order = table["effect"].map({"fixed": 0, "ran_pars": 1, "dist_pars": 2}) * 2 + (table["term"] != INTERCEPT)
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def all_estimates(fits: dict[str, xr.DataTree], group_dim: str, ci_prob: float) -> pd.DataFrame:
@@ -138,3 +141,17 @@ def lookup(table: pd.DataFrame, term: str, group: str = "", model: str | None = 
     if len(found) != 1:
         raise KeyError(f"{len(found)} rows for term {term!r}, group {group!r}; terms: {sorted(set(table['term']))}")
     return found.iloc[0]
+
+
+def write_estimates(config, fits: dict[str, xr.DataTree]) -> Path:
+    """Write ``reports/estimates.csv``: the tidy estimates of every fit."""
+    table = all_estimates(fits, config.data.group, config.diagnostics.ci_prob)
+    path = config.reports_dir / "estimates.csv"
+    write_text_atomically(path, table.to_csv(index=False))
+    return path
+
+
+def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The table with numbers to ``digits`` significant digits, for reading."""
+    numbers = table.select_dtypes("number").columns
+    return table.assign(**{column: table[column].map(lambda value: float(f"{value:.{digits}g}")) for column in numbers})

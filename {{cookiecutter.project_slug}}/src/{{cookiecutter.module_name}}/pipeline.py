@@ -2,7 +2,8 @@
 
 ``02_fit`` runs once per candidate model; the other notebooks run once and read the
 saved fits. Executed notebooks go to ``reports/executed/``, HTML to ``reports/``, and
-``reports/index.html`` links them all; ``reports/timings.json`` says how long each
+``reports/index.html`` links them all; ``reports/estimates.csv`` holds the tidy estimates
+of every fit (``estimates.py``); ``reports/timings.json`` says how long each
 notebook of the latest run took to execute and to render.
 
 A run writes into ``reports/.staging/`` and publishes (renames) its notebooks and HTML into
@@ -55,6 +56,7 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
     """The notebook executions for this config, in order."""
     common = {"config_path": str(config_path), "fast": fast}
     primary = {**common, "model_name": config.primary_model}
+    reported = {**common, "model_name": config.primary or ""}  # "": the model PSIS-LOO prefers
     steps = [Step("01_prior_predictive.ipynb", "01_prior_predictive", "Prior predictive check", primary)]
     steps += [
         Step(FIT_NOTEBOOK, f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name})
@@ -62,9 +64,9 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
     ]
     steps += [
         Step("03_diagnostics.ipynb", "03_diagnostics", "Convergence diagnostics", primary),
-        Step("04_posterior_predictive.ipynb", "04_posterior_predictive", "Posterior predictive check", primary),
+        Step("04_posterior_predictive.ipynb", "04_posterior_predictive", "Posterior predictive check", reported),
         Step("05_model_comparison.ipynb", "05_model_comparison", "Model comparison", primary),
-        Step("06_report.ipynb", "06_report", "Report", primary, hide_code=True),
+        Step("06_report.ipynb", "06_report", "Report", reported, hide_code=True),
     ]
     return steps
 
@@ -183,6 +185,15 @@ def run_concurrently(function, steps: list[Step], jobs: int, on_done) -> None:
         future.result()
 
 
+def write_estimates_of_fits(config: AnalysisConfig) -> Path:
+    """``reports/estimates.csv`` from the saved fits (imported here: PyMC and ArviZ take
+    seconds to import, which a run whose notebooks are all cached need not pay otherwise)."""
+    from {{ cookiecutter.module_name }}.estimates import write_estimates
+    from {{ cookiecutter.module_name }}.sampling import load_fit
+
+    return write_estimates(config, {name: load_fit(config.fit_path(name)) for name in config.model_names})
+
+
 def run_pipeline(
     config_path: str | Path, fast: bool = False, show_progress: bool = True, force: bool = False, jobs: int = 2
 ) -> Path:
@@ -256,6 +267,7 @@ def run_pipeline(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     index = write_index(config.reports_dir, steps, fast)
+    write_estimates_of_fits(config)
     record = {"total_s": round(time.perf_counter() - run_started, 2), "executed": timings}
     write_text_atomically(config.reports_dir / "timings.json", json.dumps(record, indent=2))
     return index

@@ -90,8 +90,6 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         fallback = f"nutpie chain(s) {stuck_chains(idata)} stuck (divergent on most draws): resampled with PyMC's NUTS"
         warnings.warn(f"{built.name}: {fallback}", stacklevel=2)
         idata = _sample(sampled, settings, "pymc", progressbar)
-    if built.bambi is not None:
-        idata = bambi_results(built.bambi, idata)  # Intercept at predictors = 0, as bmb.Model.fit gives
     # Warm-up draws are not used downstream and would double the file size; the observed
     # data are added back for the rows that get pointwise draws, aligned with them.
     for group in ("warmup_posterior", "warmup_sample_stats", "observed_data"):
@@ -101,6 +99,10 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     rows = pointwise_rows(len(built.obs_labels), settings.pointwise_rows, settings.seed)
     add_pointwise(idata, built.model, built.outcome_name, built.obs_labels, rows, settings.seed,
                   max_draws=settings.pointwise_draws)
+    if built.bambi is not None:
+        # After the pointwise values, which need the draws as the PyMC model defines them:
+        # the Intercept at predictors = 0 and no offsets, as bmb.Model.fit returns them.
+        idata = bambi_results(built.bambi, idata)
     convergence_summary(idata)  # stored with the fit: the diagnostics notebooks read it
     idata.attrs["sampler_settings"] = settings.model_dump_json()
     if fallback:
