@@ -67,19 +67,34 @@ def group_mean_check(
     return table
 
 
-def prior_range_problems(prior: xr.DataTree, data: GroupedData, coverage: float = 0.99) -> list[str]:
-    """Sentences for each of the observed mean and sd that the priors' simulated data sets
-    almost never reach: outside the central ``coverage`` of their prior predictive values.
+def prior_range_problems(prior: xr.DataTree, data: GroupedData, family: str = "normal", coverage: float = 0.99,
+                         max_spread: float = 100.0) -> list[str]:
+    """Sentences for what the priors' simulated data sets say that the data contradict.
 
-    Such a prior rules out data like ours before seeing them (often a prior in the wrong
-    units); the fix is to widen it or to set it in the data's units.
+    Flagged: an observed mean outside the central ``coverage`` of the prior predictive
+    means; an observed sd above nearly all prior predictive sds (the priors cannot spread
+    the outcome as widely as the data do); and prior predictive sds typically more than
+    ``max_spread`` times the observed one (the priors are on another scale, often in the
+    wrong units; normal and Student-t families only: on the log and logit links weakly
+    informative priors spread simulated outcomes over orders of magnitude by design).
     """
     table = statistic_pvalues(prior, data, group="prior_predictive")
     tail = (1 - coverage) / 2
-    return [
-        f"The observed {name} ({row.observed:.3g}) lies outside the central {coverage:.0%} of the prior "
-        f"predictive {name}s (p = {row.p_value:.3f}): the priors rule out data like these. Fix: set the "
-        "priors in the data's units (config `priors`) or return to the defaults scaled to the data."
-        for name, row in table.loc[["mean", "sd"]].iterrows()
-        if not tail <= row.p_value <= 1 - tail
-    ]
+    fix = "Fix: set the priors in the data's units (config `priors`) or return to the defaults scaled to the data."
+    found = []
+    mean = table.loc["mean"]
+    if not tail <= mean.p_value <= 1 - tail:
+        found.append(f"The observed mean ({mean.observed:.3g}) lies outside the central {coverage:.0%} of the prior "
+                     f"predictive means (p = {mean.p_value:.3f}): the priors rule out data like these. {fix}")
+    sd = table.loc["sd"]
+    if sd.p_value < tail:
+        found.append(f"The observed sd ({sd.observed:.3g}) is larger than {1 - tail:.1%} of the prior predictive sds: "
+                     f"the priors rule out outcomes as spread out as these. {fix}")
+    if family not in ("normal", "student_t"):
+        return found
+    replicated_sd = float(np.median(xr.apply_ufunc(np.std, _replicated(prior, data, "prior_predictive"),
+                                                   input_core_dims=[["obs"]], kwargs={"axis": -1})))
+    if replicated_sd > max_spread * sd.observed:
+        found.append(f"The prior predictive sd is typically {replicated_sd:.3g}, over {max_spread:.0f} times the "
+                     f"observed sd ({sd.observed:.3g}): the priors are on another scale than the data. {fix}")
+    return found
