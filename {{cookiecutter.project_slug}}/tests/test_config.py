@@ -44,7 +44,7 @@ def test_relative_paths_resolve_against_the_project_folder(config, tmp_path):
     ("changes", "expected"),
     [
         ({"sampler__draws": -5}, "sampler.draws"),
-        ({"priors": {"group_sd": {"intercept": 0}}}, "priors.group_sd.intercept"),
+        ({"priors": {"group_sd": {"intercept": 0} } }, "priors.group_sd.intercept"),
         ({"models": ["varying_slopes", "hierarchical"]}, "custom 'hierarchical' not found"),
         ({"models": [{"name": "m", "formula": "score ~ ses +"}]}, "formula 'score ~ ses +' does not parse"),
         ({"models": [{"name": "m"}]}, "give exactly one of 'formula' or 'custom'"),
@@ -53,7 +53,7 @@ def test_relative_paths_resolve_against_the_project_folder(config, tmp_path):
         ({"family": "gamma"}, "family"),
         ({"family": "binomial", "data__trials": None}, "data.trials: the binomial family needs"),
         ({"parameterization": "sideways"}, "parameterization"),
-        ({"priors": {"nu": {"alpha": -1, "beta": 1}}}, "priors.nu.alpha"),
+        ({"priors": {"nu": {"alpha": -1, "beta": 1} } }, "priors.nu.alpha"),
         ({"sampler__engine": "stan"}, "sampler.engine"),
         ({"data__colour": "red"}, "data.colour"),
     ],

@@ -56,7 +56,7 @@ def write_design(root, family: str, seed: int = 0):
     config = {"data": {"path": "design.csv", "outcome": "y", "group": "g",
                        "trials": "trials" if family == "binomial" else None}, "family": family,
               "models": [{"name": "m", "formula": formula}],
-              "sampler": {"draws": 1000, "tune": 500, "chains": 2, "seed": 3}}
+              "sampler": {"draws": 1000, "tune": 500, "chains": 2, "seed": 3} }
     (root / "config" / "analysis.yaml").write_text(yaml.safe_dump(config))
     return load_config(root / "config" / "analysis.yaml"), formula
 
@@ -95,7 +95,7 @@ def test_formula_predictions_match_observed_period_shares(tmp_path):
     frame.to_csv(tmp_path / "cbpp.csv", index=False)
     config = {"data": {"path": "cbpp.csv", "outcome": "incidence", "group": "herd", "trials": "size"},
               "family": "binomial", "models": [{"name": "m", "formula": "p(incidence, size) ~ C(period) + (1 | herd)"}],
-              "sampler": {"draws": 500, "tune": 500, "chains": 2, "seed": 1}}
+              "sampler": {"draws": 500, "tune": 500, "chains": 2, "seed": 1} }
     (tmp_path / "config" / "analysis.yaml").write_text(yaml.safe_dump(config))
     config = load_config(tmp_path / "config" / "analysis.yaml")
     data = load_data(config)

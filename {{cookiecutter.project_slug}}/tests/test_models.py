@@ -67,7 +67,7 @@ def test_every_family_builds_with_its_own_parameters(family, example_data):
 
 
 def test_config_priors_replace_the_defaults_in_data_units(config, example_data):
-    overrides = PriorOverrides(intercept={"mu": 1.0, "sigma": 7.5}, slopes={"ses": {"sigma": 0.25}}, group_sd={"ses": 0.1})
+    overrides = PriorOverrides(intercept={"mu": 1.0, "sigma": 7.5}, slopes={"ses": {"sigma": 0.25} }, group_sd={"ses": 0.1})
     priors = model_priors(example_data, "normal", overrides)
     model = varying_slopes(example_data, priors)
     assert [float(value.eval()) for value in model["intercept_at_means"].owner.inputs[-2:]] == [1.0, 7.5]

@@ -59,7 +59,7 @@ def test_priors_that_miss_the_data_are_flagged(example_data):
     data = data_at_scale(example_data, "normal", 10_000.0)
     # Priors in the wrong units (those of a standardised outcome) for an outcome near 10,000.
     unit_scale = PriorOverrides(intercept={"mu": 0, "sigma": 2.5}, residual_sd={"sigma": 2.5},
-                                slopes={"ses": {"sigma": 1}}, group_sd={"intercept": 1, "ses": 1})
+                                slopes={"ses": {"sigma": 1} }, group_sd={"intercept": 1, "ses": 1})
     wrong = model_priors(data, "normal", unit_scale)
     model = varying_slopes(data, wrong)
     draws = prior_predictive(model, [variable.name for variable in model.free_RVs], data.outcome_name,

@@ -84,11 +84,11 @@ def prior_range_problems(prior: xr.DataTree, data: GroupedData, family: str = "n
     found = []
     mean = table.loc["mean"]
     if not tail <= mean.p_value <= 1 - tail:
-        found.append(f"The observed mean ({mean.observed:.3g}) lies outside the central {coverage:.0%} of the prior "
+        found.append(f"The observed mean ({mean.observed:.3g}) lies outside the central {coverage * 100:.0f}% of the prior "
                      f"predictive means (p = {mean.p_value:.3f}): the priors rule out data like these. {fix}")
     sd = table.loc["sd"]
     if sd.p_value < tail:
-        found.append(f"The observed sd ({sd.observed:.3g}) is larger than {1 - tail:.1%} of the prior predictive sds: "
+        found.append(f"The observed sd ({sd.observed:.3g}) is larger than {(1 - tail) * 100:.1f}% of the prior predictive sds: "
                      f"the priors rule out outcomes as spread out as these. {fix}")
     if family not in ("normal", "student_t"):
         return found
