@@ -59,3 +59,24 @@ def test_overview_has_one_row_per_model(example_fit):
     table = overview({"good": synthetic_fit([0, 0, 0, 0]), "bad": synthetic_fit([0, 5])}, THRESHOLDS)
     assert table.loc["good", "converged"] and not table.loc["bad", "converged"]
     assert overview({"example": example_fit}, THRESHOLDS).loc["example", "divergences"] == divergences(example_fit)
+
+
+def test_prior_data_conflict_is_detected(config, example_data, example_fit):
+    """A prior far from what the data say is flagged; the data-scaled defaults are not."""
+    from {{ cookiecutter.module_name }}.build import build_model
+    from {{ cookiecutter.module_name }}.diagnostics import prior_sensitivity_problems
+    from {{ cookiecutter.module_name }}.report import population_parameters
+    from {{ cookiecutter.module_name }}.sampling import fit
+
+    names = population_parameters(example_fit, "school")
+    assert prior_sensitivity_problems(example_fit, names) == []
+
+    # An intercept prior 10 posterior sds below the data's intercept, and narrow.
+    conflicting = config.model_copy(update={"priors": config.priors.model_copy(
+        update={"intercept": {"mu": float(example_data.outcome.mean()) - 1.5, "sigma": 0.1}})})
+    conflicting = conflicting.model_copy(update={"priors": type(config.priors).model_validate(conflicting.priors.model_dump())})
+    settings = config.sampler_settings(fast=True)
+    fitted = fit(build_model(conflicting, config.primary_model, example_data), settings)
+    problems = prior_sensitivity_problems(fitted, population_parameters(fitted, "school"))
+    assert any(problem.startswith("mu_alpha") and "prior-data conflict" in problem and "Fix:" in problem
+               for problem in problems), problems

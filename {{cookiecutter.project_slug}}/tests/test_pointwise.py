@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pymc as pm
 import pytest
+import xarray as xr
 
 from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.checks import group_mean_check, statistic_pvalues
@@ -97,3 +98,20 @@ def test_prior_predictive_on_a_subsample(config, example_data):
     assert prior.prior_predictive[name].sizes == {"chain": 1, "draw": 50, "obs": SUBSAMPLE}
     assert prior.prior["mu_alpha"].sizes["draw"] == 50
     np.testing.assert_array_equal(example_data.aligned_with(prior).outcome, prior.observed_data[name].values)
+
+
+def test_log_prior_is_pymcs_over_the_chosen_priors_only(subsampled):
+    """The stored log prior of each thinned draw equals PyMC's own, summed over the
+    population-level parameters (group effects are part of the model, not priors)."""
+    built, fit_data = subsampled
+    from {{ cookiecutter.module_name }}.pointwise import prior_parameters
+
+    names = [variable.name for variable in prior_parameters(built.model, built.group_dims)]
+    assert names and not any(name.startswith("z_") or name in ("alpha", "beta") for name in names)
+    draws = fit_data.posterior.to_dataset().sel(draw=fit_data.log_prior["draw"])
+    with built.model:
+        expected = pm.compute_log_prior(xr.DataTree.from_dict({"posterior": draws}), var_names=names,
+                                        extend_inferencedata=False, progressbar=False)
+    total = sum(expected[name].sum([dim for dim in expected[name].dims if dim not in ("chain", "draw")])
+                for name in names)
+    np.testing.assert_allclose(fit_data.log_prior["log_prior"].values, total.values, rtol=1e-10)

@@ -31,6 +31,11 @@ class BuiltModel:
     bambi: object | None = None        # formula models: the ``bmb.Model`` that built ``model``
 
     @property
+    def group_dims(self) -> set[str]:
+        """The dims of group-level effects: ours are named after the factor, Bambi's ``<factor>__factor_dim``."""
+        return {name for choice in self.parameterization for name in (choice.factor, f"{choice.factor}__factor_dim")}
+
+    @property
     def centered(self) -> bool:
         return all(choice.centered for choice in self.parameterization)
 

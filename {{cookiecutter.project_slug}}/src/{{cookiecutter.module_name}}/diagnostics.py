@@ -1,6 +1,11 @@
 """Convergence diagnostics of a fit, checked against the config's thresholds."""
 
+import contextlib
+import io
+import warnings
+
 import arviz as az
+import arviz_stats
 import pandas as pd
 import xarray as xr
 
@@ -122,3 +127,50 @@ def overview(fits: dict[str, xr.DataTree], thresholds: DiagnosticThresholds) -> 
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def prior_sensitivity(fit_data: xr.DataTree, var_names: list[str], threshold: float = 0.05) -> pd.DataFrame:
+    """Power-scaling prior and likelihood sensitivity of each parameter (``psense_summary``).
+
+    The posterior is reweighted as if the prior (or the likelihood) were raised to a power
+    near 1, by Pareto-smoothed importance sampling of the draws that have a ``log_prior``
+    (see ``pointwise.py``). A parameter sensitive to the prior and to the likelihood shows
+    prior-data conflict; one sensitive to the prior only is decided by its prior more than
+    by the data. On large data the likelihood is the pointwise subsample's.
+
+    Returns
+    -------
+    DataFrame
+        One row per parameter element: ``prior`` and ``likelihood`` sensitivity and a
+        ``diagnosis`` (``"✓"`` when neither is above ``threshold``).
+    """
+    log_likelihood = fit_data.log_likelihood.to_dataset()
+    tree = xr.DataTree.from_dict({
+        "posterior": fit_data.posterior.to_dataset()[var_names].sel(draw=log_likelihood["draw"]),
+        "log_prior": fit_data.log_prior.to_dataset(),
+        "log_likelihood": log_likelihood,
+    })
+    # psense_summary prints a pointer to its documentation when it finds something; the
+    # notebooks state each finding with its fix instead (prior_sensitivity_problems).
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+        return arviz_stats.psense_summary(tree, threshold=threshold, round_to=6)
+
+
+def prior_sensitivity_problems(fit_data: xr.DataTree, var_names: list[str], threshold: float = 0.05) -> list[str]:
+    """A sentence, with the fix, for every parameter whose posterior the prior decides or
+    contradicts (see :func:`prior_sensitivity`); empty if none or the fit has no log prior."""
+    if "log_prior" not in fit_data.children:
+        return []
+    table = prior_sensitivity(fit_data, var_names, threshold)
+    found = []
+    for parameter, row in table[table["diagnosis"] != "✓"].iterrows():
+        if "conflict" in row["diagnosis"]:
+            advice = ("the data pull against the prior. Fix: compare the prior (notebook 01) with what the data "
+                      "say; set it in the data's units or return to the defaults scaled to the data")
+        else:
+            advice = ("the prior decides this estimate more than the data do. Fix: report it as prior-driven, "
+                      "or gather data that inform it; check the prior is what you believe")
+        found.append(f"{parameter}: {row['diagnosis']} (prior sensitivity {row['prior']:.3f}, likelihood "
+                     f"{row['likelihood']:.3f}): {advice}.")
+    return found

@@ -19,6 +19,7 @@ from pymc.model.fgraph import clone_model
 
 # Names of the helper variables added to a copy of the model (never to the user's model).
 REPLICATED, LOG_LIKELIHOOD, ROW_DIM = "pointwise_outcome", "pointwise_log_likelihood", "pointwise_row"
+LOG_PRIOR = "pointwise_log_prior"
 
 
 def pointwise_rows(n_obs: int, max_rows: int | None, seed: int) -> np.ndarray:
@@ -38,8 +39,18 @@ def thinned(posterior: xr.Dataset, max_draws: int | None) -> xr.Dataset:
     return posterior.isel(draw=slice(None, None, -(-total // max_draws)))
 
 
-def _with_row_variables(model: pm.Model, rows: np.ndarray) -> pm.Model:
-    """A copy of ``model`` with the outcome and its log-likelihood at ``rows`` as deterministics.
+def prior_parameters(model: pm.Model, group_dims: set[str]) -> list:
+    """The free variables whose priors the analyst chose: all but the group-level effects
+    (dims in ``group_dims``, centred or as non-centred offsets), whose distribution is part
+    of the multilevel model, not a prior to power-scale (as brms's ``lprior`` leaves them out)."""
+    return [variable for variable in model.free_RVs
+            if not group_dims & set(model.named_vars_to_dims.get(variable.name, ()))]
+
+
+def _with_row_variables(model: pm.Model, rows: np.ndarray, group_dims: set[str] = frozenset()) -> pm.Model:
+    """A copy of ``model`` with the outcome and its log-likelihood at ``rows``, and the log
+    prior density of each draw (of :func:`prior_parameters`, for power-scaling sensitivity),
+    as deterministics.
 
     Indexing the graph (rather than building the model on fewer rows) works for custom and
     formula models alike and keeps every group in the model.
@@ -51,6 +62,9 @@ def _with_row_variables(model: pm.Model, rows: np.ndarray) -> pm.Model:
         copy.add_coord(ROW_DIM, rows)
         pm.Deterministic(REPLICATED, outcome[rows], dims=ROW_DIM)
         pm.Deterministic(LOG_LIKELIHOOD, pm.logp(outcome, observed_values)[rows], dims=ROW_DIM)
+        # The prior density at the drawn values (no Jacobian: on the parameters' own scale).
+        parameters = prior_parameters(copy, set(group_dims))
+        pm.Deterministic(LOG_PRIOR, sum(pm.logp(variable, variable).sum() for variable in parameters))
     return copy
 
 
@@ -71,8 +85,10 @@ def _observed_and_record(tree: xr.DataTree, model: pm.Model, outcome_name: str, 
 
 
 def add_pointwise(idata: xr.DataTree, model: pm.Model, outcome_name: str, obs_labels: list,
-                  rows: np.ndarray, seed: int, max_draws: int | None = None) -> xr.DataTree:
-    """Add ``log_likelihood``, ``posterior_predictive`` and ``observed_data`` for ``rows``.
+                  rows: np.ndarray, seed: int, max_draws: int | None = None,
+                  group_dims: set[str] = frozenset()) -> xr.DataTree:
+    """Add ``log_likelihood``, ``posterior_predictive`` and ``observed_data`` for ``rows``, and
+    ``log_prior`` (the log prior density of each of the same draws).
 
     Parameters
     ----------
@@ -90,16 +106,19 @@ def add_pointwise(idata: xr.DataTree, model: pm.Model, outcome_name: str, obs_la
         For the replicated outcomes.
     max_draws : int, optional
         Use at most this many posterior draws (see :func:`thinned`); all if None.
+    group_dims : set of str
+        Dims of group-level effects, left out of the log prior (see :func:`prior_parameters`).
     """
     labels = [obs_labels[row] for row in rows]
     posterior = idata.posterior.to_dataset()
     used = thinned(posterior, max_draws)
-    with _with_row_variables(model, rows):
+    with _with_row_variables(model, rows, group_dims):
         draws = pm.sample_posterior_predictive(
-            used, var_names=[REPLICATED, LOG_LIKELIHOOD], random_seed=seed, progressbar=False
+            used, var_names=[REPLICATED, LOG_LIKELIHOOD, LOG_PRIOR], random_seed=seed, progressbar=False
         ).posterior_predictive
     idata["posterior_predictive"] = xr.DataTree(_on_obs(draws[REPLICATED], labels).to_dataset(name=outcome_name))
     idata["log_likelihood"] = xr.DataTree(_on_obs(draws[LOG_LIKELIHOOD], labels).to_dataset(name=outcome_name))
+    idata["log_prior"] = xr.DataTree(draws[LOG_PRIOR].to_dataset(name="log_prior"))
     n_draws = (used.sizes["chain"] * used.sizes["draw"], posterior.sizes["chain"] * posterior.sizes["draw"])
     _observed_and_record(idata, model, outcome_name, labels, rows, len(obs_labels), seed, n_draws)
     return idata

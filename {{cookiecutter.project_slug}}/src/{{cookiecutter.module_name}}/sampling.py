@@ -98,7 +98,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     idata = standard_names(idata, built)
     rows = pointwise_rows(len(built.obs_labels), settings.pointwise_rows, settings.seed)
     add_pointwise(idata, built.model, built.outcome_name, built.obs_labels, rows, settings.seed,
-                  max_draws=settings.pointwise_draws)
+                  max_draws=settings.pointwise_draws, group_dims=built.group_dims)
     if built.bambi is not None:
         # After the pointwise values, which need the draws as the PyMC model defines them:
         # the Intercept at predictors = 0 and no offsets, as bmb.Model.fit returns them.
