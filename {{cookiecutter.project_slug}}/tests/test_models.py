@@ -1,6 +1,7 @@
 from dataclasses import replace
 
 import numpy as np
+import pymc as pm
 import pytest
 
 from {{ cookiecutter.module_name }}.build import build_model
@@ -115,3 +116,40 @@ def test_formula_too_large_for_bambi_is_refused_with_advice(config, example_data
     with pytest.raises(MemoryError, match=rf"{rows:,} rows x 40 groups matrix .*custom: varying_slopes"):
         build_model(config, "varying_intercepts", example_data)
     assert build_model(config, "complete_pooling", example_data).model.observed_RVs  # no group term
+
+
+def test_varying_slopes_is_the_plain_pymc_model_on_raw_data(example_data):
+    """The same model written out in plain PyMC, on a predictor far from 0 (mean 50): group
+    intercepts and slopes independent at x = 0 (lme4's ``(x || g)``), the intercept's prior
+    at the predictor's mean. Equal log densities at random points mean the same posterior."""
+    data = replace(example_data, predictors=50 + 10 * example_data.predictors)
+    priors = model_priors(data, "normal")
+    ours = varying_slopes(data, priors, family="normal", centered=False)
+
+    y, x, g = data.outcome, data.predictors[:, 0], data.group_codes
+    n_groups = len(data.groups)
+    with pm.Model() as plain:
+        at_means = pm.Normal("at_means", y.mean(), 2.5 * y.std())
+        slope = pm.Normal("slope", 0, 2.5 * y.std() / x.std())
+        sd_intercepts = pm.HalfNormal("sd_intercepts", np.sqrt((2.5 * y.std()) ** 2 + (2.5 * y.std() / x.std() * x.mean()) ** 2))
+        sd_slopes = pm.HalfNormal("sd_slopes", 2.5 * y.std() / x.std())
+        z_intercepts = pm.Normal("z_intercepts", 0, 1, shape=n_groups)
+        z_slopes = pm.Normal("z_slopes", 0, 1, shape=n_groups)
+        sigma = pm.HalfStudentT("residual", nu=4, sigma=y.std())
+        intercepts = at_means - slope * x.mean() + sd_intercepts * z_intercepts  # at x = 0
+        slopes = slope + sd_slopes * z_slopes
+        pm.Normal("y", intercepts[g] + slopes[g] * x, sigma, observed=y)
+
+    names = {"intercept_at_means": "at_means", "mu_beta": "slope", "tau_alpha": "sd_intercepts",
+             "tau_beta": "sd_slopes", "z_alpha": "z_intercepts", "z_beta": "z_slopes", "sigma": "residual"}
+    rng = np.random.default_rng(5)
+    ours_logp, plain_logp = ours.compile_logp(), plain.compile_logp()
+    for _ in range(3):
+        point = {name: value + rng.normal(0, 0.3, np.shape(value)) for name, value in ours.initial_point().items()}
+        shapes = {name: np.shape(value) for name, value in plain.initial_point().items()}
+        mapped = {}
+        for name, value in point.items():
+            base = name.removesuffix("_log__")  # HalfNormal values are sampled on the log scale
+            target = names[base] + name[len(base):]
+            mapped[target] = np.reshape(value, shapes[target])
+        np.testing.assert_allclose(ours_logp(point), plain_logp(mapped), rtol=1e-10)
