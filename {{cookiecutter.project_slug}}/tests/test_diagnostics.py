@@ -64,6 +64,7 @@ def test_overview_has_one_row_per_model(example_fit):
 def test_prior_data_conflict_is_detected(config, example_data, example_fit):
     """A prior far from what the data say is flagged; the data-scaled defaults are not."""
     from {{ cookiecutter.module_name }}.build import build_model
+    from {{ cookiecutter.module_name }}.config import NormalPrior
     from {{ cookiecutter.module_name }}.diagnostics import prior_sensitivity_problems
     from {{ cookiecutter.module_name }}.report import population_parameters
     from {{ cookiecutter.module_name }}.sampling import fit
@@ -72,9 +73,8 @@ def test_prior_data_conflict_is_detected(config, example_data, example_fit):
     assert prior_sensitivity_problems(example_fit, names) == []
 
     # An intercept prior 10 posterior sds below the data's intercept, and narrow.
-    conflicting = config.model_copy(update={"priors": config.priors.model_copy(
-        update={"intercept": {"mu": float(example_data.outcome.mean()) - 1.5, "sigma": 0.1}})})
-    conflicting = conflicting.model_copy(update={"priors": type(config.priors).model_validate(conflicting.priors.model_dump())})
+    intercept = NormalPrior(mu=float(example_data.outcome.mean()) - 1.5, sigma=0.1)
+    conflicting = config.model_copy(update={"priors": config.priors.model_copy(update={"intercept": intercept})})
     settings = config.sampler_settings(fast=True)
     fitted = fit(build_model(conflicting, config.primary_model, example_data), settings)
     problems = prior_sensitivity_problems(fitted, population_parameters(fitted, "school"))
