@@ -92,6 +92,8 @@ FILE_CASES = {
     "header only": ("school,ses,score\n", ["has a header but no rows"]),
     "ragged rows": ("school,ses,score\ns0,1,2\ns1,1,2,3,4\n", ["cannot be read as CSV"]),
     "duplicate columns": ("school,ses,ses,score\ns0,1,2,3\ns1,2,3,4\n", ["column name(s) ['ses'] appear more than once"]),
+    "semicolon-delimited": ("school;ses;score\ns0;1;2\ns1;2;3\n", ["looks separated by semicolons", "comma-separated"]),
+    "tab-delimited": ("school\tses\tscore\ns0\t1\t2\ns1\t2\t3\n", ["looks separated by tabs"]),
 }
 
 # id -> (config keys to set, expected message parts: the key path and what is allowed)
@@ -113,6 +115,36 @@ CONFIG_CASES = {
     "group sd prior on no predictor": ({"priors": {"group_sd": {"age": 1} } }, ["priors.group_sd: ['age']"]),
     "old-style slope prior": ({"priors": {"slope": {"mu": 0, "sigma": 1} } }, ["priors.slope", "Extra inputs"]),
     "primary model not listed": ({"primary": "best"}, ["primary: 'best' is not a model name", "varying_slopes"]),
+    # Names that collide with the models' own dimensions and variables
+    "group column named obs": ({"data.group": "obs"}, ["data.group", "'obs' is also the models' name for the observation dimension", "Fix: rename"]),
+    "outcome named sigma": ({"data.outcome": "sigma"}, ["data.outcome", "'sigma'", "the residual sd"]),
+    "predictor named mu": ({"data.predictors": ["mu"]}, ["data.predictors", "'mu'", "Bambi's linear predictor"]),
+    "group predictor named predictor": ({"data.group_predictors": ["predictor"]}, ["data.group_predictors", "'predictor'"]),
+    "exposure named draw": ({"data.exposure": "draw"}, ["data.exposure", "'draw'", "a sampling dimension"]),
+    "outcome also a predictor": ({"data.predictors": ["score"]}, ["data.predictors: column 'score' is already data.outcome"]),
+    # Custom models come from the project's own package only
+    "custom model from another package": ({"models": [{"name": "m", "custom": "os.system"}]},
+                                          ["'os.system' is not in this project", "models.py"]),
+    "custom model from a module not in the package": ({"models": [{"name": "m", "custom": "helpers.my_model"}]},
+                                                      ["'helpers.my_model' is not in this project"]),
+    "custom name that is not a function": ({"models": [{"name": "m", "custom": "FAMILIES"}]}, ["no function 'FAMILIES'"]),
+    # Formula priors are typed and checked against the formula
+    "misspelled prior distribution": ({"models": [{"name": "m", "formula": "score ~ ses", "priors": {"ses": {"dist": "Normall", "sigma": 1}}}]},
+                                      ["unknown distribution 'Normall'", "Did you mean 'Normal'?"]),
+    "prior on a term the formula lacks": ({"models": [{"name": "m", "formula": "score ~ ses", "priors": {"sess": {"dist": "Normal", "sigma": 1}}}]},
+                                          ["priors on ['sess'], which the formula does not have", "Intercept, ses"]),
+    "prior parameter that is text": ({"models": [{"name": "m", "formula": "score ~ ses", "priors": {"ses": {"dist": "Normal", "sigma": "wide"}}}]},
+                                     ["Normal.sigma: expected a number"]),
+    "prior without a distribution": ({"models": [{"name": "m", "formula": "score ~ ses", "priors": {"ses": {"sigma": 1}}}]},
+                                     ["priors.ses.dist", "Field required"]),
+    "term priors on a custom model": ({"models": [{"name": "m", "custom": "varying_slopes", "priors": {"ses": {"dist": "Normal", "sigma": 1}}}]},
+                                      ["priors by term are for formula models"]),
+    # Model names become file names
+    "model name with a slash": ({"models": [{"name": "slopes/intercepts", "custom": "varying_slopes"}]},
+                                ["model name 'slopes/intercepts' must start with a letter", "Fix:"]),
+    "model name climbing out": ({"models": [{"name": "../../x", "custom": "varying_slopes"}]}, ["model name '../../x'"]),
+    "empty model name": ({"models": [{"name": "", "custom": "varying_slopes"}]}, ["model name ''"]),
+    "model name with a space": ({"models": [{"name": "my model", "custom": "varying_slopes"}]}, ["model name 'my model'"]),
     "binomial without trials": ({"family": "binomial"}, ["data.trials: the binomial family needs"]),
     "repeated model names": ({"models": ["varying_slopes", "varying_slopes"]}, ["names must be unique"]),
     "unknown parameterisation": ({"parameterization": "sideways"}, ["parameterization", "'auto', 'centered' or 'non_centered'"]),
@@ -192,6 +224,58 @@ def test_config_that_is_not_yaml(project):
     config_path = project / "config" / "analysis.yaml"
     config_path.write_text("data: [unclosed\n")
     run_and_check(project, ["not valid YAML"], config_path)
+
+
+@pytest.mark.parametrize("key", ["paths.reports", "paths.artifacts"])
+def test_output_folder_that_cannot_be_written(project, key):
+    """A path that cannot become a folder (here an existing file: permissions do not stop
+    root, which CI runs as) is reported before any notebook runs."""
+    raw = yaml.safe_load((project / "config" / "analysis.yaml").read_text())
+    set_key(raw, key, "data/study.csv")
+    write_config(project, raw)
+    run_and_check(project, ["cannot write here", "paths.reports / paths.artifacts", "Nothing was changed"],
+                  project / "data" / "study.csv")
+
+
+def test_config_in_another_encoding(project):
+    config_path = project / "config" / "analysis.yaml"
+    config_path.write_bytes(config_path.read_bytes() + "# schools' r\u00e9sultats\n".encode("latin-1"))
+    run_and_check(project, ["not UTF-8 text", "save the file as UTF-8"], config_path)
+
+
+def test_yaml_alias_bomb_is_refused_before_it_expands(project):
+    config_path = project / "config" / "analysis.yaml"
+    bomb = "bomb:\n  a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"  {name}: &{name} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"
+        for previous, name in zip("abcdefgh", "bcdefghi"))
+    config_path.write_text(config_path.read_text() + bomb)
+    run_and_check(project, ["YAML aliases", "at most 50"], config_path)
+
+
+def test_relative_paths_resolve_against_the_folder_with_pyproject(project):
+    """A config kept outside config/ still reads the project's data (not relative to its own folder)."""
+    from {{ cookiecutter.module_name }}.config import load_config
+
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    elsewhere = project / "configs" / "variants"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "a.yaml").write_text((project / "config" / "analysis.yaml").read_text())
+    assert load_config(elsewhere / "a.yaml").data_path == project / "data" / "study.csv"
+
+
+def test_a_dead_kernel_is_a_clean_failure(tmp_path):
+    """A kernel killed mid-notebook (here it exits) gives a message naming the notebook."""
+    import nbformat
+
+    from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, Step, execute
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                      nbformat.v4.new_code_cell("import os\nos._exit(1)")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "dies.ipynb")
+    with pytest.raises(NotebookFailed, match=r"dies.ipynb: its kernel died .* Fix:"):
+        execute(Step("dies.ipynb", "dies", "Dies"), tmp_path, tmp_path / "executed", tmp_path / "failed")
 
 
 def test_missing_config(project):

@@ -79,7 +79,7 @@ def test_config_priors_replace_the_defaults_in_data_units(config, example_data):
 
 def test_formula_priors_come_from_the_config(config, example_data):
     model = build_model(config, "complete_pooling", example_data).model
-    assert float(model["ses"].owner.inputs[-1].eval()) == config.model("complete_pooling").priors["ses"]["sigma"]
+    assert float(model["ses"].owner.inputs[-1].eval()) == config.model("complete_pooling").priors["ses"].model_dump()["sigma"]
     assert model.named_vars_to_dims[model.observed_RVs[0].name] == ("__obs__",)
 
 
@@ -153,3 +153,15 @@ def test_varying_slopes_is_the_plain_pymc_model_on_raw_data(example_data):
             target = names[base] + name[len(base):]
             mapped[target] = np.reshape(value, shapes[target])
         np.testing.assert_allclose(ours_logp(point), plain_logp(mapped), rtol=1e-10)
+
+
+@pytest.mark.parametrize("function", [varying_slopes, correlated_slopes])
+@pytest.mark.parametrize("centered", [False, True])
+def test_every_name_a_model_creates_is_reserved(function, centered, example_data, example_priors):
+    """The config refuses data columns named like the models' own names: the list must be complete."""
+    from {{ cookiecutter.module_name }}.models import RESERVED_NAMES
+
+    model = function(example_data, example_priors, centered=centered)
+    created = set(model.named_vars) | set(model.coords) | {dim for dims in model.named_vars_to_dims.values() for dim in dims}
+    created -= {example_data.group_dim, example_data.outcome_name}
+    assert created <= set(RESERVED_NAMES), sorted(created - set(RESERVED_NAMES))

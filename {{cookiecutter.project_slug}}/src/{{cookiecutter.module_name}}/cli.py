@@ -7,7 +7,7 @@ import typer
 from {{ cookiecutter.module_name }}.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from {{ cookiecutter.module_name }}.data import DataError
 from {{ cookiecutter.module_name }}.diagnostics import all_problems
-from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, run_pipeline
+from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, OutputError, run_pipeline
 from {{ cookiecutter.module_name }}.sampling import load_fit
 from {{ cookiecutter.module_name }}.simulate import write_example
 
@@ -32,8 +32,12 @@ def run(
     """Fit every candidate model and render all notebooks to reports/."""
     try:
         index = run_pipeline(config, fast=fast, force=force, jobs=jobs)
-    except (ConfigError, DataError, NotebookFailed) as error:
+    except (ConfigError, DataError, NotebookFailed, OutputError) as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    except OSError as error:  # e.g. the disk filled up while writing: say which file, no traceback
+        typer.echo(f"error: {error.filename or 'writing the reports'}: {error.strerror or error}. Fix: free disk "
+                   "space or make the folder writable, then run again (finished fits are reused).", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"Reports written: {index}")
     if strict:

@@ -1,14 +1,18 @@
 """Load and validate ``config/analysis.yaml``, the single source of truth of an analysis."""
 
+import difflib
 import importlib
 import inspect
+import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import formulae
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator,
+)
 
 from {{ cookiecutter.module_name }} import models
 
@@ -69,24 +73,67 @@ class PriorOverrides(_Strict):
     lkj_eta: float = Field(default=2.0, gt=0)             # correlated_slopes: LKJ shape
 
 
+PACKAGE = models.__name__.rpartition(".")[0]
+PACKAGE_DIR = Path(models.__file__).parent
+
+
 def resolve_custom(path: str) -> Callable:
-    """The model function named by ``path``: a function in ``models.py`` or ``package.module.function``."""
-    module_name, _, function_name = path.rpartition(".")
-    module = importlib.import_module(module_name) if module_name else models
+    """The model function named by ``path``: ``function`` in ``models.py``, or
+    ``module.function`` for a module of this project's package (``src/<package>/module.py``).
+
+    The package's own name may lead (``<package>.module.function``). Nothing outside the
+    package is imported: a config names a model, it does not run code.
+    """
+    module_name, _, function_name = path.removeprefix(f"{PACKAGE}.").rpartition(".")
+    if not module_name:
+        module = models
+    elif "." in module_name or not module_name.isidentifier() or not (PACKAGE_DIR / f"{module_name}.py").is_file():
+        raise ValueError(
+            f"{path!r} is not in this project: a custom model is a function in models.py (custom: function) "
+            f"or in another module of src/{PACKAGE}/ (custom: module.function)"
+        )
+    else:
+        module = importlib.import_module(f"{PACKAGE}.{module_name}")
     function = getattr(module, function_name, None)
-    if not callable(function):
+    if not inspect.isfunction(function):
         raise ValueError(f"no function {function_name!r} in {module.__name__}")
     return function
+
+
+# Model names become file names (artifacts/fits/<name>.nc, reports/02_fit_<name>.html).
+MODEL_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+
+
+class BambiPrior(_Strict):
+    """A Bambi prior: a PyMC distribution's name and its parameters, numbers or nested priors."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    dist: str
+
+    @model_validator(mode="after")
+    def _known(self):
+        import pymc as pm
+
+        if not isinstance(getattr(pm, self.dist, None), type) or not issubclass(getattr(pm, self.dist), pm.Distribution):
+            close = difflib.get_close_matches(self.dist, [name for name in dir(pm) if name[:1].isupper()], n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown distribution {self.dist!r}: use a PyMC distribution name such as Normal.{hint}")
+        for key, value in (self.model_extra or {}).items():
+            if isinstance(value, dict):
+                BambiPrior.model_validate(value)
+            elif isinstance(value, bool) or not isinstance(value, (int, float, list)):
+                raise ValueError(f"{self.dist}.{key}: expected a number, a list of numbers or a nested prior")
+        return self
 
 
 class ModelSpec(_Strict):
     """One candidate model: a formula (built by Bambi) or a custom PyMC function."""
 
-    name: str
+    name: str                                   # letters, digits, _ and -; starts with a letter (a file name)
     formula: str | None = None
     custom: str | None = None
     family: Family | None = None                # overrides the top-level family
-    priors: dict[str, Any] = {}                 # formula models: Bambi priors by term
+    priors: dict[str, BambiPrior] = {}          # formula models: Bambi priors by term
     parameterization: Parameterization | None = None  # overrides the top-level choice
 
     @model_validator(mode="before")
@@ -94,6 +141,16 @@ class ModelSpec(_Strict):
     def _shorthand(cls, value):
         # `- varying_slopes` is short for a custom model of that name.
         return {"name": value, "custom": value} if isinstance(value, str) else value
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not re.fullmatch(MODEL_NAME_PATTERN, name):
+            raise ValueError(
+                f"model name {name!r} must start with a letter and hold only letters, digits, '_' and '-' "
+                "(at most 64): it names the fit's file and its report page. Fix: e.g. 'varying_slopes'"
+            )
+        return name
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -109,14 +166,32 @@ class ModelSpec(_Strict):
                 ) from error
         if self.formula is not None:
             try:
-                formulae.model_description(self.formula)
+                terms = formula_terms(self.formula)
             except Exception as error:  # formulae raises several types
                 raise ValueError(f"model {self.name!r}: formula {self.formula!r} does not parse: {error}") from error
+            unknown = sorted(set(self.priors) - terms - FAMILY_PARAMETERS)
+            if unknown:
+                raise ValueError(
+                    f"model {self.name!r}: priors on {unknown}, which the formula does not have; "
+                    f"its terms: {', '.join(sorted(terms))} (and the family's: {', '.join(sorted(FAMILY_PARAMETERS))})"
+                )
+        elif self.priors:
+            raise ValueError(f"model {self.name!r}: priors by term are for formula models; "
+                             "a custom model's priors go in the top-level priors section")
         return self
 
     @property
     def kind(self) -> str:
         return "formula" if self.formula is not None else "custom"
+
+
+# Parameters of Bambi's families that take a prior by name.
+FAMILY_PARAMETERS = {"sigma", "nu", "alpha"}
+
+
+def formula_terms(formula: str) -> set[str]:
+    """The names Bambi gives the terms of ``formula``: what a prior may be set on."""
+    return {term.name for term in formulae.model_description(formula).terms}
 
 
 def custom_model_names() -> list[str]:
@@ -163,6 +238,26 @@ class Paths(_Strict):
     reports: Path = Path("reports")
 
 
+def check_column_names(data: DataConfig) -> None:
+    """Refuse column names that the models also use for their own dimensions and variables
+    (a group column called ``obs`` would be taken for the observation dimension), and one
+    column in two roles."""
+    roles = {"data.outcome": [data.outcome], "data.group": [data.group], "data.predictors": data.predictors,
+             "data.group_predictors": data.group_predictors, "data.trials": [data.trials] if data.trials else [],
+             "data.exposure": [data.exposure] if data.exposure else []}
+    seen = {}
+    for role, columns in roles.items():
+        for column in columns:
+            if column in models.RESERVED_NAMES:
+                raise ValueError(
+                    f"{role}: the column name {column!r} is also the models' name for {models.RESERVED_NAMES[column]}. "
+                    f"Fix: rename the column in the CSV and the config (e.g. {column + '_value'!r})"
+                )
+            if column in seen and seen[column] != role:
+                raise ValueError(f"{role}: column {column!r} is already {seen[column]}; a column has one role")
+            seen[column] = role
+
+
 class AnalysisConfig(_Strict):
     data: DataConfig
     family: Family = "normal"
@@ -193,6 +288,7 @@ class AnalysisConfig(_Strict):
         unknown = sorted(set(self.priors.group_sd) - {"intercept", *self.data.predictors})
         if unknown:
             raise ValueError(f"priors.group_sd: {unknown} are not 'intercept' or a predictor")
+        check_column_names(self.data)
         families = {spec.family or self.family for spec in self.models}
         if "binomial" in families and self.data.trials is None:
             raise ValueError("data.trials: the binomial family needs the column with the number of trials")
@@ -244,14 +340,28 @@ class AnalysisConfig(_Strict):
         return self.sampler.model_copy(update=self.fast.model_dump())
 
 
+# Bounds on what a config file may hold: aliases can make a few lines expand into gigabytes.
+MAX_CONFIG_BYTES = 1_000_000
+MAX_YAML_ALIASES = 50
+
+
+def project_root(config_path: Path) -> Path:
+    """The folder relative paths in a config refer to (see :func:`load_config`)."""
+    for folder in config_path.parents:
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return config_path.parent.parent
+
+
 def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> AnalysisConfig:
     """Read and validate an analysis config.
 
     Parameters
     ----------
     path : str or Path
-        The YAML file. Its folder's parent is the project folder that relative paths
-        in the file refer to.
+        The YAML file. Relative paths in it refer to the project folder: the nearest
+        folder at or above the config's that holds ``pyproject.toml``, else the config's
+        folder's parent (``config/analysis.yaml`` -> the folder holding ``config/``).
 
     Returns
     -------
@@ -266,13 +376,24 @@ def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> AnalysisConfig:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found. Pass --config with the path to analysis.yaml.")
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}). "
+                          "Fix: save the file as UTF-8 (most editors: Save with encoding).") from error
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {len(text):,} characters; a config is a few kilobytes. Fix: point --config at analysis.yaml.")
+    try:
+        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_YAML_ALIASES:
+            raise ConfigError(f"{path}: {aliases} YAML aliases (*name); at most {MAX_YAML_ALIASES} are allowed, so the "
+                              "file cannot expand into more than it shows. Fix: write the values out.")
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with keys data, models, sampler (and optionally priors).")
     try:
-        return AnalysisConfig.model_validate({**raw, "root": path.parent.parent})
+        return AnalysisConfig.model_validate({**raw, "root": project_root(path)})
     except ValidationError as error:
         lines = [
             f"  {'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"

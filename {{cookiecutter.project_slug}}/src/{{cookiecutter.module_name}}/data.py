@@ -96,7 +96,8 @@ class GroupedData:
 def read_table(path: Path) -> pd.DataFrame:
     """Read the CSV, with an error that names the file when it cannot be read."""
     if not path.is_file():
-        raise DataError(f"{path}: data file not found. Set data.path in the config to your CSV.")
+        raise DataError(f"{path}: data file not found. Set data.path in the config to your CSV "
+                        "(a relative path is read from the project folder, the one holding pyproject.toml).")
     try:
         names = pd.read_csv(path, nrows=1, header=None).iloc[0].astype(str).tolist()
         frame = pd.read_csv(path)
@@ -111,6 +112,13 @@ def read_table(path: Path) -> pd.DataFrame:
         )
     if frame.empty:
         raise DataError(f"{path}: the file has a header but no rows. Fix: point data.path at the file with the data.")
+    if frame.shape[1] == 1:
+        for name, delimiter in (("semicolons", ";"), ("tabs", "\t")):
+            if delimiter in str(frame.columns[0]):
+                raise DataError(
+                    f"{path}: the header is one column, {str(frame.columns[0])[:60]!r}: the file looks separated by "
+                    f"{name}. Fix: save it as comma-separated CSV (e.g. pandas: read_csv(sep={delimiter!r}).to_csv(...))."
+                )
     return frame
 
 

@@ -83,7 +83,8 @@ def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
     from {{ cookiecutter.module_name }}.priors import formula_intercept_prior
 
     defaults = {"Intercept": formula_intercept_prior(data, family)} if has_intercept(formula) else {}
-    return {**defaults, **priors}
+    given = {term: prior.model_dump() if hasattr(prior, "model_dump") else prior for term, prior in priors.items()}
+    return {**defaults, **given}
 
 
 def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False):

@@ -34,6 +34,28 @@ if TYPE_CHECKING:  # imported for annotations only: config imports this module
 
 FAMILIES = ("normal", "student_t", "bernoulli", "binomial", "poisson", "negative_binomial")
 
+# Every dimension, coordinate and variable name the models create (ours below, Bambi's, and
+# the pipeline's): a data column of the same name would be confused with them, so the config
+# refuses it. tests/test_models.py checks that every built model's names are listed here.
+RESERVED_NAMES = {
+    "obs": "the observation dimension", "__obs__": "Bambi's observation dimension",
+    "chain": "a sampling dimension", "draw": "a sampling dimension", "sample": "a sampling dimension",
+    "predictor": "the predictor dimension", "group_predictor": "the group-level predictor dimension",
+    "effect": "the effect dimension of correlated_slopes", "effect_pair": "the correlation dimension",
+    "predictors": "the predictors' data container", "group_code": "the group codes' data container",
+    "group_predictors": "the group-level predictors' data container",
+    "intercept_at_means": "a parameter", "mu_alpha": "a parameter", "tau_alpha": "a parameter",
+    "mu_beta": "a parameter", "tau_beta": "a parameter", "alpha": "a parameter (also Bambi's negative binomial)",
+    "beta": "a parameter", "z_alpha": "a parameter", "z_beta": "a parameter", "gamma": "a parameter",
+    "sigma": "the residual sd", "nu": "the Student-t degrees of freedom", "phi": "the negative binomial dispersion",
+    "chol": "a parameter", "chol_corr": "a parameter", "chol_stds": "a parameter", "effects": "a parameter",
+    "z_effects": "a parameter", "rho": "the correlations", "log_likelihood": "a potential",
+    "mu": "Bambi's linear predictor", "p": "Bambi's probability", "Intercept": "Bambi's intercept",
+    "log_prior": "the fit's log prior", "pointwise_outcome": "a pointwise variable",
+    "pointwise_log_likelihood": "a pointwise variable", "pointwise_log_prior": "a pointwise variable",
+    "pointwise_row": "a pointwise dimension",
+}
+
 
 def likelihood(data: "GroupedData", eta, priors: "ModelPriors", family: str):
     """The observed outcome given the linear predictor ``eta`` on the link scale.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import papermill
+from nbclient.exceptions import DeadKernelError
 from nbconvert import HTMLExporter
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -39,6 +40,25 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 class NotebookFailed(RuntimeError):
     """A notebook raised an error; the message names the notebook and the cell."""
+
+
+class OutputError(RuntimeError):
+    """A folder the run writes to cannot be written; the message names it and the fix."""
+
+
+def check_writable(*folders: Path) -> None:
+    """Create each output folder and write a small file in it, before any notebook runs."""
+    for folder in folders:
+        probe = folder / ".write-test"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"0" * 4096)
+            probe.unlink()
+        except OSError as error:
+            raise OutputError(
+                f"{folder}: cannot write here ({error.strerror}). Fix: make the folder writable, free disk space, "
+                "or set paths.reports / paths.artifacts in the config to a writable folder. Nothing was changed."
+            ) from error
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,11 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
             f"{source} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
             f"The executed notebook with the full traceback is kept at {kept}; "
             "the previous reports are unchanged."
+        ) from error
+    except DeadKernelError as error:
+        raise NotebookFailed(
+            f"{source}: its kernel died (out of memory, or killed) before the notebook finished. "
+            "Fix: free memory or reduce sampler.pointwise_rows / the data; the previous reports are unchanged."
         ) from error
     return output
 
@@ -232,6 +257,7 @@ def run_pipeline(
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
     load_data(config)  # fail on bad data here, before any notebook starts
+    check_writable(config.reports_dir, config.fits_dir)
     notebooks_dir = config.root / "notebooks"
     staging = config.reports_dir / ".staging"
     shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted run
