@@ -166,6 +166,63 @@ def test_killed_run_leaves_the_previous_reports_and_fits_readable(finished_proje
         assert load_fit(config.fit_path(name)).posterior.sizes["draw"] > 0
 
 
+def every_file(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` and its bytes, failed notebooks included (not the staging areas)."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file() and ".staging" not in path.relative_to(folder).parts}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_stops_at_once_and_changes_nothing(finished_project, signum):
+    """Ctrl-C (or SIGTERM) while fitting: exit 130 with one line, kernels and queued notebooks
+    stopped, every earlier fit and report byte-identical."""
+    import psutil
+
+    reports, fits = finished_project / "reports", finished_project / "artifacts"
+    before = every_file(reports), every_file(fits)
+    config_path = finished_project / "config" / "analysis.yaml"
+    config_path.write_text(config_path.read_text().replace("seed: ", "seed: 1"))  # a new seed: every fit is redone
+    process = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--fast", "--jobs", "1", "--config", str(config_path)],
+        cwd=finished_project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    staged_fit = reports / ".staging" / "executed" / "02_fit_varying_slopes.ipynb"
+    deadline = time.monotonic() + 120
+    while not staged_fit.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # into the fit; other fit notebooks are queued (--jobs 1)
+    kernels = psutil.Process(process.pid).children(recursive=True)
+    assert kernels, "no kernel was running"
+    process.send_signal(signum)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert time.monotonic() - started < 20, "the run did not stop at once"
+    assert stderr.strip().splitlines()[-1].startswith("Interrupted: no published fit or report was changed")
+    assert "Traceback" not in stderr
+    assert not any(kernel.is_running() and kernel.status() != psutil.STATUS_ZOMBIE for kernel in kernels)
+    assert (every_file(reports), every_file(fits)) == before
+    assert not (reports / ".staging").exists()
+
+
+def test_staged_fits_are_reused_by_the_next_run(finished_project):
+    """A fit finished by an interrupted run waits in the staging folder; the next run loads it."""
+    from {{ cookiecutter.module_name }}.data import load_data
+    from {{ cookiecutter.module_name }}.sampling import fit_or_load
+
+    config_path = finished_project / "config" / "analysis.yaml"
+    config_path.write_text(config_path.read_text().replace("seed: ", "seed: 2"))
+    config = load_config(config_path)
+    published = config.fit_path("complete_pooling").read_bytes()
+    settings = config.sampler_settings(fast=True)
+    first, from_cache = fit_or_load(config, "complete_pooling", load_data(config), settings, staged=True)
+    assert not from_cache and (config.fits_staging_dir / "complete_pooling.nc").is_file()
+    assert config.fit_path("complete_pooling").read_bytes() == published  # nothing published yet
+    again, from_cache = fit_or_load(config, "complete_pooling", load_data(config), settings, staged=True)
+    assert from_cache and again.attrs["cache_key"] == first.attrs["cache_key"]
+    assert config.fit_path("complete_pooling", staged=True) == config.fits_staging_dir / "complete_pooling.nc"
+
+
 def test_rerun_gives_identical_summaries(pipeline_run, tmp_path):
     """Same config, data and seed: the refitted primary model has the same posterior summary."""
     import arviz as az

@@ -1,5 +1,6 @@
 """Command line: ``python -m {{ cookiecutter.module_name }} run`` and friends."""
 
+import signal
 from pathlib import Path
 
 import typer
@@ -11,8 +12,14 @@ from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, OutputError,
 from {{ cookiecutter.module_name }}.sampling import load_fit
 from {{ cookiecutter.module_name }}.simulate import write_example
 
-# Exit codes: 1 bad config, data or a failed notebook; 3 a --strict run whose fits miss a threshold.
+# Exit codes: 1 bad config, data or a failed notebook; 3 a --strict run whose fits miss a
+# threshold; 130 interrupted (Ctrl-C or SIGTERM), as shells report a SIGINT.
 STRICT_EXIT_CODE = 3
+INTERRUPTED_EXIT_CODE = 130
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 app = typer.Typer(help="{{ cookiecutter.project_name }}: Bayesian multilevel analysis pipeline.", no_args_is_help=True)
 
@@ -30,8 +37,13 @@ def run(
     ),
 ) -> None:
     """Fit every candidate model and render all notebooks to reports/."""
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill`, a scheduler or CI stopping the run: as Ctrl-C
     try:
         index = run_pipeline(config, fast=fast, force=force, jobs=jobs)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted: no published fit or report was changed; fits finished in this run are kept in "
+                   "artifacts/fits/.staging and the next run reuses them.", err=True)
+        raise typer.Exit(code=INTERRUPTED_EXIT_CODE) from None
     except (ConfigError, DataError, NotebookFailed, OutputError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None

@@ -330,7 +330,15 @@ class AnalysisConfig(_Strict):
     def reports_dir(self) -> Path:
         return self.resolve(self.paths.reports)
 
-    def fit_path(self, model_name: str) -> Path:
+    @property
+    def fits_staging_dir(self) -> Path:
+        """Where a pipeline run keeps the fits it makes until every notebook has succeeded."""
+        return self.fits_dir / ".staging"
+
+    def fit_path(self, model_name: str, staged: bool = False) -> Path:
+        """The saved fit of ``model_name``; with ``staged``, this run's staged fit if there is one."""
+        if staged and (self.fits_staging_dir / f"{model_name}.nc").is_file():
+            return self.fits_staging_dir / f"{model_name}.nc"
         return self.fits_dir / f"{model_name}.nc"
 
     def sampler_settings(self, fast: bool = False) -> SamplerSettings:

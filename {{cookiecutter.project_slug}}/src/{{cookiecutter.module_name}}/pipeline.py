@@ -6,11 +6,15 @@ saved fits. Executed notebooks go to ``reports/executed/``, HTML to ``reports/``
 of every fit (``estimates.py``); ``reports/timings.json`` says how long each
 notebook of the latest run took to execute and to render.
 
-A run writes into ``reports/.staging/`` and publishes (renames) its notebooks and HTML into
-place only when every notebook has succeeded, so the previous reports stay complete and
-readable until a new set is. A failed notebook is kept in ``reports/failed/``.
+A run writes into ``reports/.staging/`` and ``artifacts/fits/.staging/`` and publishes
+(renames) its fits, notebooks and HTML into place only when every notebook has succeeded, so
+the previous fits and reports stay complete and readable until a new set is. A failed
+notebook is kept in ``reports/failed/``. Ctrl-C or SIGTERM stops the kernels and queued
+notebooks at once and changes nothing published; the fits finished so far stay staged and
+the next run reuses them.
 """
 
+import contextlib
 import html
 import json
 import os
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 import papermill
+import psutil
 from nbclient.exceptions import DeadKernelError
 from nbconvert import HTMLExporter
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -77,9 +82,12 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
     common = {"config_path": str(config_path), "fast": fast}
     primary = {**common, "model_name": config.primary_model}
     reported = {**common, "model_name": config.primary or ""}  # "": the model PSIS-LOO prefers
-    steps = [Step("01_prior_predictive.ipynb", "01_prior_predictive", "Prior predictive check", primary)]
+    # Notebooks that make or read fits use this run's staged fits (published when it succeeds).
+    primary, reported = {**primary, "staged": True}, {**reported, "staged": True}
+    steps = [Step("01_prior_predictive.ipynb", "01_prior_predictive", "Prior predictive check",
+                  {**common, "model_name": config.primary_model})]
     steps += [
-        Step(FIT_NOTEBOOK, f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name})
+        Step(FIT_NOTEBOOK, f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name, "staged": True})
         for name in config.model_names
     ]
     steps += [
@@ -137,6 +145,8 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
             extra_arguments=KERNEL_ARGUMENTS,
         )
     except papermill.PapermillExecutionError as error:
+        if error.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: not a failure to keep
+            raise KeyboardInterrupt from error
         failed_dir.mkdir(parents=True, exist_ok=True)
         kept = failed_dir / output.name
         os.replace(output, kept)
@@ -200,14 +210,34 @@ def waves(steps: list[Step]) -> list[list[Step]]:
 
 def run_concurrently(function, steps: list[Step], jobs: int, on_done) -> None:
     """``function(step)`` for every step, ``jobs`` at a time; the first failure in plan order is raised
-    after the running ones finish."""
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(function, step) for step in steps]
+    after the running ones finish. On Ctrl-C or SIGTERM the queued steps are dropped and the
+    running kernels stopped at once, then the interruption is raised."""
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = [pool.submit(function, step) for step in steps]
+    try:
         for future in as_completed(futures):
             if future.exception() is None:
                 on_done()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_kernels()
+        pool.shutdown(wait=True)  # the threads end as their kernels die
+        raise
+    pool.shutdown(wait=True)
     for future in futures:
         future.result()
+
+
+def stop_kernels(grace_s: float = 3.0) -> None:
+    """Terminate every process this one started (the notebooks' kernels), then kill what remains."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
 
 
 def write_estimates_of_fits(config: AnalysisConfig) -> Path:
@@ -289,6 +319,7 @@ def run_pipeline(
                 if todo:
                     progress.update(task, description=", ".join(step.name for step in todo))
                     run_concurrently(run_step, todo, jobs, on_done=lambda: progress.advance(task))
+        publish(config.fits_staging_dir, config.fits_dir)  # fits first: published reports read them
         publish(staging, config.reports_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -168,26 +168,34 @@ def cached_fit(path: Path, key: str) -> xr.DataTree | None:
     return fit_data if fit_data.attrs.get("cache_key") == key else None
 
 
-def fit_or_load(config, name: str, data, settings: SamplerSettings) -> tuple[xr.DataTree, bool]:
+def fit_or_load(config, name: str, data, settings: SamplerSettings, staged: bool = False) -> tuple[xr.DataTree, bool]:
     """Load the saved fit of model ``name`` if its inputs are unchanged, otherwise fit and save it.
 
-    Returns the fit and whether it came from the cache; the latter is also written next to
-    the fit (``<name>.origin.json``) for the report.
+    With ``staged`` (the pipeline), a new fit is saved under ``artifacts/fits/.staging/`` and
+    published only when the whole run succeeds, so an interrupted or failed run leaves the
+    earlier fits as they were; a staged fit of an interrupted run with the same inputs is
+    reused. Returns the fit and whether it came from the cache; the latter is also written
+    next to the fit (``<name>.origin.json``) for the report.
     """
     key = fit_key(config, name, settings)
-    path = config.fit_path(name)
-    fit_data = cached_fit(path, key)
+    published = config.fit_path(name)
+    target = config.fits_staging_dir / f"{name}.nc" if staged else published
+    fit_data = cached_fit(published, key)
+    if fit_data is None and staged:
+        fit_data = cached_fit(target, key)
     from_cache = fit_data is not None
     if not from_cache:
         fit_data = fit(build_model(config, name, data), settings)
         fit_data.attrs["cache_key"] = key
-        save_fit(fit_data, path)
+        save_fit(fit_data, target)
     origin = {"from_cache": from_cache, "sampled_at": fit_data.posterior.attrs.get("created_at")}
-    write_text_atomically(path.with_suffix(".origin.json"), json.dumps(origin))
+    write_text_atomically(target.with_suffix(".origin.json"), json.dumps(origin))
     return fit_data, from_cache
 
 
-def fit_origin(config, name: str) -> dict:
+def fit_origin(config, name: str, staged: bool = False) -> dict:
     """Whether the latest run loaded model ``name`` from the cache, and when it was sampled."""
-    path = config.fit_path(name).with_suffix(".origin.json")
+    path = config.fits_staging_dir / f"{name}.origin.json"
+    if not (staged and path.is_file()):
+        path = config.fit_path(name).with_suffix(".origin.json")
     return json.loads(path.read_text()) if path.is_file() else {"from_cache": None, "sampled_at": None}
