@@ -237,6 +237,24 @@ def test_output_folder_that_cannot_be_written(project, key):
                   project / "data" / "study.csv")
 
 
+def test_disk_full_mid_run_is_one_line(project, monkeypatch):
+    """A write that fails mid-run (here ENOSPC raised where the pipeline runs) is one line naming the file."""
+    import errno
+
+    from {{ cookiecutter.module_name }} import cli
+
+    full = project / "reports" / "02_fit_varying_slopes.html"
+
+    def run_out_of_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(full))
+
+    monkeypatch.setattr(cli, "run_pipeline", run_out_of_space)
+    result = CliRunner().invoke(app, ["run", "--config", str(project / "config" / "analysis.yaml")])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"error: {full}: No space left on device. Fix: free disk space or make the folder "
+                                     "writable, then run again (finished fits are reused).")
+
+
 def test_config_in_another_encoding(project):
     config_path = project / "config" / "analysis.yaml"
     config_path.write_bytes(config_path.read_bytes() + "# schools' r\u00e9sultats\n".encode("latin-1"))
