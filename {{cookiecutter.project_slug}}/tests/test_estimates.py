@@ -110,3 +110,12 @@ def test_estimates_csv_has_every_model(example_fit, config, tmp_path):
     assert list(table.columns) == COLUMNS
     assert sorted(set(table["model"])) == ["a", "b"]
     assert (table.loc[table["effect"] == "ran_pars", "term"].str.startswith(("sd__", "cor__"))).all()
+
+
+def test_numbers_are_readable():
+    from {{ cookiecutter.module_name }}.estimates import readable, rounded
+
+    assert [readable(value) for value in (-1722.35, 251.405, 10.4673, 0.06421, 4.16e-10, 0.0, float("nan"))] == [
+        "-1,722", "251", "10.5", "0.0642", "4.2e-10", "0", ""]
+    table = rounded(pd.DataFrame({"term": ["a"], "estimate": [0.123456], "inside": [True]}))
+    assert table.to_dict("records") == [{"term": "a", "estimate": "0.123", "inside": True}]

@@ -205,6 +205,15 @@ def test_interrupted_run_stops_at_once_and_changes_nothing(finished_project, sig
     assert not (reports / ".staging").exists()
 
 
+def test_reports_and_fits_are_readable_by_others(finished_project):
+    """Atomic writes go through a private temporary file; the published files must not stay private."""
+    from {{ cookiecutter.module_name }}.files import FILE_MODE
+
+    published = [*(finished_project / "reports").glob("*.html"), *(finished_project / "artifacts" / "fits").glob("*.nc")]
+    assert published and FILE_MODE & 0o044 == 0o044  # the usual umask, 022
+    assert {path.stat().st_mode & 0o777 for path in published} == {FILE_MODE}
+
+
 def test_staged_fits_are_reused_by_the_next_run(finished_project):
     """A fit finished by an interrupted run waits in the staging folder; the next run loads it."""
     from {{ cookiecutter.module_name }}.data import load_data

@@ -151,7 +151,22 @@ def write_estimates(config, fits: dict[str, xr.DataTree]) -> Path:
     return path
 
 
+def readable(value: float, digits: int = 3) -> str:
+    """A number as a reader wants it: ``digits`` significant digits, whole numbers from
+    ``10 ** (digits - 1)`` on (``-1,722``, not ``-1.72e+03``), tiny ones as ``4.2e-10``,
+    blank if missing."""
+    if pd.isna(value):
+        return ""
+    if value == 0:
+        return "0"
+    if abs(value) >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    if abs(value) < 1e-3:
+        return f"{value:.1e}"
+    return f"{value:.{digits}g}"
+
+
 def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """The table with numbers to ``digits`` significant digits, for reading."""
+    """The table with its numbers as :func:`readable` text, for the report."""
     numbers = table.select_dtypes("number").columns
-    return table.assign(**{column: table[column].map(lambda value: float(f"{value:.{digits}g}")) for column in numbers})
+    return table.assign(**{column: table[column].map(lambda value: readable(value, digits)) for column in numbers})

@@ -2,7 +2,9 @@
 
 Each write goes to a temporary file in the target's folder (same file system) and is then
 renamed over the target, which POSIX makes atomic. If the write fails or the process is
-killed, the previous file is still in place.
+killed, the previous file is still in place. The new file gets the permissions any new file
+gets here (0644 with the usual umask), not the temporary file's private 0600, so a shared
+folder or a web server can serve the reports.
 """
 
 import os
@@ -10,6 +12,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def _current_umask() -> int:
+    """The process's umask (read once, at import, before any thread starts: setting and
+    restoring it is the only portable way to read it)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+FILE_MODE = 0o666 & ~_current_umask()
 
 
 @contextmanager
@@ -21,6 +34,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)

@@ -39,8 +39,10 @@ from {{ cookiecutter.module_name }}.files import write_text_atomically
 
 FIT_NOTEBOOK = "02_fit.ipynb"
 
-# The kernel's own start-up log (not the notebook's output) would clutter the terminal.
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+# The kernel's own log (not the notebook's output) would clutter the terminal: at shutdown
+# ipykernel logs "KeyboardInterrupt caught in kernel" as an ERROR after every successful
+# notebook. A notebook's real errors reach the run through Papermill, not this log.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 class NotebookFailed(RuntimeError):
