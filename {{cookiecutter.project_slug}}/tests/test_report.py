@@ -1,3 +1,6 @@
+import numpy as np
+import xarray as xr
+
 from {{ cookiecutter.module_name }}.report import (
     file_sha256,
     population_parameters,
@@ -49,3 +52,39 @@ def test_formula_model_population_parameters_exclude_group_effects():
     })
     tree = xr.DataTree.from_dict({"posterior": posterior})
     assert population_parameters(tree, "school") == ["Intercept", "1|school_sigma"]
+
+
+def test_group_effects_are_each_groups_intercept_relative_to_the_population(example_fit, example_data):
+    from {{ cookiecutter.module_name }}.report import group_effects
+
+    effects = group_effects(example_fit, "school", ci_prob=0.9)
+    assert len(effects) == len(example_data.groups) and effects["effect"].is_monotonic_decreasing
+    expected = (example_fit.posterior["alpha"] - example_fit.posterior["mu_alpha"]).mean(("chain", "draw"))
+    np.testing.assert_allclose(effects.loc[example_data.groups, "effect"], expected.sel(school=example_data.groups))
+    assert (effects["lower"] < effects["effect"]).all() and (effects["effect"] < effects["upper"]).all()
+    assert effects["differs"].tolist() == ((effects["lower"] > 0) | (effects["upper"] < 0)).tolist()
+
+
+def test_group_effects_of_a_formula_fit_are_bambis_group_intercepts():
+    from {{ cookiecutter.module_name }}.report import group_effects
+
+    draws = np.random.default_rng(0).normal([[[3.0, 0.0, -3.0]]], 1.0, size=(2, 500, 3))
+    fit_data = xr.DataTree.from_dict({"posterior": xr.Dataset(
+        {"1|g": (("chain", "draw", "g__factor_dim"), draws)}, coords={"g__factor_dim": ["a", "b", "c"]})})
+    effects = group_effects(fit_data, "g", ci_prob=0.94)
+    assert effects.index.tolist() == ["a", "b", "c"] and effects["differs"].tolist() == [True, False, True]
+
+
+def test_summary_in_words_states_the_between_group_variation(example_fit, config):
+    from {{ cookiecutter.module_name }}.estimates import estimates
+    from {{ cookiecutter.module_name }}.report import group_effects, summary_in_words
+
+    table = estimates(example_fit, "varying_slopes", "school", 0.94)
+    effects = group_effects(example_fit, "school", 0.94)
+    text = summary_in_words(table, effects, config.family, "score", "school", 0.94)
+    tau = float(example_fit.posterior["tau_alpha"].mean())
+    assert f"between-group sd of the intercept is {tau:.3g}" in text
+    assert f"{int(effects['differs'].sum())} of 40 groups" in text
+    if config.family == "normal":
+        sigma = float(example_fit.posterior["sigma"].mean())
+        assert f"About {tau**2 / (tau**2 + sigma**2) * 100:.0f}% of the variance of score" in text

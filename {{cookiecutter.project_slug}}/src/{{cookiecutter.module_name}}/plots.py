@@ -131,3 +131,17 @@ def recovery(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     ax.set(xlabel="value", title="Recovery of the simulation's true values")
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
     return ax
+
+
+def caterpillar(effects: pd.DataFrame, xlabel: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """Every group's effect with its interval, sorted: the groups that clearly differ in colour."""
+    ax = ax or plt.subplots(figsize=(7, 0.18 * len(effects) + 1.5))[1]
+    positions = np.arange(len(effects))[::-1]
+    colours = np.where(effects["differs"], "C3", "C0")
+    ax.hlines(positions, effects["lower"], effects["upper"], colors=colours, linewidth=1.5)
+    ax.scatter(effects["effect"], positions, c=colours, s=12, zorder=3)
+    ax.axvline(0, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(positions, effects.index if len(effects) <= 60 else [""] * len(effects), fontsize=7)
+    ax.set(xlabel=xlabel, ylabel=effects.index.name,
+           title="Each group's intercept relative to the population (red: interval excludes 0)")
+    return ax

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import arviz as az
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -155,3 +156,61 @@ def provenance(config: AnalysisConfig, config_path: Path, fits: dict[str, xr.Dat
         "models": {name: model_record(fit_data) for name, fit_data in fits.items()},
         "versions": versions(),
     }
+
+
+def group_effects(fit_data: xr.DataTree, group_dim: str, ci_prob: float) -> pd.DataFrame | None:
+    """Each group's intercept relative to the population's, with its central interval, largest first.
+
+    On the link scale (the outcome's units for normal families). Custom models: ``alpha``
+    less its population mean (``mu_alpha``, shifted by group-level predictors); Bambi:
+    the group-specific intercepts ``1|<group>``. ``None`` if the model has neither.
+    """
+    posterior = fit_data.posterior
+    if "alpha" in posterior and group_dim in posterior["alpha"].dims:
+        deviations = posterior["alpha"] - posterior["mu_alpha"]
+        if "gamma" in posterior and "group_predictors" in fit_data.get("constant_data", {}):
+            shift = (fit_data.constant_data["group_predictors"] * posterior["gamma"]).sum("group_predictor")
+            deviations = deviations - shift
+    elif f"1|{group_dim}" in posterior:
+        deviations = posterior[f"1|{group_dim}"].rename({f"{group_dim}__factor_dim": group_dim})
+    else:
+        return None
+    tail = (1 - ci_prob) / 2
+    draws = deviations.stack(sample=SAMPLE_DIMS).transpose(group_dim, "sample").values
+    lower, upper = np.quantile(draws, [tail, 1 - tail], axis=1)
+    table = pd.DataFrame({"effect": draws.mean(axis=1), "lower": lower, "upper": upper},
+                         index=pd.Index([str(label) for label in deviations[group_dim].values], name=group_dim))
+    table["differs"] = (table["lower"] > 0) | (table["upper"] < 0)
+    return table.sort_values("effect", ascending=False)
+
+
+# Variance of the latent residual on the link scale (for the share of variance between groups).
+LATENT_VARIANCE = {"bernoulli": np.pi**2 / 3, "binomial": np.pi**2 / 3}
+
+
+def summary_in_words(estimates: pd.DataFrame, effects: pd.DataFrame | None, family: str, outcome: str,
+                     group_dim: str, ci_prob: float) -> str:
+    """A few sentences a reader can take away: how much groups differ, in the outcome's units
+    (or on the link scale), the share of variance between groups, and how many groups differ
+    clearly from the average. ``estimates`` is the reported model's tidy table."""
+    sentences = []
+    between = estimates[(estimates["term"] == "sd__(Intercept)") & (estimates["group"] == group_dim)]
+    if len(between):
+        row = between.iloc[0]
+        scale = LINK_WORDING[family]
+        sentences.append(
+            f"Groups ({group_dim}) differ: the between-group sd of the intercept is {row['estimate']:.3g} "
+            f"({ci_prob * 100:.0f}% interval {row['conf.low']:.3g} to {row['conf.high']:.3g}) {scale}."
+        )
+        residual = estimates[estimates["term"] == "sd__Observation"]
+        within = float(residual["estimate"].iloc[0]) ** 2 if len(residual) else LATENT_VARIANCE.get(family)
+        if within is not None:
+            share = row["estimate"] ** 2 / (row["estimate"] ** 2 + within)
+            basis = "" if len(residual) else " (against the logistic latent variance, pi^2/3)"
+            sentences.append(f"About {share * 100:.0f}% of the variance of {outcome} lies between groups{basis}.")
+    if effects is not None:
+        sentences.append(
+            f"{int(effects['differs'].sum())} of {len(effects)} groups have an intercept clearly above or below the "
+            f"population's ({ci_prob * 100:.0f}% interval excluding it)."
+        )
+    return " ".join(sentences)
