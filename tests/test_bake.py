@@ -44,9 +44,9 @@ EXPECTED_FILES = sorted(
         *(
             f"src/schools_analysis/{module}.py"
             for module in (
-                "__init__", "__main__", "build", "cache", "checks", "cli", "compare", "config", "data", "diagnostics",
-                "estimates", "files", "formulas", "models", "parameterization", "pipeline", "plots", "pointwise", "predict",
-                "priors", "report", "sampling", "simulate", "validation",
+                "__init__", "__main__", "build", "cache", "checks", "cli", "compare", "config", "dashboard", "data",
+                "diagnostics", "estimates", "files", "formulas", "models", "parameterization", "pipeline", "plots",
+                "pointwise", "predict", "priors", "report", "sampling", "simulate", "validation",
             )
         ),
         *(

@@ -298,3 +298,19 @@ def test_changed_config_reruns_notebooks_but_reuses_fits(finished_project):
         assert fit_origin(config, name)["from_cache"] is True
     assert {path.name: path.stat().st_mtime_ns for path in (finished_project / "artifacts" / "fits").glob("*.nc")} == fits_before
     assert "loaded from the cache" in (finished_project / "reports" / "06_report.html").read_text()
+
+
+def test_index_is_a_dashboard_of_the_run(pipeline_run):
+    """Status and time of each notebook, every model's warnings, the run's config hash and
+    seed, links to the estimates and the fits."""
+    from {{ cookiecutter.module_name }}.cache import file_sha256
+
+    config, index = pipeline_run
+    page = index.read_text()
+    config_path = config.root / "config" / "analysis.yaml"
+    assert f"sha256 {file_sha256(config_path)[:12]}" in page and f"seed {config.sampler.seed}" in page
+    assert page.count("executed in this run") == len(plan(config, config_path, fast=True))
+    assert 'href="estimates.csv"' in page and 'href="../artifacts/fits/varying_slopes.nc"' in page
+    assert "Fast mode" in page
+    # The fast run's 2 x 300 draws miss the ESS threshold: each such model has a warning.
+    assert 'class="callout"><strong>varying_slopes</strong>' in page and "&lt; 400" in page

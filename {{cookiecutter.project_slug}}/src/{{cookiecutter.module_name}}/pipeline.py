@@ -2,7 +2,7 @@
 
 ``02_fit`` runs once per candidate model; the other notebooks run once and read the
 saved fits. Executed notebooks go to ``reports/executed/``, HTML to ``reports/``, and
-``reports/index.html`` links them all; ``reports/estimates.csv`` holds the tidy estimates
+``reports/index.html`` (``dashboard.py``) says what the run did and links them all; ``reports/estimates.csv`` holds the tidy estimates
 of every fit (``estimates.py``); ``reports/timings.json`` says how long each
 notebook of the latest run took to execute and to render.
 
@@ -15,7 +15,6 @@ the next run reuses them.
 """
 
 import contextlib
-import html
 import json
 import os
 import shutil
@@ -107,30 +106,6 @@ def render_html(executed: Path, html_path: Path, hide_code: bool = False) -> Pat
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     write_text_atomically(html_path, body)
     return html_path
-
-
-def write_index(reports_dir: Path, steps: list[Step], fast: bool) -> Path:
-    """``reports/index.html``: one link per rendered notebook, the report first."""
-    ordered = sorted(steps, key=lambda step: not step.hide_code)
-    items = "\n".join(
-        f'  <li><a href="{html.escape(step.name)}.html">{html.escape(step.title)}</a>'
-        f' (<a href="executed/{html.escape(step.name)}.ipynb">notebook</a>)</li>'
-        for step in ordered
-    )
-    mode = "<p><strong>Fast mode:</strong> few draws; not for reporting.</p>" if fast else ""
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Analysis reports</title></head>
-<body>
-<h1>Analysis reports</h1>
-{mode}
-<ul>
-{items}
-</ul>
-</body></html>
-"""
-    index = reports_dir / "index.html"
-    write_text_atomically(index, page)
-    return index
 
 
 def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Path) -> Path:
@@ -242,13 +217,23 @@ def stop_kernels(grace_s: float = 3.0) -> None:
             child.kill()
 
 
-def write_estimates_of_fits(config: AnalysisConfig) -> Path:
-    """``reports/estimates.csv`` from the saved fits (imported here: PyMC and ArviZ take
-    seconds to import, which a run whose notebooks are all cached need not pay otherwise)."""
+def write_run_summaries(config: AnalysisConfig, config_path: Path, steps: list[Step], timings: dict,
+                        fast: bool) -> Path:
+    """``reports/estimates.csv`` and ``reports/index.html`` from the saved fits (PyMC and ArviZ
+    are imported here: they take seconds, which a run whose notebooks are all cached need
+    not pay otherwise)."""
+    from {{ cookiecutter.module_name }}.dashboard import write_index
+    from {{ cookiecutter.module_name }}.diagnostics import all_problems, prior_sensitivity_problems
     from {{ cookiecutter.module_name }}.estimates import write_estimates
+    from {{ cookiecutter.module_name }}.report import population_parameters
     from {{ cookiecutter.module_name }}.sampling import load_fit
 
-    return write_estimates(config, {name: load_fit(config.fit_path(name)) for name in config.model_names})
+    fits = {name: load_fit(config.fit_path(name)) for name in config.model_names}
+    write_estimates(config, fits)
+    problems = all_problems(fits, config.diagnostics)
+    for name, fit_data in fits.items():
+        problems[name] += prior_sensitivity_problems(fit_data, population_parameters(fit_data, config.data.group))
+    return write_index(config, config_path, steps, timings, problems, fast)
 
 
 def run_pipeline(
@@ -325,8 +310,7 @@ def run_pipeline(
         publish(staging, config.reports_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    index = write_index(config.reports_dir, steps, fast)
-    write_estimates_of_fits(config)
+    index = write_run_summaries(config, config_path, steps, timings, fast)
     record = {"total_s": round(time.perf_counter() - run_started, 2), "executed": timings}
     write_text_atomically(config.reports_dir / "timings.json", json.dumps(record, indent=2))
     return index
