@@ -47,7 +47,7 @@ def write_index(config, config_path: Path, steps: list, timings: dict, problems:
     steps : list of Step
         The run's notebooks, in order; the report is listed first.
     timings : dict
-        ``{step name: {"execute_s", "render_s"}}`` of the notebooks executed in this run.
+        ``{step name: {"execute_s", "render_s"} }`` of the notebooks executed in this run.
     problems : dict
         ``{model name: [sentence, ...]}``: every warning of each fit.
     fast : bool
