@@ -314,3 +314,6 @@ def test_index_is_a_dashboard_of_the_run(pipeline_run):
     assert "Fast mode" in page
     # The fast run's 2 x 300 draws miss the ESS threshold: each such model has a warning.
     assert 'class="callout"><strong>varying_slopes</strong>' in page and "&lt; 400" in page
+    # ... and the report's warnings are styled callouts, not grey block quotes.
+    report = (config.reports_dir / "06_report.html").read_text()
+    assert "blockquote { border-left: 4px solid" in report and "<blockquote>" in report

@@ -100,11 +100,20 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
     return steps
 
 
+# The notebooks write warnings as Markdown block quotes ("> **Warning:** ..."): in the HTML
+# they become callouts a reader cannot miss, not grey asides.
+CALLOUT_STYLE = """<style>
+.jp-RenderedMarkdown blockquote { border-left: 4px solid #d4a72c; background: #fff8e5; color: #222;
+  padding: 0.4rem 0.8rem; margin: 0.6rem 0; }
+</style>
+"""
+
+
 def render_html(executed: Path, html_path: Path, hide_code: bool = False) -> Path:
     """Render an executed notebook to HTML in this process."""
     exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    write_text_atomically(html_path, body)
+    write_text_atomically(html_path, body.replace("</head>", CALLOUT_STYLE + "</head>", 1))
     return html_path
 
 
