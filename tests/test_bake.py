@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -23,7 +25,9 @@ OUTCOME_TYPES = {
 
 EXPECTED_FILES = sorted(
     [
+        ".gitattributes",
         ".gitignore",
+        ".pre-commit-config.yaml",
         "LICENSE",
         "Makefile",
         "README.md",
@@ -62,7 +66,12 @@ EXPECTED_FILES = sorted(
 
 
 def files_of(project: Path) -> list[str]:
-    return sorted(str(path.relative_to(project)) for path in project.rglob("*") if path.is_file())
+    """The project's files, not the git repository the post-generation hook starts."""
+    return sorted(
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file() and path.relative_to(project).parts[0] != ".git"
+    )
 
 
 def option_values() -> list:
@@ -90,9 +99,8 @@ def test_every_option_value_bakes_a_valid_project(cookies, answers):
     assert result.exit_code == 0, result.exception
     project = result.project_path
 
-    for path in project.rglob("*"):
-        if path.is_file():
-            assert not JINJA_LEFTOVER.search(path.read_text(errors="ignore")), f"template syntax left in {path}"
+    for name in files_of(project):
+        assert not JINJA_LEFTOVER.search((project / name).read_text(errors="ignore")), f"template syntax left in {name}"
     for notebook in sorted((project / "notebooks").glob("*.ipynb")):
         parsed = nbformat.read(notebook, as_version=4)
         nbformat.validate(parsed)
@@ -123,6 +131,7 @@ def test_every_option_value_bakes_a_valid_project(cookies, answers):
     for package in ("pymc>=6", "arviz>=1", "papermill", "nbconvert", "jupyterlab", "seaborn", "pandas"):
         assert package in dependencies
     assert ("nutpie" in dependencies) == (result.context["sampler"] == "nutpie")
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + result.context["python_version"].replace(".", "")
 
     license_file = project / "LICENSE"
     if result.context["open_source_license"] == "No license":
@@ -131,8 +140,9 @@ def test_every_option_value_bakes_a_valid_project(cookies, answers):
     else:
         assert license_file.read_text().strip()
         assert pyproject["project"]["license"] == result.context["open_source_license"]
-    for python_file in project.rglob("*.py"):
-        compile(python_file.read_text(), str(python_file), "exec")
+    for name in files_of(project):
+        if name.endswith(".py"):
+            compile((project / name).read_text(), name, "exec")
 
 
 def test_names_are_derived_from_the_project_name(cookies):
@@ -166,3 +176,127 @@ def test_bad_names_are_rejected_before_anything_is_written(cookies, tmpdir, capf
     assert message in capfd.readouterr().err
     written = [path for path in Path(tmpdir, "cookies").rglob("*") if path.is_file()]
     assert written == []
+
+
+def git(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True)
+
+
+@pytest.fixture
+def git_without_identity(monkeypatch, tmp_path):
+    """A git that reads no user or system config and no identity from the environment."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in (
+        "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "EMAIL",
+        "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def git_with_identity(git_without_identity, monkeypatch):
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Ada Analyst")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "ada@example.org")
+
+
+def test_bake_commits_the_project_and_git_ignores_what_the_pipeline_writes(cookies, git_with_identity):
+    result = cookies.bake(extra_context={"init_git": "yes"})
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+
+    log = git(project, "log", "--format=%an <%ae>|%s").stdout.splitlines()
+    assert log == ["Ada Analyst <ada@example.org>|Initial commit from the Bayesian multilevel template"]
+    committed = sorted(git(project, "ls-tree", "-r", "--name-only", "HEAD").stdout.splitlines())
+    assert committed == files_of(project)
+    assert any(name.startswith("notebooks/") for name in committed)
+    assert git(project, "status", "--porcelain").stdout == ""
+
+    # What `make`, the pipeline, its tests and the tools write stays out of git.
+    for generated in (
+        "reports/index.html", "reports/executed/02_fit.ipynb", "artifacts/fits/varying_slopes.nc",
+        "notebooks/nbval_02_fit.ipynb", "notebooks/.ipynb_checkpoints/02_fit-checkpoint.ipynb",
+        ".venv/.installed", ".ruff_cache/CACHEDIR.TAG", "src/schools_analysis/__pycache__/data.cpython-312.pyc",
+    ):
+        (project / generated).parent.mkdir(parents=True, exist_ok=True)
+        (project / generated).write_text("generated")
+    assert git(project, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    assert "diff: jupyternotebook" in git(project, "check-attr", "diff", "--", "notebooks/02_fit.ipynb").stdout
+    assert "binary: set" in git(project, "check-attr", "binary", "--", "artifacts/fits/varying_slopes.nc").stdout
+
+
+def test_bake_without_git_identity_stages_and_asks_the_user_to_commit(cookies, git_without_identity, capfd):
+    result = cookies.bake(extra_context={"init_git": "yes"})
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    assert (project / ".git").is_dir()
+    assert git(project, "rev-parse", "--verify", "HEAD").returncode != 0, "no commit under an invented identity"
+    assert sorted(git(project, "diff", "--cached", "--name-only").stdout.splitlines()) == files_of(project)
+    assert 'git commit -m "Initial commit from the Bayesian multilevel template"' in capfd.readouterr().out
+
+
+def test_bake_without_git_on_path_says_so_and_succeeds(cookies, monkeypatch, tmp_path, capfd):
+    monkeypatch.setenv("PATH", str(tmp_path))  # hooks run with sys.executable, so no PATH lookup is needed
+    result = cookies.bake(extra_context={"init_git": "yes"})
+    assert result.exit_code == 0, result.exception
+    assert not (result.project_path / ".git").exists()
+    assert "git was not found on PATH" in capfd.readouterr().out
+
+
+def test_init_git_no_leaves_git_alone(cookies, git_with_identity):
+    result = cookies.bake(extra_context={"init_git": "no"})
+    assert result.exit_code == 0, result.exception
+    assert not (result.project_path / ".git").exists()
+
+
+def test_pre_commit_strips_notebook_outputs_and_lints_without_reformatting(cookies):
+    result = cookies.bake()
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    hooks = {repo["repo"]: [hook["id"] for hook in repo["hooks"]] for repo in config["repos"]}
+    assert hooks == {
+        "https://github.com/kynan/nbstripout": ["nbstripout"],
+        "https://github.com/astral-sh/ruff-pre-commit": ["ruff-check"],
+    }
+    revs = {repo["repo"]: repo["rev"] for repo in config["repos"]}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", revs["https://github.com/kynan/nbstripout"])
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", revs["https://github.com/astral-sh/ruff-pre-commit"])
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["optional-dependencies"]["dev"] == ["pre-commit>=3", "nbstripout>=0.7", "ruff>=0.6"]
+    assert "pre-commit install" in (project / "README.md").read_text()
+
+
+def test_ruff_passes_on_the_baked_project(cookies):
+    result = cookies.bake()
+    assert result.exit_code == 0, result.exception
+    checked = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks", "notebooks"],
+        cwd=result.project_path, capture_output=True, text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_make_lab_opens_jupyterlab_on_a_kernel_named_after_the_project(cookies):
+    result = cookies.bake(extra_context={"project_name": "County Radon Study"})
+    assert result.exit_code == 0, result.exception
+    planned = subprocess.run(["make", "-n", "lab"], cwd=result.project_path, capture_output=True, text=True)
+    assert planned.returncode == 0, planned.stderr
+    assert (
+        '.venv/bin/python -m ipykernel install --sys-prefix --name county-radon-study '
+        '--display-name "Python (county-radon-study)"'
+    ) in planned.stdout
+    assert ".venv/bin/jupyter lab" in planned.stdout.splitlines()[-1]
+    assert "lab" in (result.project_path / "Makefile").read_text().split(".PHONY:")[1].splitlines()[0].split()
+
+
+def test_bake_inside_a_git_repository_starts_no_nested_one(git_with_identity, tmp_path, capfd):
+    from cookiecutter.main import cookiecutter
+
+    git(tmp_path, "init", "-q")
+    project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(tmp_path / "analyses")))
+    assert not (project / ".git").exists()
+    assert "inside a git repository already" in capfd.readouterr().out

@@ -11,7 +11,6 @@ Examples of the syntax (see the README for more)::
 
 import formulae
 import pandas as pd
-import pymc as pm
 
 # formulae (Bambi's formula engine) builds each group term as a dense rows x groups matrix
 # of 8-byte numbers; above this size a formula model is refused with advice instead.
