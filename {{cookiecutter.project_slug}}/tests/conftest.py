@@ -1,11 +1,14 @@
-"""Shared fixtures: the project's own config and data, and one short fit of the example."""
+"""Shared fixtures: the project's own config and data, one short fit of the example, and one
+fast pipeline run on a copy of the project."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.data import load_data
+from {{ cookiecutter.module_name }}.pipeline import run_pipeline
 from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.priors import model_priors
 from {{ cookiecutter.module_name }}.sampling import fit
@@ -35,3 +38,18 @@ def example_fit(config, example_data):
     """The primary model fitted to the example data: short, seeded, enough to check recovery."""
     settings = config.sampler_settings(fast=True).model_copy(update={"draws": 500, "tune": 500})
     return fit(build_model(config, config.primary_model, example_data), settings)
+
+
+def copy_project(destination: Path) -> Path:
+    """Config, data and notebooks in a fresh folder, so the run cannot touch this project's results."""
+    for folder in ("config", "data", "notebooks"):
+        shutil.copytree(PROJECT_ROOT / folder, destination / folder)
+    return destination / "config" / "analysis.yaml"
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """The whole pipeline in fast mode on a copy of the project: its config and index.html."""
+    config_path = copy_project(tmp_path_factory.mktemp("project"))
+    index = run_pipeline(config_path, fast=True, show_progress=False)
+    return load_config(config_path), index

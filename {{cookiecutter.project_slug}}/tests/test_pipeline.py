@@ -1,6 +1,7 @@
 """The notebooks, run end to end in fast mode on a copy of the project."""
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -15,25 +16,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
+from conftest import copy_project
 from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.data import DataError
 from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, Step, execute, plan, run_pipeline
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def copy_project(destination: Path) -> Path:
-    """Config, data and notebooks in a fresh folder, so the run cannot touch this project's results."""
-    for folder in ("config", "data", "notebooks"):
-        shutil.copytree(PROJECT_ROOT / folder, destination / folder)
-    return destination / "config" / "analysis.yaml"
-
-
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory):
-    config_path = copy_project(tmp_path_factory.mktemp("project"))
-    index = run_pipeline(config_path, fast=True, show_progress=False)
-    return load_config(config_path), index
 
 
 def test_every_notebook_is_executed_and_rendered(pipeline_run):
@@ -77,7 +63,7 @@ def test_notebooks_run_under_nbval(pipeline_run, tmp_path):
         parameterised = parameterize_notebook(load_notebook_node(str(source)), {"fast": True})
         nbformat.write(parameterised, notebooks / f"nbval_{source.name}")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", *map(str, sorted(notebooks.glob("nbval_*.ipynb")))],
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q", *map(str, sorted(notebooks.glob("nbval_*.ipynb")))],
         cwd=notebooks, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:]
@@ -135,9 +121,16 @@ def test_failure_mid_pipeline_keeps_the_previous_reports(finished_project):
 
     with pytest.raises(NotebookFailed, match=r"05_model_comparison.ipynb failed in cell \d+: RuntimeError: injected fault"):
         run_pipeline(config_path, fast=True, show_progress=False)
-    assert snapshot(reports) == before
+    after = snapshot(reports)
+    index = after.pop("index.html").decode()
+    assert after == {name: content for name, content in before.items() if name != "index.html"}
     assert (reports / "failed" / "05_model_comparison.ipynb").is_file()
     assert not (reports / ".staging").exists()
+    # The dashboard says which notebook failed, in which cell, and still links the previous reports.
+    assert "The latest run failed" in index and "injected fault" in index
+    assert re.search(r'class="failed">failed in cell \d+ in the latest run', index)
+    assert 'href="failed/05_model_comparison.ipynb"' in index and 'href="06_report.html"' in index
+    assert index.count("the previous run's report") == len(plan(load_config(config_path), config_path, fast=True)) - 1
 
 
 def test_killed_run_leaves_the_previous_reports_and_fits_readable(finished_project):
@@ -258,7 +251,12 @@ def test_strict_run_exits_non_zero_on_diagnostic_problems(finished_project, monk
     strict = CliRunner().invoke(cli.app, [*arguments, "--strict"])
     assert strict.exit_code == cli.STRICT_EXIT_CODE, strict.output
     assert "strict: varying_slopes:" in strict.stderr and "< 400" in strict.stderr
-    assert CliRunner().invoke(cli.app, arguments).exit_code == 0
+    plain = CliRunner().invoke(cli.app, arguments)
+    assert plain.exit_code == 0
+    # One closing line: where the reports are, how many models and warnings (which models), the time.
+    n_models = len(load_config(arguments[-1]).model_names)
+    assert re.search(rf"Reports written: .*index.html · {n_models} models · [1-9]\d* warnings \(.*varying_slopes.*\) · \d+ s",
+                     plain.stdout), plain.stdout
 
 
 def executed_times(reports_dir: Path) -> dict[str, float]:

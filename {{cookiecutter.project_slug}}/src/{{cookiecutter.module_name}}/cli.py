@@ -1,5 +1,6 @@
 """Command line: ``python -m {{ cookiecutter.module_name }} run`` and friends."""
 
+import json
 import signal
 from pathlib import Path
 
@@ -20,6 +21,16 @@ INTERRUPTED_EXIT_CODE = 130
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def run_summary(index: Path) -> str:
+    """The run in one line: where the reports are, the models, the warnings and the time."""
+    record = json.loads((index.parent / "timings.json").read_text())
+    warnings = record["warnings"]
+    flagged = f" ({', '.join(name for name, count in warnings.items() if count)})" if any(warnings.values()) else ""
+    return (f"Reports written: {index} · {len(warnings)} models · {sum(warnings.values())} warnings{flagged} · "
+            f"{record['total_s']:.0f} s")
+
 
 app = typer.Typer(help="{{ cookiecutter.project_name }}: Bayesian multilevel analysis pipeline.", no_args_is_help=True)
 
@@ -51,7 +62,7 @@ def run(
         typer.echo(f"error: {error.filename or 'writing the reports'}: {error.strerror or error}. Fix: free disk "
                    "space or make the folder writable, then run again (finished fits are reused).", err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(f"Reports written: {index}")
+    typer.echo(run_summary(index))
     if strict:
         settings = load_config(config)
         fits = {name: load_fit(settings.fit_path(name)) for name in settings.model_names}

@@ -17,7 +17,9 @@ the next run reuses them.
 import contextlib
 import json
 import os
+import re
 import shutil
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from {{ cookiecutter.module_name }}.cache import record_fingerprint, recorded_fi
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
 from {{ cookiecutter.module_name }}.files import write_text_atomically
+from {{ cookiecutter.module_name }}.progress import PROGRESS_DIR_ENV, read_progress
 
 
 FIT_NOTEBOOK = "02_fit.ipynb"
@@ -42,10 +45,21 @@ FIT_NOTEBOOK = "02_fit.ipynb"
 # ipykernel logs "KeyboardInterrupt caught in kernel" as an ERROR after every successful
 # notebook. A notebook's real errors reach the run through Papermill, not this log.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+# The notebooks name the project's kernel (registered by `make lab`); the pipeline runs them in
+# the Python that runs it, which is the same environment, whether or not that kernel is registered.
+KERNEL_NAME = "python3"
 
 
 class NotebookFailed(RuntimeError):
-    """A notebook raised an error; the message names the notebook and the cell."""
+    """A notebook raised an error; the message names the notebook and the cell.
+
+    ``step`` is the failed execution's name, ``cell`` the failing cell's execution count (None
+    when the kernel died) and ``kept`` the executed notebook with the traceback.
+    """
+
+    def __init__(self, message: str, step: str = "", cell: int | None = None, kept: Path | None = None):
+        super().__init__(message)
+        self.step, self.cell, self.kept = step, cell, kept
 
 
 class OutputError(RuntimeError):
@@ -101,19 +115,54 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
 
 
 # The notebooks write warnings as Markdown block quotes ("> **Warning:** ..."): in the HTML
-# they become callouts a reader cannot miss, not grey asides.
-CALLOUT_STYLE = """<style>
+# they become callouts a reader cannot miss, not grey asides. Figure captions and the table
+# of contents are styled for reading, tables get aligned figures.
+REPORT_STYLE = """<style>
 .jp-RenderedMarkdown blockquote { border-left: 4px solid #d4a72c; background: #fff8e5; color: #222;
   padding: 0.4rem 0.8rem; margin: 0.6rem 0; }
+nav.toc { border: 1px solid #ddd; border-radius: 4px; padding: 0.4rem 1rem; margin: 1rem 0; max-width: 36rem; }
+nav.toc ol { margin: 0.3rem 0; padding-left: 1.4rem; }
+p.caption { color: #444; font-size: 0.95em; max-width: 48rem; margin: 0.2rem 0 1.2rem; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { font-variant-numeric: tabular-nums; }
 </style>
 """
 
+# nbconvert gives every Markdown heading an id and an anchor link.
+SECTION = re.compile(r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"')
+
+
+def add_contents(body: str, min_sections: int = 3) -> str:
+    """Insert a table of contents of the page's sections (``##`` headings) before the first."""
+    sections = SECTION.findall(body)
+    if len(sections) < min_sections:
+        return body
+    items = "".join(f'<li><a href="#{anchor}">{title}</a></li>' for anchor, title in sections)
+    contents = f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{items}</ol></nav>\n'
+    first = body.index(f'<h2 id="{sections[0][0]}">')
+    return body[:first] + contents + body[first:]
+
+
+# nbconvert's page loads require.js (for widgets, which these notebooks do not use) and MathJax
+# from a CDN: offline, or behind a firewall, both fail and the browser logs errors. MathJax is
+# kept only on a page that shows TeX.
+REQUIRE_JS = re.compile(r'<script src="[^"]*require[^"]*"></script>')
+MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+TEX = re.compile(r"\$\$|\\\(|\\\[|\$[^$\n]*\\[A-Za-z]+[^$\n]*\$")
+
+
+def without_remote_scripts(body: str) -> str:
+    """The page without the CDN scripts it does not need."""
+    body = REQUIRE_JS.sub("", body)
+    without_mathjax = MATHJAX.sub("", body)
+    return body if TEX.search(without_mathjax) else without_mathjax
+
 
 def render_html(executed: Path, html_path: Path, hide_code: bool = False) -> Path:
-    """Render an executed notebook to HTML in this process."""
+    """Render an executed notebook to HTML in this process, with a table of contents."""
     exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    write_text_atomically(html_path, body.replace("</head>", CALLOUT_STYLE + "</head>", 1))
+    body = add_contents(without_remote_scripts(body.replace("</head>", REPORT_STYLE + "</head>", 1)))
+    write_text_atomically(html_path, body)
     return html_path
 
 
@@ -128,7 +177,7 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
     try:
         papermill.execute_notebook(
             source, output, parameters=step.parameters, cwd=notebooks_dir, progress_bar=False, log_output=False,
-            extra_arguments=KERNEL_ARGUMENTS,
+            kernel_name=KERNEL_NAME, extra_arguments=KERNEL_ARGUMENTS,
         )
     except papermill.PapermillExecutionError as error:
         if error.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: not a failure to keep
@@ -139,12 +188,14 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
         raise NotebookFailed(
             f"{source} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
             f"The executed notebook with the full traceback is kept at {kept}; "
-            "the previous reports are unchanged."
+            "the previous reports are unchanged.",
+            step=step.name, cell=error.exec_count, kept=kept,
         ) from error
     except DeadKernelError as error:
         raise NotebookFailed(
             f"{source}: its kernel died (out of memory, or killed) before the notebook finished. "
-            "Fix: free memory or reduce sampler.pointwise_rows / the data; the previous reports are unchanged."
+            "Fix: free memory or reduce sampler.pointwise_rows / the data; the previous reports are unchanged.",
+            step=step.name,
         ) from error
     return output
 
@@ -226,23 +277,87 @@ def stop_kernels(grace_s: float = 3.0) -> None:
             child.kill()
 
 
-def write_run_summaries(config: AnalysisConfig, config_path: Path, steps: list[Step], timings: dict,
-                        fast: bool) -> Path:
-    """``reports/estimates.csv`` and ``reports/index.html`` from the saved fits (PyMC and ArviZ
-    are imported here: they take seconds, which a run whose notebooks are all cached need
-    not pay otherwise)."""
-    from {{ cookiecutter.module_name }}.dashboard import write_index
+def fit_problems(config: AnalysisConfig) -> tuple[dict, dict[str, list[str]]]:
+    """The published fits and every warning of each (convergence, Pareto-k, prior sensitivity).
+
+    PyMC and ArviZ are imported here: they take seconds, which a run whose notebooks are all
+    cached need not pay otherwise."""
     from {{ cookiecutter.module_name }}.diagnostics import all_problems, prior_sensitivity_problems
-    from {{ cookiecutter.module_name }}.estimates import write_estimates
     from {{ cookiecutter.module_name }}.report import population_parameters
     from {{ cookiecutter.module_name }}.sampling import load_fit
 
     fits = {name: load_fit(config.fit_path(name)) for name in config.model_names}
-    write_estimates(config, fits)
     problems = all_problems(fits, config.diagnostics)
     for name, fit_data in fits.items():
         problems[name] += prior_sensitivity_problems(fit_data, population_parameters(fit_data, config.data.group))
-    return write_index(config, config_path, steps, timings, problems, fast)
+    return fits, problems
+
+
+def write_failure_index(config: AnalysisConfig, config_path: Path, steps: list[Step], failure: NotebookFailed,
+                        fast: bool) -> None:
+    """``reports/index.html`` saying which notebook failed, in which cell, and that the reports
+    it links are the previous run's. Never masks the failure itself."""
+    from {{ cookiecutter.module_name }}.dashboard import write_index
+
+    problems = {}
+    with contextlib.suppress(Exception):  # no complete set of published fits yet (a first run failed)
+        _, problems = fit_problems(config)
+    with contextlib.suppress(OSError):  # the notebook's failure is what the user must see, not this one
+        write_index(config, config_path, steps, {}, problems, fast, failure=failure)
+
+
+@contextlib.contextmanager
+def following_sampling(progress: Progress, folder: Path, enabled: bool = True, interval_s: float = 0.3):
+    """While the block runs, show a bar per model that is sampling, with each chain's draws.
+
+    The fit notebooks' kernels write the draws to ``folder`` (see ``progress.py``); a thread
+    here reads them.
+    """
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    tasks = {}
+
+    def follow() -> None:
+        while not stop.wait(interval_s):
+            sampling = read_progress(folder)
+            for model, chains in sampling.items():
+                done, total = sum(chain[0] for chain in chains), sum(chain[1] for chain in chains)
+                detail = "draws per chain " + " ".join(f"{chain[0]}/{chain[1]}" for chain in chains)
+                if model not in tasks:
+                    tasks[model] = progress.add_task(f"  sampling {model}", total=total, detail="")
+                progress.update(tasks[model], completed=done, total=total, detail=detail)
+            for model in set(tasks) - set(sampling):
+                progress.remove_task(tasks.pop(model))
+
+    previous = os.environ.get(PROGRESS_DIR_ENV)
+    os.environ[PROGRESS_DIR_ENV] = str(folder)  # the kernels started from here inherit it
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        for task in tasks.values():
+            progress.remove_task(task)
+        if previous is None:
+            os.environ.pop(PROGRESS_DIR_ENV, None)
+        else:
+            os.environ[PROGRESS_DIR_ENV] = previous
+
+
+def write_run_summaries(config: AnalysisConfig, config_path: Path, steps: list[Step], timings: dict,
+                        fast: bool) -> tuple[Path, dict[str, list[str]]]:
+    """``reports/estimates.csv`` and ``reports/index.html`` from the saved fits; returns the
+    index and every model's warnings."""
+    from {{ cookiecutter.module_name }}.dashboard import write_index
+    from {{ cookiecutter.module_name }}.estimates import write_estimates
+
+    fits, problems = fit_problems(config)
+    write_estimates(config, fits)
+    return write_index(config, config_path, steps, timings, problems, fast), problems
 
 
 def run_pipeline(
@@ -290,8 +405,9 @@ def run_pipeline(
     steps = plan(config, config_path, fast)
     current = fingerprints(steps, config, config_path)
 
-    columns = (TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())
+    columns = (TextColumn("{task.description:<28}"), BarColumn(bar_width=16),
+               TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"), TimeElapsedColumn(),
+               TextColumn("{task.fields[detail]}"))
     failed_dir = config.reports_dir / "failed"
 
     timings = {}
@@ -306,20 +422,29 @@ def run_pipeline(
                               "render_s": round(time.perf_counter() - executed_at, 2)}
         (failed_dir / executed.name).unlink(missing_ok=True)  # an earlier failure, now fixed
 
+    sampling_dir = staging / "progress"
+    sampling_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with Progress(*columns, disable=not show_progress) as progress:
-            task = progress.add_task("starting", total=len(steps))
+        with (Progress(*columns, disable=not show_progress) as progress,
+              following_sampling(progress, sampling_dir, enabled=show_progress)):
+            task = progress.add_task("notebooks", total=len(steps), detail="")
             for wave in waves(steps):
                 todo = [step for step in wave if force or not is_current(step, current[step.name], config)]
                 progress.update(task, advance=len(wave) - len(todo))
                 if todo:
-                    progress.update(task, description=", ".join(step.name for step in todo))
+                    progress.update(task, detail="running " + ", ".join(step.name for step in todo))
                     run_concurrently(run_step, todo, jobs, on_done=lambda: progress.advance(task))
+            progress.update(task, detail="")
+        shutil.rmtree(sampling_dir, ignore_errors=True)
         publish(config.fits_staging_dir, config.fits_dir)  # fits first: published reports read them
         publish(staging, config.reports_dir)
+    except NotebookFailed as failure:
+        write_failure_index(config, config_path, steps, failure, fast)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    index = write_run_summaries(config, config_path, steps, timings, fast)
-    record = {"total_s": round(time.perf_counter() - run_started, 2), "executed": timings}
+    index, problems = write_run_summaries(config, config_path, steps, timings, fast)
+    warnings = {name: len(found) for name, found in problems.items()}
+    record = {"total_s": round(time.perf_counter() - run_started, 2), "executed": timings, "warnings": warnings}
     write_text_atomically(config.reports_dir / "timings.json", json.dumps(record, indent=2))
     return index

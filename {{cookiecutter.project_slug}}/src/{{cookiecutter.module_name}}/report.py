@@ -1,5 +1,6 @@
 """Tables for the stakeholder report: population effects, shrinkage, recovery, provenance."""
 
+import html
 import json
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
+from IPython.display import HTML
 
 from {{ cookiecutter.module_name }}.cache import file_sha256, versions
 from {{ cookiecutter.module_name }}.config import AnalysisConfig
@@ -214,3 +216,15 @@ def summary_in_words(estimates: pd.DataFrame, effects: pd.DataFrame | None, fami
             f"population's ({ci_prob * 100:.0f}% interval excluding it)."
         )
     return " ".join(sentences)
+
+
+class FigureNumbers:
+    """Numbered figure captions: ``caption = FigureNumbers()`` once, then
+    ``display(caption("What the figure shows."))`` under each figure, in order."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, text: str) -> HTML:
+        self.count += 1
+        return HTML(f'<p class="caption"><strong>Figure {self.count}.</strong> {html.escape(text)}</p>')

@@ -15,6 +15,7 @@ from {{ cookiecutter.module_name }}.diagnostics import convergence_summary
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
 from {{ cookiecutter.module_name }}.formulas import bambi_results
 from {{ cookiecutter.module_name }}.pointwise import add_pointwise, pointwise_rows, prior_predictive
+from {{ cookiecutter.module_name }}.progress import reporting
 
 # Bambi's name for the observation dimension; ours is "obs".
 BAMBI_OBS_DIM = "__obs__"
@@ -81,7 +82,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         ``convergence`` (R-hat and ESS of every parameter).
     """
     sampled = built.sampling_model or built.model
-    idata = _sample(sampled, settings, settings.engine, progressbar)
+    idata = _sample(sampled, built.name, settings, settings.engine, progressbar)
     fallback = None
     if settings.engine == "nutpie" and stuck_chains(idata):
         # A nutpie chain whose step size collapses diverges on every draw and never moves
@@ -89,7 +90,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         # differently, samples the same model. The fit records the switch.
         fallback = f"nutpie chain(s) {stuck_chains(idata)} stuck (divergent on most draws): resampled with PyMC's NUTS"
         warnings.warn(f"{built.name}: {fallback}", stacklevel=2)
-        idata = _sample(sampled, settings, "pymc", progressbar)
+        idata = _sample(sampled, built.name, settings, "pymc", progressbar)
     # Warm-up draws are not used downstream and would double the file size; the observed
     # data are added back for the rows that get pointwise draws, aligned with them.
     for group in ("warmup_posterior", "warmup_sample_stats", "observed_data"):
@@ -111,8 +112,9 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     return idata
 
 
-def _sample(model: pm.Model, settings: SamplerSettings, engine: str, progressbar: bool) -> xr.DataTree:
-    with model:
+def _sample(model: pm.Model, name: str, settings: SamplerSettings, engine: str, progressbar: bool) -> xr.DataTree:
+    total = settings.tune + settings.draws
+    with model, reporting(name, engine, settings.chains, total) as progress_arguments:
         return pm.sample(
             var_names=traced_variables(model),
             draws=settings.draws,
@@ -123,6 +125,7 @@ def _sample(model: pm.Model, settings: SamplerSettings, engine: str, progressbar
             nuts_sampler=engine,
             cores=parallel_chains(settings.chains),
             progressbar=progressbar,
+            **progress_arguments,
         )
 
 
