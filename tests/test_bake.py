@@ -283,7 +283,7 @@ def test_ruff_passes_on_the_baked_project(cookies):
 def test_make_lab_opens_jupyterlab_on_a_kernel_named_after_the_project(cookies):
     result = cookies.bake(extra_context={"project_name": "County Radon Study"})
     assert result.exit_code == 0, result.exception
-    planned = subprocess.run(["make", "-n", "lab"], cwd=result.project_path, capture_output=True, text=True)
+    planned = subprocess.run(["make", "--no-print-directory", "-n", "lab"], cwd=result.project_path, capture_output=True, text=True)
     assert planned.returncode == 0, planned.stderr
     assert (
         '.venv/bin/python -m ipykernel install --sys-prefix --name county-radon-study '
