@@ -109,7 +109,7 @@ def test_each_outcome_type_runs_its_pipeline(cookies_session, baked_project, fas
     report = (project / "reports" / "06_report.html").read_text()
     family, hyperparameters = OUTCOME_TYPES[outcome_type]
     # The report describes the model PSIS-LOO prefers, custom or formula, and says why.
-    assert f", family {family}), PSIS-LOO prefers it" in report
+    assert f", family {family});" in report and "</strong>, PSIS-LOO prefers it" in report
     assert f"of {len(hyperparameters)} lie inside their 94% intervals" in report
     for parameter in hyperparameters:
         assert parameter in report

@@ -1,7 +1,9 @@
 import numpy as np
+import pymc as pm
+import pytest
 import xarray as xr
 
-from {{ cookiecutter.module_name }}.checks import group_mean_check, statistic_pvalues
+from {{ cookiecutter.module_name }}.checks import group_mean_check, loo_pit_check, statistic_pvalues
 
 
 def shifted_replicates(data, shift, n_draws=200, seed=0):
@@ -34,3 +36,26 @@ def test_group_check_covers_groups_of_a_good_model(example_fit, example_data):
 def test_group_check_rejects_a_shifted_model(example_data):
     check = group_mean_check(shifted_replicates(example_data, shift=2.0), example_data)
     assert not check["inside"].any()
+
+
+def test_loo_pit_of_the_example_fit_reads_as_calibrated(example_fit, example_data):
+    pit, reading = loo_pit_check(example_fit, example_data.outcome_name)
+    assert pit.shape == (example_fit.log_likelihood.sizes["obs"],) and ((0 <= pit) & (pit <= 1)).all()
+    assert "looks uniform" in reading and "calibrated" in reading
+
+
+@pytest.mark.parametrize(("truth", "expected"), [
+    ("negative_binomial", "too narrow"),   # overdispersed counts under a Poisson model
+    ("poisson", "looks uniform"),
+])
+def test_loo_pit_flags_predictive_intervals_that_are_too_narrow(truth, expected):
+    rng = np.random.default_rng(11)
+    counts = rng.negative_binomial(2, 2 / (2 + 8.0), size=400) if truth == "negative_binomial" else rng.poisson(8.0, 400)
+    with pm.Model():
+        rate = pm.LogNormal("rate", np.log(5), 1)
+        pm.Poisson("y", rate, observed=counts)
+        fitted = pm.sample(500, tune=500, chains=2, random_seed=1, progressbar=False)
+        pm.compute_log_likelihood(fitted, progressbar=False)
+        pm.sample_posterior_predictive(fitted, extend_inferencedata=True, random_seed=2, progressbar=False)
+    _, reading = loo_pit_check(fitted, "y")
+    assert expected in reading

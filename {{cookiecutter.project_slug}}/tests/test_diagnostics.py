@@ -80,3 +80,13 @@ def test_prior_data_conflict_is_detected(config, example_data, example_fit):
     problems = prior_sensitivity_problems(fitted, population_parameters(fitted, "school"))
     assert any(problem.startswith("mu_alpha") and "prior-data conflict" in problem and "Fix:" in problem
                for problem in problems), problems
+
+    # The overview that compares models by it: one row per model, the flagged parameters named.
+    from {{ cookiecutter.module_name }}.diagnostics import prior_sensitivity_overview
+
+    fits = {"defaults": example_fit, "conflicting": fitted}
+    table = prior_sensitivity_overview(fits, {name: population_parameters(fitted, "school") for name in fits})
+    assert list(table.index) == ["defaults", "conflicting"]
+    assert table.loc["defaults", "flagged"] == "none" and table.loc["defaults", "prior"] <= 0.05
+    assert "mu_alpha: prior-data conflict" in table.loc["conflicting", "flagged"]
+    assert table.loc["conflicting", "prior"] > 0.05

@@ -61,6 +61,7 @@ def fit_key(config, name: str, settings) -> str:
         config.data.model_dump_json(),
         file_sha256(config.data_path),
         settings.model_dump_json(),
+        config.cross_validation.model_dump_json(),
         source_digest(),
         json.dumps(versions(), sort_keys=True),
     )

@@ -98,3 +98,41 @@ def prior_range_problems(prior: xr.DataTree, data: GroupedData, family: str = "n
         found.append(f"The prior predictive sd is typically {replicated_sd:.3g}, over {max_spread:.0f} times the "
                      f"observed sd ({sd.observed:.3g}): the priors are on another scale than the data. {fix}")
     return found
+
+
+def loo_pit_check(fit_data: xr.DataTree, outcome: str, z_flag: float = 3.0) -> tuple[np.ndarray, str]:
+    """LOO-PIT values of every observation with pointwise draws, and a one-line reading.
+
+    For calibrated predictions the LOO-PIT values (the share of each observation's
+    leave-one-out predictive draws at or below it; ArviZ's ``loo_pit``) are uniform on
+    [0, 1]. The reading compares three summaries with what uniform values give, in standard
+    errors: the share in the outer 10% (``0.1``; more means predictive intervals that are too
+    narrow), the share in the central half (``0.5``; more means intervals that are too wide)
+    and the mean (``0.5``; off means predictions biased up or down). A summary more than
+    ``z_flag`` standard errors away is reported; without one, the reading says the
+    predictions look calibrated.
+    """
+    from arviz_stats import loo_pit
+
+    pit = np.asarray(loo_pit(fit_data, var_names=[outcome])[outcome]).ravel()
+    n = pit.size
+    outer, central, mean = np.mean((pit < 0.05) | (pit > 0.95)), np.mean(np.abs(pit - 0.5) < 0.25), pit.mean()
+    z_outer = (outer - 0.1) / np.sqrt(0.1 * 0.9 / n)
+    z_central = (central - 0.5) / np.sqrt(0.25 / n)
+    z_mean = (mean - 0.5) / np.sqrt(1 / (12 * n))
+    found = []
+    if z_outer > z_flag:
+        found.append(f"{outer * 100:.0f}% of observations fall in the outer 10% of their predictive distributions: the "
+                     "predictive intervals are too narrow (try a heavier-tailed or overdispersed family, or "
+                     "predictors and group terms the model lacks)")
+    elif z_central > z_flag:
+        found.append(f"{central * 100:.0f}% of observations fall in the central half of their predictive distributions: "
+                     "the predictive intervals are too wide")
+    if abs(z_mean) > z_flag:
+        side = "above" if mean > 0.5 else "below"
+        found.append(f"the observations lie {side} their predictions more often than not (mean LOO-PIT "
+                     f"{mean:.2f}): the predictions are biased")
+    if not found:
+        return pit, (f"LOO-PIT of {n} observations looks uniform (outer 10%: {outer * 100:.0f}%, central half: "
+                     f"{central * 100:.0f}%, mean {mean:.2f}): predictions calibrated.")
+    return pit, "LOO-PIT: " + "; ".join(found) + "."

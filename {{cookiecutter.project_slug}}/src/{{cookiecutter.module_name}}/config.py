@@ -11,7 +11,7 @@ from typing import Literal
 import formulae
 import yaml
 from pydantic import (
-    BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator,
+    BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator,
 )
 
 from {{ cookiecutter.module_name }} import models
@@ -225,6 +225,21 @@ class FastSettings(_Strict):
     chains: PositiveInt = 2
 
 
+class CrossValidation(_Strict):
+    """Leave-groups-out cross-validation (``crossval.py``): ``group_folds`` fits per model
+    (0: none), each with these chains, tune and draws (at most the run's own)."""
+
+    group_folds: NonNegativeInt = 5
+    chains: PositiveInt = 2
+    tune: PositiveInt = 500
+    draws: PositiveInt = 500
+
+    def fold_settings(self, settings: "SamplerSettings") -> "SamplerSettings":
+        return settings.model_copy(update={"chains": min(self.chains, settings.chains),
+                                           "tune": min(self.tune, settings.tune),
+                                           "draws": min(self.draws, settings.draws)})
+
+
 class DiagnosticThresholds(_Strict):
     rhat_max: float = Field(default=1.01, gt=1)
     ess_bulk_min: float = Field(default=400, gt=0)
@@ -268,6 +283,7 @@ class AnalysisConfig(_Strict):
     priors: PriorOverrides = PriorOverrides()
     sampler: SamplerSettings = SamplerSettings()
     fast: FastSettings = FastSettings()
+    cross_validation: CrossValidation = CrossValidation()
     diagnostics: DiagnosticThresholds = DiagnosticThresholds()
     paths: Paths = Paths()
     # The project folder; relative paths above are resolved against it.

@@ -6,6 +6,7 @@ import warnings
 
 import arviz as az
 import arviz_stats
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -174,3 +175,35 @@ def prior_sensitivity_problems(fit_data: xr.DataTree, var_names: list[str], thre
         found.append(f"{parameter}: {row['diagnosis']} (prior sensitivity {row['prior']:.3f}, likelihood "
                      f"{row['likelihood']:.3f}): {advice}.")
     return found
+
+
+def prior_sensitivity_overview(fits: dict[str, xr.DataTree], parameters: dict[str, list[str]],
+                               threshold: float = 0.05) -> pd.DataFrame:
+    """Every model's power-scaling sensitivity in one table, to compare models by it.
+
+    Parameters
+    ----------
+    fits : dict of DataTree
+    parameters : dict
+        ``{model: [parameter, ...]}``, the parameters to scale (the population-level ones).
+
+    Returns
+    -------
+    DataFrame
+        One row per model: the largest ``prior`` and ``likelihood`` sensitivity over its
+        parameters and ``flagged``, each flagged parameter with its diagnosis ("none" when no
+        parameter is above ``threshold``; "not stored" for a fit without a log prior).
+    """
+    rows = {}
+    for name, fit_data in fits.items():
+        if "log_prior" not in fit_data.children:
+            rows[name] = {"prior": np.nan, "likelihood": np.nan, "flagged": "not stored"}
+            continue
+        table = prior_sensitivity(fit_data, parameters[name], threshold)
+        flagged = table[table["diagnosis"] != "✓"]
+        rows[name] = {
+            "prior": float(table["prior"].max()),
+            "likelihood": float(table["likelihood"].max()),
+            "flagged": "; ".join(f"{parameter}: {row['diagnosis']}" for parameter, row in flagged.iterrows()) or "none",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")

@@ -68,6 +68,17 @@ def _with_row_variables(model: pm.Model, rows: np.ndarray, group_dims: set[str] 
     return copy
 
 
+def log_likelihood_at(posterior: xr.Dataset, model: pm.Model, rows: np.ndarray, seed: int,
+                      max_draws: int | None = None) -> np.ndarray:
+    """The log-likelihood of ``rows`` at (at most ``max_draws``) draws of ``posterior``:
+    an array of draws x rows."""
+    used = thinned(posterior, max_draws)
+    with _with_row_variables(model, rows):
+        draws = pm.sample_posterior_predictive(used, var_names=[LOG_LIKELIHOOD], random_seed=seed,
+                                               progressbar=False).posterior_predictive[LOG_LIKELIHOOD]
+    return draws.stack(sample=("chain", "draw")).transpose("sample", ROW_DIM).values
+
+
 def _on_obs(variable: xr.DataArray, labels: list) -> xr.DataArray:
     """A helper variable moved onto the dim ``obs``, labelled with its rows' labels."""
     return variable.rename({ROW_DIM: "obs"}).assign_coords(obs=labels)

@@ -11,6 +11,7 @@ import xarray as xr
 from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key
 from {{ cookiecutter.module_name }}.config import SamplerSettings
+from {{ cookiecutter.module_name }}.crossval import leave_groups_out
 from {{ cookiecutter.module_name }}.diagnostics import convergence_summary
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
 from {{ cookiecutter.module_name }}.formulas import bambi_results
@@ -82,7 +83,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         ``convergence`` (R-hat and ESS of every parameter).
     """
     sampled = built.sampling_model or built.model
-    idata = _sample(sampled, built.name, settings, settings.engine, progressbar)
+    idata = sample_posterior(sampled, built.name, settings, settings.engine, progressbar)
     fallback = None
     if settings.engine == "nutpie" and stuck_chains(idata):
         # A nutpie chain whose step size collapses diverges on every draw and never moves
@@ -90,7 +91,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         # differently, samples the same model. The fit records the switch.
         fallback = f"nutpie chain(s) {stuck_chains(idata)} stuck (divergent on most draws): resampled with PyMC's NUTS"
         warnings.warn(f"{built.name}: {fallback}", stacklevel=2)
-        idata = _sample(sampled, built.name, settings, "pymc", progressbar)
+        idata = sample_posterior(sampled, built.name, settings, "pymc", progressbar)
     # Warm-up draws are not used downstream and would double the file size; the observed
     # data are added back for the rows that get pointwise draws, aligned with them.
     for group in ("warmup_posterior", "warmup_sample_stats", "observed_data"):
@@ -112,7 +113,10 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     return idata
 
 
-def _sample(model: pm.Model, name: str, settings: SamplerSettings, engine: str, progressbar: bool) -> xr.DataTree:
+def sample_posterior(model: pm.Model, name: str, settings: SamplerSettings, engine: str,
+                     progressbar: bool = False) -> xr.DataTree:
+    """``pm.sample`` with the settings' draws, chains, seed and target_accept on ``engine``,
+    reporting each chain's draws to the pipeline's display as ``name``."""
     total = settings.tune + settings.draws
     with model, reporting(name, engine, settings.chains, total) as progress_arguments:
         return pm.sample(
@@ -188,7 +192,12 @@ def fit_or_load(config, name: str, data, settings: SamplerSettings, staged: bool
         fit_data = cached_fit(target, key)
     from_cache = fit_data is not None
     if not from_cache:
-        fit_data = fit(build_model(config, name, data), settings)
+        built = build_model(config, name, data)
+        fit_data = fit(built, settings)
+        cross_validation = config.cross_validation
+        if cross_validation.group_folds:
+            scores = leave_groups_out(built, data, cross_validation.fold_settings(settings), cross_validation.group_folds)
+            fit_data["leave_groups_out"] = xr.DataTree(scores)
         fit_data.attrs["cache_key"] = key
         save_fit(fit_data, target)
     origin = {"from_cache": from_cache, "sampled_at": fit_data.posterior.attrs.get("created_at")}

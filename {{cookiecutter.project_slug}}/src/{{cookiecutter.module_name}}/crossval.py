@@ -1,0 +1,149 @@
+"""Leave-groups-out cross-validation: how well would each model predict a group it has never seen?
+
+PSIS-LOO (``compare.py``) answers for a new observation of a known group. A multilevel
+analysis is usually asked about a new school or hospital, which is grouped K-fold
+cross-validation with whole groups held out (Vehtari et al., "Cross-validation for
+hierarchical models"). The groups are split at random into ``folds`` parts; for each part
+the model is fitted again without the rows of its groups, and each held-out group's observations
+are scored by their joint predictive density::
+
+    elpd_g = log (1/S) sum_s prod_(i in g) p(y_i | theta_s, alpha_g,s)
+
+where the group's effects ``alpha_g,s`` come from the population distribution given
+``theta_s``, as for any group the fit has not seen.
+
+How a fit leaves rows out: the same model (custom or formula, so no model needs code of its
+own), with a ``Potential`` that subtracts those rows' log-likelihood. The held-out groups keep
+their effects in the model, with no data to inform them, so NUTS draws them from the
+population distribution at each draw of the other parameters.
+"""
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from pymc.model.fgraph import clone_model
+from scipy.special import logsumexp
+
+from {{ cookiecutter.module_name }}.build import BuiltModel
+from {{ cookiecutter.module_name }}.config import SamplerSettings
+from {{ cookiecutter.module_name }}.data import GroupedData
+from {{ cookiecutter.module_name }}.pointwise import log_likelihood_at
+
+
+def group_folds(n_groups: int, folds: int, seed: int) -> np.ndarray:
+    """The fold (0 .. folds - 1) of each group code, at random, as even in size as possible."""
+    order = np.random.default_rng(seed).permutation(n_groups)
+    fold = np.empty(n_groups, dtype=int)
+    for number, part in enumerate(np.array_split(order, min(folds, n_groups))):
+        fold[part] = number
+    return fold
+
+
+LEFT_OUT = "left_out"  # the data variable that marks the rows a fit leaves out
+
+
+def without_rows(model: pm.Model, rows: np.ndarray | None = None) -> pm.Model:
+    """A copy of ``model`` whose likelihood leaves out ``rows``.
+
+    Which rows are left out is data (``LEFT_OUT``: 1 for a row left out, else 0), so one
+    compiled copy serves every fold: compiling takes seconds, sampling a fold a fraction of that.
+    """
+    copy = clone_model(model)
+    # Each row's log-likelihood in terms of the value variables, as the joint density has it.
+    pointwise = copy.logp(vars=copy.observed_RVs[:1], sum=False)[0]
+    observed = copy.rvs_to_values[copy.observed_RVs[0]]
+    left_out = np.zeros(len(observed.eval()))
+    if rows is not None:
+        left_out[rows] = 1.0
+    with copy:
+        weights = pm.Data(LEFT_OUT, left_out)
+        pm.Potential("left_out_rows", -(weights * pointwise).sum())
+    return copy
+
+
+def _fold_samplers(model: pm.Model, settings: SamplerSettings):
+    """``sample(left_out) -> posterior Dataset`` for ``model`` (from :func:`without_rows`),
+    compiled once."""
+    from {{ cookiecutter.module_name }}.sampling import sample_posterior, traced_variables  # sampling imports this module
+
+    arguments = {"draws": settings.draws, "tune": settings.tune, "chains": settings.chains}
+    if settings.engine == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model, var_names=traced_variables(model))
+
+        def sample(left_out: np.ndarray) -> xr.Dataset:
+            fitted = nutpie.sample(compiled.with_data(**{LEFT_OUT: left_out}), seed=settings.seed,
+                                   target_accept=settings.target_accept, progress_bar=False, **arguments)
+            return fitted.posterior.to_dataset()
+    else:
+        def sample(left_out: np.ndarray) -> xr.Dataset:
+            with model:
+                pm.set_data({LEFT_OUT: left_out})
+            return sample_posterior(model, "fold", settings, "pymc").posterior.to_dataset()
+    return sample
+
+
+def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSettings, folds: int) -> xr.Dataset:
+    """Every group's ``elpd`` predicted by a fit without it, and its ``fold``.
+
+    Parameters
+    ----------
+    built : BuiltModel
+        The model as fitted to all the data (its row-level ``model`` is refitted).
+    data : GroupedData
+        The data it was built from, in the same row order.
+    settings : SamplerSettings
+        Engine, draws, chains and seed of each fold's fit.
+    folds : int
+        How many fits; at most the number of groups (then each group is left out alone).
+
+    Returns
+    -------
+    Dataset
+        On the dim ``data.group_dim``: ``elpd`` and ``fold`` of each group.
+    """
+    fold_of_group = group_folds(len(data.groups), folds, settings.seed)
+    fold_of_row = fold_of_group[data.group_codes]
+    sample = _fold_samplers(without_rows(built.model), settings)
+    elpd = np.empty(len(data.groups))
+    for fold in np.unique(fold_of_group):
+        rows = np.flatnonzero(fold_of_row == fold)
+        posterior = sample((fold_of_row == fold).astype(float))
+        log_likelihood = log_likelihood_at(posterior, built.model, rows, settings.seed, settings.pointwise_draws)
+        for code in np.flatnonzero(fold_of_group == fold):
+            joint = log_likelihood[:, data.group_codes[rows] == code].sum(axis=1)
+            elpd[code] = logsumexp(joint) - np.log(joint.size)
+    return xr.Dataset(
+        {"elpd": (data.group_dim, elpd), "fold": (data.group_dim, fold_of_group)},
+        coords={data.group_dim: list(data.groups)},
+        attrs={"folds": int(fold_of_group.max() + 1)},
+    )
+
+
+def leave_groups_out_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame | None:
+    """The models ranked by their leave-groups-out ELPD (None if no fit has one).
+
+    Returns
+    -------
+    DataFrame
+        One row per model, best first: ``elpd_logo`` (the sum over groups), its ``se``, the
+        difference from the best model (``elpd_diff``) and that difference's standard error
+        (``dse``), from the paired per-group differences as ``loo`` computes them.
+    """
+    scored = {name: fit_data["leave_groups_out"]["elpd"].to_series()
+              for name, fit_data in fits.items() if "leave_groups_out" in fit_data.children}
+    if not scored:
+        return None
+    by_group = pd.DataFrame(scored)
+    n_groups = len(by_group)
+    totals = by_group.sum()
+    best = totals.idxmax()
+    table = pd.DataFrame({
+        "elpd_logo": totals,
+        "se": np.sqrt(n_groups * by_group.var(ddof=1)),
+        "elpd_diff": totals - totals[best],
+        "dse": [np.sqrt(n_groups * (by_group[name] - by_group[best]).var(ddof=1)) for name in by_group],
+    })
+    return table.sort_values("elpd_logo", ascending=False).rename_axis("model")
