@@ -18,8 +18,9 @@ CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", 
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                                 reason="no Chromium on PATH (Debian: apt-get install chromium)")
 
-# A number with more than four decimals: a table or sentence that was not rounded.
-UNROUNDED = re.compile(r"\d\.\d{5,}")
+# A number with more than four significant decimals (leading zeros after the point do not
+# count: 0.00244 is rounded, 9.934992 is not): a table or sentence that was not rounded.
+UNROUNDED = re.compile(r"\d\.0*[1-9]\d{4,}")
 
 
 @pytest.fixture(scope="module")
