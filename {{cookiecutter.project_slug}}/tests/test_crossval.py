@@ -1,6 +1,7 @@
 """Leave-groups-out cross-validation: the folds, the left-out likelihood, and what it prefers."""
 
 import numpy as np
+import pymc as pm
 import pytest
 import xarray as xr
 
@@ -62,3 +63,38 @@ def test_both_engines_give_the_same_scores(config, example_data):
     nutpie_scores, pymc_scores = scores["nutpie"]["elpd"].values, scores["pymc"]["elpd"].values
     assert np.corrcoef(nutpie_scores, pymc_scores)[0, 1] > 0.999
     assert abs(nutpie_scores.sum() - pymc_scores.sum()) < 0.01 * abs(pymc_scores.sum())
+
+
+def test_refitted_observations_get_their_exact_leave_one_out_score():
+    """Normal outcome with known sd and a normal prior on the mean: p(y_i | y_-i) is known in
+    closed form. The rows refitted (here the 3 of highest Pareto-k, k_max forced to -1) score
+    it within Monte Carlo error, and PSIS-LOO then uses these scores."""
+    from scipy import stats
+
+    from {{ cookiecutter.module_name }}.build import BuiltModel
+    from {{ cookiecutter.module_name }}.compare import loo, psis_loo
+    from {{ cookiecutter.module_name }}.config import SamplerSettings
+    from {{ cookiecutter.module_name }}.crossval import refit_high_pareto_k
+
+    y = np.append(np.random.default_rng(5).normal(0, 1, 30), 4.0)  # one outlying row
+    with pm.Model(coords={"obs": np.arange(y.size)}) as model:
+        mu = pm.Normal("mu", 0, 10)
+        pm.Normal("y", mu, 1, observed=y, dims="obs")
+        fitted = pm.sample(1000, tune=500, chains=2, random_seed=1, progressbar=False)
+        pm.compute_log_likelihood(fitted, progressbar=False)
+    built = BuiltModel("known_sd", "custom", "normal", "y", model, list(range(y.size)))
+    settings = SamplerSettings(draws=1000, tune=500, chains=2, seed=3, pointwise_draws=None)
+
+    exact = refit_high_pareto_k(built, fitted, settings, k_max=-1.0, max_refits=3)
+    estimate = psis_loo(fitted)
+    assert list(exact["obs"].values) == list(estimate.pareto_k.to_series().sort_values(ascending=False).index[:3])
+    for row, score in zip(exact["obs"].values, exact["elpd"].values):
+        precision = 1 / 10**2 + (y.size - 1)
+        mean = (y.sum() - y[row]) / precision
+        assert score == pytest.approx(stats.norm.logpdf(y[row], mean, np.sqrt(1 + 1 / precision)), abs=0.05)
+
+    fitted["exact_loo"] = xr.DataTree(exact)
+    patched = loo(fitted)
+    assert (patched.pareto_k.sel(obs=exact["obs"].values) == 0).all()
+    assert np.allclose(patched.elpd_i.sel(obs=exact["obs"].values), exact["elpd"].values)
+    assert patched.elpd == pytest.approx(float(patched.elpd_i.sum()))

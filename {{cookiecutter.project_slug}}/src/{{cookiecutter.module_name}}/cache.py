@@ -62,6 +62,7 @@ def fit_key(config, name: str, settings) -> str:
         file_sha256(config.data_path),
         settings.model_dump_json(),
         config.cross_validation.model_dump_json(),
+        str(config.diagnostics.pareto_k_max),  # which observations are refitted exactly
         source_digest(),
         json.dumps(versions(), sort_keys=True),
     )

@@ -3,6 +3,7 @@
 import warnings
 
 import arviz as az
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -11,22 +12,48 @@ import xarray as xr
 _LOO_RESULTS: dict[int, tuple[xr.DataTree, object]] = {}
 
 
-def loo(fit_data: xr.DataTree):
-    """PSIS-LOO of a fit with pointwise values (``az.loo``), cached for the fit object.
+def psis_loo(fit_data: xr.DataTree):
+    """PSIS-LOO of a fit with pointwise values (``az.loo``), with the observations refitted
+    exactly in place of their estimates (see :func:`with_exact_scores`).
 
     The log-likelihood may hold every k-th draw only (see ``pointwise.py``): the posterior
     is thinned to the same draws, from which ArviZ estimates the draws' relative efficiency.
     """
+    log_likelihood = fit_data.log_likelihood.to_dataset()
+    same_draws = xr.DataTree.from_dict({
+        "posterior": fit_data.posterior.to_dataset().sel(draw=log_likelihood["draw"]),
+        "log_likelihood": log_likelihood,
+    })
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+        result = az.loo(same_draws, pointwise=True)
+    if "exact_loo" in fit_data.children and fit_data["exact_loo"].sizes.get("obs", 0):
+        result = with_exact_scores(result, fit_data["exact_loo"].to_dataset())
+    return result
+
+
+def loo(fit_data: xr.DataTree):
+    """:func:`psis_loo`, computed once per fit object."""
     if id(fit_data) not in _LOO_RESULTS:
-        log_likelihood = fit_data.log_likelihood.to_dataset()
-        same_draws = xr.DataTree.from_dict({
-            "posterior": fit_data.posterior.to_dataset().sel(draw=log_likelihood["draw"]),
-            "log_likelihood": log_likelihood,
-        })
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
-            _LOO_RESULTS[id(fit_data)] = (fit_data, az.loo(same_draws, pointwise=True))
+        _LOO_RESULTS[id(fit_data)] = (fit_data, psis_loo(fit_data))
     return _LOO_RESULTS[id(fit_data)][1]
+
+
+def with_exact_scores(result, exact: xr.Dataset):
+    """PSIS-LOO with the observations that were refitted (``crossval.refit_high_pareto_k``)
+    scored exactly, as ArviZ's ``reloo`` does: their ``elpd_i`` replaced, their Pareto-k set
+    to 0, and the totals and the standard error recomputed."""
+    labels = {result.elpd_i.dims[0]: exact["obs"].values}
+    lpd_i = result.elpd_i + (result.p_loo_i if result.p_loo_i is not None else 0)
+    result.elpd_i.loc[labels] = exact["elpd"].values
+    result.pareto_k.loc[labels] = 0.0
+    if result.p_loo_i is not None:
+        result.p_loo_i.loc[labels] = lpd_i.loc[labels].values - exact["elpd"].values
+        result.p = float(result.p_loo_i.sum())
+    result.elpd = float(result.elpd_i.sum())
+    result.se = float(np.sqrt(result.n_data_points * np.var(result.elpd_i.values, ddof=1)))
+    result.warning = bool((result.pareto_k > result.good_k).any())
+    return result
 
 
 def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
@@ -50,7 +77,8 @@ def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
 
 
 def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:
-    """How many observations have a Pareto-k above ``k_max`` in each model.
+    """How many observations have a Pareto-k above ``k_max`` in each model, after those
+    ``refitted`` exactly (their k is then 0; see ``crossval.refit_high_pareto_k``).
 
     Many high k values mean PSIS-LOO is unreliable for that model: the observations
     are too influential for importance sampling to stand in for refitting.
@@ -58,9 +86,10 @@ def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:
     rows = []
     for name, fit_data in fits.items():
         pareto_k = loo(fit_data).pareto_k.values
+        refitted = fit_data["exact_loo"].sizes.get("obs", 0) if "exact_loo" in fit_data.children else 0
         rows.append(
             {"model": name, "max_k": float(pareto_k.max()), f"n_k_above_{k_max}": int((pareto_k > k_max).sum()),
-             "n_obs": pareto_k.size}
+             "refitted": refitted, "n_obs": pareto_k.size}
         )
     return pd.DataFrame(rows).set_index("model")
 

@@ -226,10 +226,13 @@ class FastSettings(_Strict):
 
 
 class CrossValidation(_Strict):
-    """Leave-groups-out cross-validation (``crossval.py``): ``group_folds`` fits per model
+    """Leave-groups-out cross-validation and exact LOO of the observations PSIS cannot
+    score (``crossval.py``): ``group_folds`` fits per model (0: none), ``max_refits`` at most
     (0: none), each with these chains, tune and draws (at most the run's own)."""
 
     group_folds: NonNegativeInt = 5
+    # Observations whose Pareto-k is above diagnostics.pareto_k_max are refitted exactly, at most this many.
+    max_refits: NonNegativeInt = 20
     chains: PositiveInt = 2
     tune: PositiveInt = 500
     draws: PositiveInt = 500

@@ -122,6 +122,40 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
     )
 
 
+def refit_high_pareto_k(built: BuiltModel, fit_data: xr.DataTree, settings: SamplerSettings, k_max: float,
+                        max_refits: int) -> xr.Dataset:
+    """Exact leave-one-out scores of the observations PSIS-LOO cannot approximate.
+
+    Where an observation's Pareto-k is above ``k_max`` the importance-sampling estimate of
+    its LOO score is unreliable; the model is fitted again without that row (one compile for
+    all such rows, the row given as data) and its score computed from that fit, as ArviZ's
+    ``reloo`` does. At most ``max_refits`` rows, the highest k first.
+
+    Returns
+    -------
+    Dataset
+        ``elpd`` of each refitted observation, on ``obs`` (possibly empty);
+        ``compare.loo`` puts these in place of the PSIS estimates.
+    """
+    from {{ cookiecutter.module_name }}.compare import psis_loo  # compare reads what this writes
+
+    pareto_k = psis_loo(fit_data).pareto_k.to_series()
+    high = pareto_k[pareto_k > k_max].sort_values(ascending=False).head(max_refits)
+    scores = {}
+    if len(high):
+        sample = _fold_samplers(without_rows(built.model), settings)
+        position = {label: row for row, label in enumerate(built.obs_labels)}
+        for label in high.index:
+            row = position[label]
+            left_out = np.zeros(len(built.obs_labels))
+            left_out[row] = 1.0
+            log_likelihood = log_likelihood_at(sample(left_out), built.model, np.array([row]), settings.seed,
+                                               settings.pointwise_draws)[:, 0]
+            scores[label] = logsumexp(log_likelihood) - np.log(log_likelihood.size)
+    return xr.Dataset({"elpd": ("obs", np.array(list(scores.values()), dtype=float))},
+                      coords={"obs": list(scores)}, attrs={"k_max": k_max, "n_above": int((pareto_k > k_max).sum())})
+
+
 def leave_groups_out_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame | None:
     """The models ranked by their leave-groups-out ELPD (None if no fit has one).
 

@@ -11,7 +11,7 @@ import xarray as xr
 from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key
 from {{ cookiecutter.module_name }}.config import SamplerSettings
-from {{ cookiecutter.module_name }}.crossval import leave_groups_out
+from {{ cookiecutter.module_name }}.crossval import leave_groups_out, refit_high_pareto_k
 from {{ cookiecutter.module_name }}.diagnostics import convergence_summary
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
 from {{ cookiecutter.module_name }}.formulas import bambi_results
@@ -198,6 +198,10 @@ def fit_or_load(config, name: str, data, settings: SamplerSettings, staged: bool
         if cross_validation.group_folds:
             scores = leave_groups_out(built, data, cross_validation.fold_settings(settings), cross_validation.group_folds)
             fit_data["leave_groups_out"] = xr.DataTree(scores)
+        if cross_validation.max_refits:
+            exact = refit_high_pareto_k(built, fit_data, cross_validation.fold_settings(settings),
+                                        config.diagnostics.pareto_k_max, cross_validation.max_refits)
+            fit_data["exact_loo"] = xr.DataTree(exact)
         fit_data.attrs["cache_key"] = key
         save_fit(fit_data, target)
     origin = {"from_cache": from_cache, "sampled_at": fit_data.posterior.attrs.get("created_at")}
