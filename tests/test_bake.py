@@ -35,6 +35,7 @@ EXPECTED_FILES = sorted(
         "benchmarks/parameterization.py",
         "benchmarks/pipeline.py",
         "benchmarks/sampling.py",
+        "benchmarks/sweep.py",
         "pyproject.toml",
         "config/analysis.yaml",
         "data/example/schools.csv",
@@ -45,20 +46,22 @@ EXPECTED_FILES = sorted(
         "notebooks/04_posterior_predictive.ipynb",
         "notebooks/05_model_comparison.ipynb",
         "notebooks/06_report.ipynb",
+        "notebooks/07_calibration.ipynb",
+        "sweeps/prior_scale.yaml",
         *(
             f"src/schools_analysis/{module}.py"
             for module in (
-                "__init__", "__main__", "build", "cache", "checks", "cli", "compare", "config", "crossval", "dashboard", "data",
+                "__init__", "__main__", "build", "cache", "calibration", "checks", "cli", "compare", "config", "crossval", "dashboard", "data",
                 "diagnostics", "estimates", "files", "formulas", "models", "parameterization", "pipeline", "plots",
-                "pointwise", "predict", "priors", "progress", "report", "sampling", "simulate", "validation",
+                "pointwise", "predict", "priors", "progress", "report", "sampling", "simulate", "sweep", "validation",
             )
         ),
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_bad_input", "test_browser", "test_checks", "test_compare", "test_config", "test_crossval", "test_data", "test_diagnostics",
+                "conftest", "test_bad_input", "test_browser", "test_calibration", "test_checks", "test_compare", "test_config", "test_crossval", "test_data", "test_diagnostics",
                 "test_estimates", "test_families", "test_models", "test_parameterization", "test_pipeline", "test_pointwise",
-                "test_predict", "test_priors", "test_progress", "test_real_data", "test_report", "test_sampling", "test_simulate",
+                "test_predict", "test_priors", "test_progress", "test_real_data", "test_report", "test_sampling", "test_simulate", "test_sweep",
             )
         ),
     ]

@@ -49,7 +49,11 @@ def copy_project(destination: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory):
-    """The whole pipeline in fast mode on a copy of the project: its config and index.html."""
+    """The whole pipeline in fast mode on a copy of the project, simulation-based calibration
+    included (enabled in the copy's config): its config and index.html."""
     config_path = copy_project(tmp_path_factory.mktemp("project"))
+    text = config_path.read_text()
+    assert "calibration:\n  enabled: false" in text
+    config_path.write_text(text.replace("calibration:\n  enabled: false", "calibration:\n  enabled: true"))
     index = run_pipeline(config_path, fast=True, show_progress=False)
     return load_config(config_path), index

@@ -23,7 +23,7 @@ from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, Step, execut
 def test_every_notebook_is_executed_and_rendered(pipeline_run):
     config, index = pipeline_run
     steps = plan(config, config.root / "config" / "analysis.yaml", fast=True)
-    assert len(steps) == 5 + len(config.model_names)
+    assert len(steps) == 6 + len(config.model_names), "the fixture's config enables the calibration"
     page = index.read_text()
     for step in steps:
         assert (config.reports_dir / "executed" / f"{step.name}.ipynb").is_file()
@@ -34,6 +34,26 @@ def test_every_notebook_is_executed_and_rendered(pipeline_run):
     timings = json.loads((config.reports_dir / "timings.json").read_text())
     assert set(timings["executed"]) == {step.name for step in steps}
     assert all(step["execute_s"] > 0 for step in timings["executed"].values())
+
+
+def test_calibration_runs_before_the_report_that_states_it(pipeline_run):
+    """Opt-in: not in the default plan; when on, notebook 07 runs beside the fits (it reads none),
+    its result is published with the fits, and the report has its verdict."""
+    config, _ = pipeline_run
+    config_path = config.root / "config" / "analysis.yaml"
+    default = config.model_copy(update={"calibration": config.calibration.model_copy(update={"enabled": False})})
+    assert "07_calibration" not in [step.name for step in plan(default, config_path, fast=True)]
+    names = [step.name for step in plan(default, config_path, fast=True, calibration=True)]
+    assert names.index("07_calibration") == names.index("06_report") - 1
+    calibration = next(step for step in plan(config, config_path, fast=True) if step.name == "07_calibration")
+    assert not calibration.reads_fits and calibration.parameters["model_name"] == config.primary_model
+    assert config.calibration_path(config.primary_model).is_file()
+    assert not (config.calibration_path(config.primary_model).parent / ".staging").exists()
+    page = (config.reports_dir / "07_calibration.html").read_text()
+    assert f"{config.calibration.fast_simulations} simulations from the prior" in page
+    report = (config.reports_dir / "06_report.html").read_text()
+    assert "Simulation-based calibration of <strong>varying_slopes</strong>" in report
+    assert re.search(r"(Calibrated|Not calibrated): in 20 simulations from the prior", report)
 
 
 def test_executed_notebooks_have_no_errors(pipeline_run):
@@ -56,11 +76,12 @@ def test_report_states_hyperparameters_without_code(pipeline_run):
 def test_notebooks_run_top_to_bottom_with_their_default_parameters(pipeline_run, tmp_path):
     """nbval runs each notebook unchanged, as a user opening it would, from its folder in a copy
     of the project whose fits exist (the fast run's; 02_fit, whose defaults are the full
-    settings, samples its model again)."""
+    settings, samples its model again). Not 07_calibration: with its defaults it makes 100 fits
+    at the full settings (minutes); the pipeline fixture runs it in fast mode."""
     config, _ = pipeline_run
     for folder in ("config", "data", "notebooks", "artifacts"):
         shutil.copytree(config.root / folder, tmp_path / folder)
-    notebooks = sorted((tmp_path / "notebooks").glob("0*.ipynb"))
+    notebooks = [path for path in sorted((tmp_path / "notebooks").glob("0*.ipynb")) if path.stem != "07_calibration"]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
          *map(str, notebooks)],

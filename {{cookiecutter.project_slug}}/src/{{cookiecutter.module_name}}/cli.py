@@ -43,6 +43,9 @@ def run(
     fast: bool = typer.Option(False, "--fast", help="Few draws: check the pipeline, not for reporting."),
     force: bool = typer.Option(False, "--force", help="Execute every notebook, even those whose inputs are unchanged."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Notebooks run side by side where independent."),
+    calibration: bool = typer.Option(
+        False, "--calibration", help="Also run simulation-based calibration of the primary model (notebook 07)."
+    ),
     strict: bool = typer.Option(
         False, "--strict", help="Exit with code 3 if any fit misses a diagnostic threshold (reports are still written)."
     ),
@@ -50,7 +53,7 @@ def run(
     """Fit every candidate model and render all notebooks to reports/."""
     signal.signal(signal.SIGTERM, _interrupt)  # `kill`, a scheduler or CI stopping the run: as Ctrl-C
     try:
-        index = run_pipeline(config, fast=fast, force=force, jobs=jobs)
+        index = run_pipeline(config, fast=fast, force=force, jobs=jobs, calibration=calibration)
     except KeyboardInterrupt:
         typer.echo("Interrupted: no published fit or report was changed; fits finished in this run are kept in "
                    "artifacts/fits/.staging and the next run reuses them.", err=True)
@@ -71,6 +74,35 @@ def run(
             for name, issues in found.items():
                 typer.echo(f"strict: {name}: " + " ".join(issues), err=True)
             raise typer.Exit(code=STRICT_EXIT_CODE)
+
+
+@app.command()
+def sweep(
+    file: Path = typer.Argument(..., help="The sweep file, e.g. sweeps/prior_scale.yaml."),
+    scheduler: str = typer.Option(None, "--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786 "
+                                  "(default: a local cluster)."),
+    workers: int = typer.Option(None, "--workers", "-w", min=1, help="Local cluster: worker processes (default: cores)."),
+    fast: bool = typer.Option(None, "--fast/--no-fast", help="Few draws in every variant (default: the sweep file's)."),
+) -> None:
+    """Run the pipeline once per variant of a sweep file and write reports/sweeps/<sweep>/index.html.
+
+    Exits with code 1 if any variant failed (the others still run and are reported).
+    """
+    from {{ cookiecutter.module_name }}.sweep import run_sweep
+
+    try:
+        index = run_sweep(file, scheduler=scheduler, workers=workers, fast=fast)
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    results = json.loads((index.parent / "results.json").read_text())
+    failed = {name: result["error"] for name, result in results["variants"].items() if result["status"] != "ok"}
+    for name, error in failed.items():
+        typer.echo(f"variant {name} failed: {error}", err=True)
+    typer.echo(f"Sweep written: {index} · {len(results['variants'])} variants · {len(failed)} failed · "
+               f"{results['seconds']:.0f} s")
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -243,6 +243,19 @@ class CrossValidation(_Strict):
                                            "draws": min(self.draws, settings.draws)})
 
 
+class Calibration(_Strict):
+    """Simulation-based calibration of the primary model (``calibration.py``, notebook 07):
+    ``simulations`` fits to outcomes drawn from the prior, with the run's own sampler
+    settings. Off unless ``enabled`` or asked for with ``run --calibration`` (``make calibration``)."""
+
+    enabled: bool = False
+    simulations: PositiveInt = 100
+    fast_simulations: PositiveInt = 20  # with ``run --fast``
+
+    def count(self, fast: bool) -> int:
+        return min(self.fast_simulations, self.simulations) if fast else self.simulations
+
+
 class DiagnosticThresholds(_Strict):
     rhat_max: float = Field(default=1.01, gt=1)
     ess_bulk_min: float = Field(default=400, gt=0)
@@ -287,6 +300,7 @@ class AnalysisConfig(_Strict):
     sampler: SamplerSettings = SamplerSettings()
     fast: FastSettings = FastSettings()
     cross_validation: CrossValidation = CrossValidation()
+    calibration: Calibration = Calibration()
     diagnostics: DiagnosticThresholds = DiagnosticThresholds()
     paths: Paths = Paths()
     # The project folder; relative paths above are resolved against it.
@@ -359,6 +373,13 @@ class AnalysisConfig(_Strict):
         if staged and (self.fits_staging_dir / f"{model_name}.nc").is_file():
             return self.fits_staging_dir / f"{model_name}.nc"
         return self.fits_dir / f"{model_name}.nc"
+
+    def calibration_path(self, model_name: str, staged: bool = False) -> Path:
+        """The saved simulation-based calibration of ``model_name`` (staged: this run's, if any)."""
+        folder = self.resolve(self.paths.artifacts) / "calibration"
+        if staged and (folder / ".staging" / f"{model_name}.nc").is_file():
+            return folder / ".staging" / f"{model_name}.nc"
+        return folder / f"{model_name}.nc"
 
     def sampler_settings(self, fast: bool = False) -> SamplerSettings:
         """Sampler settings, with the ``fast`` section's draws, tune and chains if asked."""

@@ -62,27 +62,12 @@ def without_rows(model: pm.Model, rows: np.ndarray | None = None) -> pm.Model:
     return copy
 
 
-def _fold_samplers(model: pm.Model, settings: SamplerSettings):
-    """``sample(left_out) -> posterior Dataset`` for ``model`` (from :func:`without_rows`),
-    compiled once."""
-    from {{ cookiecutter.module_name }}.sampling import sample_posterior, traced_variables  # sampling imports this module
+def _data_sampler(model: pm.Model, settings: SamplerSettings):
+    """``sample(data) -> posterior Dataset``, compiled once (``sampling.data_sampler``)."""
+    from {{ cookiecutter.module_name }}.sampling import data_sampler  # sampling imports this module
 
-    arguments = {"draws": settings.draws, "tune": settings.tune, "chains": settings.chains}
-    if settings.engine == "nutpie":
-        import nutpie
-
-        compiled = nutpie.compile_pymc_model(model, var_names=traced_variables(model))
-
-        def sample(left_out: np.ndarray) -> xr.Dataset:
-            fitted = nutpie.sample(compiled.with_data(**{LEFT_OUT: left_out}), seed=settings.seed,
-                                   target_accept=settings.target_accept, progress_bar=False, **arguments)
-            return fitted.posterior.to_dataset()
-    else:
-        def sample(left_out: np.ndarray) -> xr.Dataset:
-            with model:
-                pm.set_data({LEFT_OUT: left_out})
-            return sample_posterior(model, "fold", settings, "pymc").posterior.to_dataset()
-    return sample
+    sample = data_sampler(model, settings)
+    return lambda data: sample(data).posterior.to_dataset()
 
 
 def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSettings, folds: int) -> xr.Dataset:
@@ -106,11 +91,11 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
     """
     fold_of_group = group_folds(len(data.groups), folds, settings.seed)
     fold_of_row = fold_of_group[data.group_codes]
-    sample = _fold_samplers(without_rows(built.model), settings)
+    sample = _data_sampler(without_rows(built.model), settings)
     elpd = np.empty(len(data.groups))
     for fold in np.unique(fold_of_group):
         rows = np.flatnonzero(fold_of_row == fold)
-        posterior = sample((fold_of_row == fold).astype(float))
+        posterior = sample({LEFT_OUT: (fold_of_row == fold).astype(float)})
         log_likelihood = log_likelihood_at(posterior, built.model, rows, settings.seed, settings.pointwise_draws)
         for code in np.flatnonzero(fold_of_group == fold):
             joint = log_likelihood[:, data.group_codes[rows] == code].sum(axis=1)
@@ -143,13 +128,13 @@ def refit_high_pareto_k(built: BuiltModel, fit_data: xr.DataTree, settings: Samp
     high = pareto_k[pareto_k > k_max].sort_values(ascending=False).head(max_refits)
     scores = {}
     if len(high):
-        sample = _fold_samplers(without_rows(built.model), settings)
+        sample = _data_sampler(without_rows(built.model), settings)
         position = {label: row for row, label in enumerate(built.obs_labels)}
         for label in high.index:
             row = position[label]
             left_out = np.zeros(len(built.obs_labels))
             left_out[row] = 1.0
-            log_likelihood = log_likelihood_at(sample(left_out), built.model, np.array([row]), settings.seed,
+            log_likelihood = log_likelihood_at(sample({LEFT_OUT: left_out}), built.model, np.array([row]), settings.seed,
                                                settings.pointwise_draws)[:, 0]
             scores[label] = logsumexp(log_likelihood) - np.log(log_likelihood.size)
     return xr.Dataset({"elpd": ("obs", np.array(list(scores.values()), dtype=float))},

@@ -40,6 +40,8 @@ from {{ cookiecutter.module_name }}.progress import PROGRESS_DIR_ENV, read_progr
 
 
 FIT_NOTEBOOK = "02_fit.ipynb"
+CALIBRATION = "07_calibration"
+REPORT = "06_report"
 
 # The kernel's own log (not the notebook's output) would clutter the terminal: at shutdown
 # ipykernel logs "KeyboardInterrupt caught in kernel" as an ERROR after every successful
@@ -90,17 +92,20 @@ class Step:
     title: str
     parameters: dict = field(default_factory=dict)
     hide_code: bool = False  # the stakeholder report is rendered without code cells
+    reads_fits: bool = True  # False: needs only the config and the data, so it runs beside the fits
 
 
-def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
-    """The notebook executions for this config, in order."""
+def plan(config: AnalysisConfig, config_path: Path, fast: bool, calibration: bool = False) -> list[Step]:
+    """The notebook executions for this config, in order; with ``calibration`` (or the config's
+    ``calibration.enabled``) also the simulation-based calibration, before the report that states it."""
+    calibration = calibration or config.calibration.enabled
     common = {"config_path": str(config_path), "fast": fast}
     primary = {**common, "model_name": config.primary_model}
     reported = {**common, "model_name": config.primary or ""}  # "": the model PSIS-LOO prefers
     # Notebooks that make or read fits use this run's staged fits (published when it succeeds).
     primary, reported = {**primary, "staged": True}, {**reported, "staged": True}
     steps = [Step("01_prior_predictive.ipynb", "01_prior_predictive", "Prior predictive check",
-                  {**common, "model_name": config.primary_model})]
+                  {**common, "model_name": config.primary_model}, reads_fits=False)]
     steps += [
         Step(FIT_NOTEBOOK, f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name, "staged": True})
         for name in config.model_names
@@ -109,8 +114,12 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool) -> list[Step]:
         Step("03_diagnostics.ipynb", "03_diagnostics", "Convergence diagnostics", primary),
         Step("04_posterior_predictive.ipynb", "04_posterior_predictive", "Posterior predictive check", reported),
         Step("05_model_comparison.ipynb", "05_model_comparison", "Model comparison", primary),
-        Step("06_report.ipynb", "06_report", "Report", reported, hide_code=True),
     ]
+    if calibration:
+        steps.append(Step(f"{CALIBRATION}.ipynb", CALIBRATION, "Simulation-based calibration", primary,
+                          reads_fits=False))
+    steps.append(Step(f"{REPORT}.ipynb", REPORT, "Report", {**reported, "calibration": calibration},
+                      hide_code=True))
     return steps
 
 
@@ -222,10 +231,9 @@ def fingerprints(steps: list[Step], config: AnalysisConfig, config_path: Path) -
     fits = [step for step in steps if step.notebook == FIT_NOTEBOOK]
     found = {step.name: fingerprint(step, []) for step in fits}
     fit_prints = list(found.values())
-    for position, step in enumerate(steps):
+    for step in steps:
         if step.notebook != FIT_NOTEBOOK:
-            # The prior predictive check (first) reads no fit; the others read them all.
-            found[step.name] = fingerprint(step, fit_prints if position > 0 else [])
+            found[step.name] = fingerprint(step, fit_prints if step.reads_fits else [])
     return found
 
 
@@ -234,15 +242,22 @@ def is_current(step: Step, fingerprint: str, config: AnalysisConfig) -> bool:
     outputs = [config.reports_dir / f"{step.name}.html"]
     if step.notebook == FIT_NOTEBOOK:
         outputs.append(config.fit_path(step.parameters["model_name"]))
+    if step.name == CALIBRATION:
+        outputs.append(config.calibration_path(step.parameters["model_name"]))
     executed = config.reports_dir / "executed" / f"{step.name}.ipynb"
     return recorded_fingerprint(executed) == fingerprint and all(path.is_file() for path in outputs)
 
 
 def waves(steps: list[Step]) -> list[list[Step]]:
     """Steps that can run side by side: first those that read no fit (the prior predictive
-    check and the fits), then those that read the fits."""
-    first = [step for step in steps if step.notebook == FIT_NOTEBOOK or step is steps[0]]
-    return [first, [step for step in steps if step not in first]]
+    check and the fits), then those that read the fits, with the calibration (minutes: it
+    would hold them up in the first) and, after it, the report that states it."""
+    first = [step for step in steps if step.notebook == FIT_NOTEBOOK or (not step.reads_fits and step.name != CALIBRATION)]
+    rest = [step for step in steps if step not in first]
+    if not any(step.name == CALIBRATION for step in rest):
+        return [first, rest]
+    report = [step for step in rest if step.name == REPORT]
+    return [first, [step for step in rest if step not in report], report]
 
 
 def run_concurrently(function, steps: list[Step], jobs: int, on_done) -> None:
@@ -361,7 +376,8 @@ def write_run_summaries(config: AnalysisConfig, config_path: Path, steps: list[S
 
 
 def run_pipeline(
-    config_path: str | Path, fast: bool = False, show_progress: bool = True, force: bool = False, jobs: int = 2
+    config_path: str | Path, fast: bool = False, show_progress: bool = True, force: bool = False, jobs: int = 2,
+    calibration: bool = False,
 ) -> Path:
     """Validate the config and data, execute every notebook, render HTML and the index.
 
@@ -380,6 +396,8 @@ def run_pipeline(
     jobs : int
         Notebooks run side by side where they do not depend on each other: kernel start-up
         and imports of one overlap the work of another.
+    calibration : bool
+        Also run the simulation-based calibration (notebook 07), as ``calibration.enabled`` does.
 
     Returns
     -------
@@ -402,7 +420,7 @@ def run_pipeline(
     notebooks_dir = config.root / "notebooks"
     staging = config.reports_dir / ".staging"
     shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted run
-    steps = plan(config, config_path, fast)
+    steps = plan(config, config_path, fast, calibration)
     current = fingerprints(steps, config, config_path)
 
     columns = (TextColumn("{task.description:<28}"), BarColumn(bar_width=16),
@@ -437,6 +455,8 @@ def run_pipeline(
             progress.update(task, detail="")
         shutil.rmtree(sampling_dir, ignore_errors=True)
         publish(config.fits_staging_dir, config.fits_dir)  # fits first: published reports read them
+        calibrations = config.calibration_path(config.primary_model).parent
+        publish(calibrations / ".staging", calibrations)
         publish(staging, config.reports_dir)
     except NotebookFailed as failure:
         write_failure_index(config, config_path, steps, failure, fast)

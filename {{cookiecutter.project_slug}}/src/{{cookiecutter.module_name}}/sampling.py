@@ -5,6 +5,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pymc as pm
 import xarray as xr
 
@@ -131,6 +132,32 @@ def sample_posterior(model: pm.Model, name: str, settings: SamplerSettings, engi
             progressbar=progressbar,
             **progress_arguments,
         )
+
+
+def data_sampler(model: pm.Model, settings: SamplerSettings):
+    """``sample(data, seed=None) -> DataTree`` (posterior, sample_stats) for ``model`` with new values of its
+    ``pm.Data`` variables, compiled once.
+
+    Refitting one model to many data sets (cross-validation folds, simulated data) costs a
+    compile per fit through ``pm.sample`` with nutpie (seconds each); here nutpie compiles once
+    and each fit only samples. PyMC's NUTS takes the data through ``pm.set_data``.
+    """
+    arguments = {"draws": settings.draws, "tune": settings.tune, "chains": settings.chains}
+    if settings.engine == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model, var_names=traced_variables(model))
+
+        def sample(data: dict[str, np.ndarray], seed: int | None = None) -> xr.DataTree:
+            return nutpie.sample(compiled.with_data(**data), seed=settings.seed if seed is None else seed,
+                                 target_accept=settings.target_accept, progress_bar=False, **arguments)
+    else:
+        def sample(data: dict[str, np.ndarray], seed: int | None = None) -> xr.DataTree:
+            with model:
+                pm.set_data(data)
+            seeded = settings if seed is None else settings.model_copy(update={"seed": seed})
+            return sample_posterior(model, "refit", seeded, "pymc")
+    return sample
 
 
 def stuck_chains(idata: xr.DataTree, share: float = 0.5) -> list[int]:
