@@ -14,9 +14,6 @@ outcome data, so nutpie compiles once and each simulation only samples; the rank
 as simuk stores them (group ``prior_sbc``) and plotted with ``arviz_plots.plot_ecdf_pit``.
 """
 
-import contextlib
-import logging
-
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -28,6 +25,7 @@ from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgr
 from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key, sha256_of
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, SamplerSettings
+from {{ cookiecutter.module_name }}.diagnostics import quiet
 from {{ cookiecutter.module_name }}.sampling import data_sampler, load_fit, save_fit
 
 SIMULATED = "simulated_outcome"  # the data variable that holds each simulation's outcome
@@ -44,18 +42,6 @@ def observed_as_data(model: pm.Model, name: str = SIMULATED) -> pm.Model:
     shared = pytensor.shared(np.asarray(value.eval()), name=name)
     fgraph.replace(value, model_named(shared, name), import_missing=True)
     return model_from_fgraph(fgraph, mutate_fgraph=True)
-
-
-@contextlib.contextmanager
-def quiet(logger: str):
-    """Only warnings and errors from ``logger`` while in the block."""
-    log = logging.getLogger(logger)
-    level = log.level
-    log.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
 
 
 def calibrated_parameters(model: pm.Model, group_dims: set[str]) -> list[str]:

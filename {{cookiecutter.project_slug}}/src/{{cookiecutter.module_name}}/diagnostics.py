@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import logging
 import warnings
 
 import arviz as az
@@ -15,6 +16,18 @@ from {{ cookiecutter.module_name }}.config import DiagnosticThresholds
 
 # The sample-stat name of a tree-depth hit differs between samplers.
 TREE_DEPTH_STATS = ("maxdepth_reached", "reached_max_treedepth")
+
+
+@contextlib.contextmanager
+def quiet(logger: str, level: int = logging.WARNING):
+    """Only messages from ``logger`` at ``level`` and above while in the block."""
+    log = logging.getLogger(logger)
+    before = log.level
+    log.setLevel(level)
+    try:
+        yield
+    finally:
+        log.setLevel(before)
 
 
 def parameter_names(fit_data: xr.DataTree) -> list[str]:
@@ -151,9 +164,9 @@ def prior_sensitivity(fit_data: xr.DataTree, var_names: list[str], threshold: fl
         "log_prior": fit_data.log_prior.to_dataset(),
         "log_likelihood": log_likelihood,
     })
-    # psense_summary prints a pointer to its documentation when it finds something; the
+    # psense_summary logs a pointer to its documentation when it finds something; the
     # notebooks state each finding with its fix instead (prior_sensitivity_problems).
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), quiet("arviz_stats", logging.ERROR):
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
         return arviz_stats.psense_summary(tree, threshold=threshold, round_to=6)
 

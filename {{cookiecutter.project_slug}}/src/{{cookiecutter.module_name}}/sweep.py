@@ -1,6 +1,7 @@
 """Parameterised sweeps: the whole pipeline once per variant of the config, on Dask.
 
-A sweep file (``sweeps/prior_scale.yaml``) names a base config and the variants: a ``grid``
+A sweep file (``sweeps/prior_scale.yaml``) names a base config, overrides every variant shares
+(``set``), and the variants: a ``grid``
 of dotted config keys and values (every combination) and/or a list of named ``variants``,
 each with overrides (``set``) and optionally a ``subset`` of the data's rows (a pandas query).
 Every variant is a full, cached pipeline run with its own config, fits and reports::
@@ -11,13 +12,15 @@ Every variant is a full, cached pipeline run with its own config, fits and repor
     reports/sweeps/<sweep>/index.html       the same as a page, with a plot
 
 Variants run on Dask distributed: a ``LocalCluster`` with one single-threaded worker process
-per core by default, or an existing cluster (``--scheduler tcp://host:8786``; its workers need
+per core by default (with fewer workers than cores, each variant runs its notebooks side by
+side on the cores left over), or an existing cluster (``--scheduler tcp://host:8786``; its workers need
 this project installed and the project folder at the same path). A variant whose inputs are
 unchanged since the last sweep reuses its fits and notebooks (``cache.py``); a failing variant
 is reported in the overview and does not stop the others.
 """
 
 import base64
+import contextlib
 import io
 import itertools
 import json
@@ -57,6 +60,7 @@ class Sweep(BaseModel):
     name: str
     base: Path = Path("config/analysis.yaml")  # relative to the project folder
     fast: bool = False                          # few draws in every variant, as run --fast
+    set: dict[str, Any] = {}                    # overrides of every variant (a variant's own come after)
     grid: dict[str, list[Any]] = {}
     variants: list[Variant] = Field(default_factory=list)
 
@@ -114,7 +118,7 @@ def prepare_variant(sweep: Sweep, variant: Variant, root: Path) -> Path:
     reports = Path("reports") / "sweeps" / sweep.name / variant.name
     artifacts = Path("artifacts") / "sweeps" / sweep.name / variant.name
     config = yaml.safe_load((root / sweep.base).read_text(encoding="utf-8"))
-    for key, value in variant.set.items():
+    for key, value in {**sweep.set, **variant.set}.items():
         with_override(config, key, value)
     config["paths"] = {"reports": str(reports), "artifacts": str(artifacts)}
     if variant.subset:
@@ -136,18 +140,22 @@ def prepare_variant(sweep: Sweep, variant: Variant, root: Path) -> Path:
     return config_path
 
 
-def run_variant(config_path: str, fast: bool) -> dict:
-    """One variant's pipeline (on a Dask worker): its status, time, warnings and LOO ranking."""
+def run_variant(config_path: str, fast: bool, jobs: int = 1) -> dict:
+    """One variant's pipeline (on a Dask worker, ``jobs`` notebooks at a time): its status,
+    time, warnings and LOO ranking."""
     from {{ cookiecutter.module_name }}.compare import loo_table
     from {{ cookiecutter.module_name }}.pipeline import run_pipeline
     from {{ cookiecutter.module_name }}.sampling import load_fit
 
     started = time.perf_counter()
     try:
-        index = run_pipeline(config_path, fast=fast, show_progress=False, jobs=1)
-        config = load_config(config_path)
-        fits = {name: load_fit(config.fit_path(name)) for name in config.model_names}
-        timings = json.loads((config.reports_dir / "timings.json").read_text())
+        # What the run prints (ArviZ's notes among them) would interleave on the sweep's terminal;
+        # each variant's reports hold it.
+        with contextlib.redirect_stdout(io.StringIO()):
+            index = run_pipeline(config_path, fast=fast, show_progress=False, jobs=jobs)
+            config = load_config(config_path)
+            fits = {name: load_fit(config.fit_path(name)) for name in config.model_names}
+            timings = json.loads((config.reports_dir / "timings.json").read_text())
     except Exception as error:  # reported in the overview; the other variants go on
         return {"status": "failed", "error": f"{type(error).__name__}: {error}",
                 "seconds": round(time.perf_counter() - started, 1)}
@@ -189,14 +197,16 @@ def run_sweep(path: str | Path, scheduler: str | None = None, workers: int | Non
             results[variant.name] = {"status": "failed", "error": f"{type(error).__name__}: {error}", "seconds": 0.0}
     if prepared:
         if scheduler:
-            cluster, client = None, Client(scheduler)
+            cluster, client, jobs = None, Client(scheduler), 1
         else:
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-            cluster = LocalCluster(n_workers=workers or cores, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            workers = workers or cores
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             client = Client(cluster)
+            jobs = max(1, cores // workers)  # fewer workers than cores: each runs notebooks side by side
         try:
-            futures = {client.submit(run_variant, str(config_path), fast, key=f"{sweep.name}-{name}", pure=False): name
+            futures = {client.submit(run_variant, str(config_path), fast, jobs, key=f"{sweep.name}-{name}",
+                                     pure=False): name
                        for name, config_path in prepared.items()}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
