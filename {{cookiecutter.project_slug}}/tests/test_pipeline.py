@@ -267,7 +267,7 @@ def test_strict_run_exits_non_zero_on_diagnostic_problems(finished_project, monk
 
     from {{ cookiecutter.module_name }} import cli
 
-    monkeypatch.setattr(cli, "run_pipeline", lambda config, fast, force, jobs: finished_project / "reports" / "index.html")
+    monkeypatch.setattr(cli, "run_pipeline", lambda config, **options: finished_project / "reports" / "index.html")
     arguments = ["run", "--fast", "--config", str(finished_project / "config" / "analysis.yaml")]
     strict = CliRunner().invoke(cli.app, [*arguments, "--strict"])
     assert strict.exit_code == cli.STRICT_EXIT_CODE, strict.output

@@ -214,9 +214,8 @@ def run_sweep(path: str | Path, scheduler: str | None = None, workers: int | Non
             client.close()
             if cluster is not None:
                 cluster.close()
-    variants = sweep.expanded()
-    for variant in variants:
-        results[variant.name].update(overrides=variant.set, subset=variant.subset)
+    results = {variant.name: {**results[variant.name], "overrides": variant.set, "subset": variant.subset}
+               for variant in sweep.expanded()}  # in the sweep file's order, not the order they finished
     folder = root / "reports" / "sweeps" / sweep.name
     overview = overview_table(results, root, sweep.name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -311,8 +310,8 @@ def write_overview_page(folder: Path, sweep: Sweep, results: dict[str, dict], ov
                     f"<td>{result['seconds']:.0f}</td><td>{warnings}</td><td>{ranking}</td></tr>")
     plot = estimates_plot(overview, model)
     failed = sum(result["status"] != "ok" for result in results.values())
-    figure = (f'<h2>Estimates of {escape(model)}</h2><p>Posterior means and central intervals of the population-level '
-              f'parameters in each variant.</p><img alt="estimates of {escape(model)} by variant" '
+    figure = (f'<h2>Estimates of {escape(model)}</h2><p>Posterior means and central {base.diagnostics.ci_prob * 100:.0f}% '
+              f'intervals of the population-level parameters in each variant.</p><img alt="estimates of {escape(model)} by variant" '
               f'src="data:image/png;base64,{plot}">' if plot else "<p>No variant produced estimates.</p>")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Sweep {escape(sweep.name)}</title>{PAGE_STYLE}</head><body>
