@@ -3,9 +3,10 @@
 Each case runs ``python -m {{ cookiecutter.module_name }} run`` in a fresh copy of the project's notebooks and
 config, in a temporary folder, with empty PyTensor and Numba compile caches:
 
-* **example**: the project's own config and data. Three runs: cold (nothing fitted or
-  compiled yet), unchanged (everything cached) and after editing only the report notebook
-  (only ``06_report`` should execute again).
+* **example**: the project's own config and data. Four runs: cold (nothing fitted or
+  compiled yet), unchanged (everything cached), after editing only the report notebook
+  (only ``06_report`` should execute again) and after doubling one prior's sd of one model
+  (that model is refitted; the notebooks, which read the config, run again).
 * **1M**: about 1,000,000 rows in 10,000 groups, simulated like the continuous example,
   with the candidate models ``varying_slopes`` (custom: sampled from sufficient statistics)
   and ``complete_pooling`` (the formula ``score ~ ses``, row by row), 4 chains x 1000 draws
@@ -104,6 +105,16 @@ def edit_report_notebook(config_path: Path) -> None:
     path.write_text(json.dumps(notebook, indent=1))
 
 
+def edit_one_prior(config_path: Path) -> None:
+    """Double the sd of one prior of one model (the first model with priors in the config), as a
+    user trying another prior would."""
+    config = yaml.safe_load(config_path.read_text())
+    model = next(spec for spec in config["models"] if spec.get("priors"))
+    prior = next(iter(model["priors"].values()))
+    prior["sigma"] = 2 * prior.get("sigma", 1)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 def run_case(label: str, seed: int) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as folder:
         folder = Path(folder)
@@ -114,7 +125,8 @@ def run_case(label: str, seed: int) -> list[dict]:
             million_rows(config_path, seed)
             runs = {"cold": None}
         else:
-            runs = {"cold": None, "unchanged": None, "report edited": edit_report_notebook}
+            runs = {"cold": None, "unchanged": None, "report edited": edit_report_notebook,
+                    "prior edited": edit_one_prior}
         rows = []
         for run, before in runs.items():
             if before is not None:
