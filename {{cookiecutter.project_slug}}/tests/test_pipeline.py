@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from conftest import copy_project
 from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.data import DataError
-from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, Step, execute, plan, run_pipeline
+from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, Step, execute, fit_problems, plan, run_pipeline
 
 
 def test_every_notebook_is_executed_and_rendered(pipeline_run):
@@ -54,6 +54,22 @@ def test_calibration_runs_before_the_report_that_states_it(pipeline_run):
     report = (config.reports_dir / "06_report.html").read_text()
     assert "Simulation-based calibration of <strong>varying_slopes</strong>" in report
     assert re.search(r"(Calibrated|Not calibrated): in 20 simulations from the prior", report)
+
+
+def test_fit_warnings_are_kept_beside_the_fits_until_their_inputs_change(pipeline_run):
+    """The run summary's PSIS-LOO and power-scaling checks take seconds per fit: they are kept in
+    <model>.problems.json, reused while the fit and the thresholds are the same, and redone when not."""
+    config, _ = pipeline_run
+    name = config.primary_model
+    _, first = fit_problems(config)
+    saved = config.fit_path(name).with_suffix(".problems.json")
+    assert json.loads(saved.read_text())["problems"] == first[name]
+    assert fit_problems(config)[1] == first
+    stricter = config.model_copy(update={"diagnostics": config.diagnostics.model_copy(update={"ess_bulk_min": 1e9})})
+    _, redone = fit_problems(stricter)
+    assert [problem for problem in redone[name] if "< 1000000000" in problem]
+    assert not [problem for problem in first[name] if "< 1000000000" in problem]
+    fit_problems(config)  # leave the cache as the fixture's run left it
 
 
 def test_executed_notebooks_have_no_errors(pipeline_run):

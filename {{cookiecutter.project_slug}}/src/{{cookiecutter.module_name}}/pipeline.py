@@ -25,14 +25,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-import papermill
 import psutil
-from nbclient.exceptions import DeadKernelError
-from nbconvert import HTMLExporter
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from {{ cookiecutter.module_name }}.cache import record_fingerprint, recorded_fingerprint, step_fingerprint
+from {{ cookiecutter.module_name }}.cache import record_fingerprint, recorded_fingerprint, sha256_of, step_fingerprint
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
 from {{ cookiecutter.module_name }}.files import write_text_atomically
@@ -168,6 +164,9 @@ def without_remote_scripts(body: str) -> str:
 
 def render_html(executed: Path, html_path: Path, hide_code: bool = False) -> Path:
     """Render an executed notebook to HTML in this process, with a table of contents."""
+    import nbformat  # here, not at the top: about 2 s of imports that a run executing nothing never needs
+    from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     body = add_contents(without_remote_scripts(body.replace("</head>", REPORT_STYLE + "</head>", 1)))
@@ -180,6 +179,9 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
 
     The failed notebook, with its traceback, is moved to ``failed_dir``.
     """
+    import papermill  # here, not at the top (see render_html)
+    from nbclient.exceptions import DeadKernelError
+
     source = notebooks_dir / step.notebook
     output = executed_dir / f"{step.name}.ipynb"
     executed_dir.mkdir(parents=True, exist_ok=True)
@@ -302,9 +304,19 @@ def fit_problems(config: AnalysisConfig) -> tuple[dict, dict[str, list[str]]]:
     from {{ cookiecutter.module_name }}.sampling import load_fit
 
     fits = {name: load_fit(config.fit_path(name)) for name in config.model_names}
-    problems = all_problems(fits, config.diagnostics)
+    problems = {}
     for name, fit_data in fits.items():
+        # PSIS-LOO and power-scaling take seconds per fit: kept beside the fit, keyed by what they depend on.
+        saved = config.fit_path(name).with_suffix(".problems.json")
+        fit_key = fit_data.attrs.get("cache_key")  # absent on a fit not made by fit_or_load: not kept
+        key = fit_key and sha256_of(fit_key, config.diagnostics.model_dump_json(), config.data.group)
+        if key and saved.is_file() and json.loads(saved.read_text()).get("key") == key:
+            problems[name] = json.loads(saved.read_text())["problems"]
+            continue
+        problems[name] = all_problems({name: fit_data}, config.diagnostics)[name]
         problems[name] += prior_sensitivity_problems(fit_data, population_parameters(fit_data, config.data.group))
+        if key:
+            write_text_atomically(saved, json.dumps({"key": key, "problems": problems[name]}))
     return fits, problems
 
 
