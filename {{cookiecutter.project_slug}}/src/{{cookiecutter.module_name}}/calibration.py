@@ -120,8 +120,8 @@ def calibration_table(sbc: xr.DataTree, p_value_min: float = P_VALUE_MIN) -> pd.
     Returns
     -------
     DataFrame
-        ``p_value`` of the uniformity test ``plot_ecdf_pit`` draws (POT-C, Tesso and Vehtari
-        2025); ``in_50`` and ``in_90``: the share of simulations whose true value fell in the
+        ``p_value`` of the uniformity test ``plot_ecdf_pit`` draws (arviz_stats' default,
+        ``pot_c``); ``in_50`` and ``in_90``: the share of simulations whose true value fell in the
         posterior's central 50% and 90% intervals (0.5 and 0.9 when calibrated); ``mean_rank``
         (0.5 when unbiased); ``flagged`` where ``p_value`` < ``p_value_min``, with ``reading``.
     """
