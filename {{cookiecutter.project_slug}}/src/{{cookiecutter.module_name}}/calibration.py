@@ -26,7 +26,7 @@ from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key, sha256_of
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, SamplerSettings
 from {{ cookiecutter.module_name }}.diagnostics import quiet
-from {{ cookiecutter.module_name }}.sampling import data_sampler, load_fit, save_fit
+from {{ cookiecutter.module_name }}.sampling import cached_fit, data_sampler, save_fit
 
 SIMULATED = "simulated_outcome"  # the data variable that holds each simulation's outcome
 RANK_DRAWS = 99  # posterior draws each true value is ranked among (thinned evenly)
@@ -197,13 +197,9 @@ def calibrate_or_load(config: AnalysisConfig, name: str, data, fast: bool = Fals
     published = config.calibration_path(name)
     target = published.parent / ".staging" / published.name if staged else published
     for path in (published, target):
-        if path.is_file():
-            try:
-                saved = load_fit(path)
-            except (OSError, ValueError):  # unreadable: redo
-                continue
-            if saved.attrs.get("cache_key") == key:
-                return saved, True
+        saved = cached_fit(path, key)
+        if saved is not None:
+            return saved, True
     sbc = simulation_based_calibration(build_model(config, name, data), settings, simulations)
     sbc.attrs["cache_key"] = key
     save_fit(sbc, target)
