@@ -108,16 +108,6 @@ def test_normal_custom_models_are_sampled_from_sufficient_statistics(config, exa
     assert build_model(switched_off, "varying_slopes", example_data).sampling_model is None
 
 
-def test_formula_too_large_for_bambi_is_refused_with_advice(config, example_data, monkeypatch):
-    from {{ cookiecutter.module_name }} import formulas
-
-    rows = len(example_data.outcome)
-    monkeypatch.setattr(formulas, "DENSE_MATRIX_LIMIT_BYTES", rows * 40 * 8 - 1)  # just below rows x 40 schools
-    with pytest.raises(MemoryError, match=rf"{rows:,} rows x 40 groups matrix .*custom: varying_slopes"):
-        build_model(config, "varying_intercepts", example_data)
-    assert build_model(config, "complete_pooling", example_data).model.observed_RVs  # no group term
-
-
 def test_varying_slopes_is_the_plain_pymc_model_on_raw_data(example_data):
     """The same model written out in plain PyMC, on a predictor far from 0 (mean 50): group
     intercepts and slopes independent at x = 0 (lme4's ``(x || g)``), the intercept's prior

@@ -9,12 +9,16 @@ Examples of the syntax (see the README for more)::
     count ~ x + (1 | county) + offset(log(exposure))
 """
 
-import formulae
-import pandas as pd
+import itertools
+from contextlib import contextmanager
 
-# formulae (Bambi's formula engine) builds each group term as a dense rows x groups matrix
-# of 8-byte numbers; above this size a formula model is refused with advice instead.
-DENSE_MATRIX_LIMIT_BYTES = 4e9
+import formulae
+import numpy as np
+import pandas as pd
+from formulae.categorical import ContrastMatrix
+from formulae.terms.terms import GroupSpecificTerm
+from formulae.terms.variable import Variable
+from formulae.utils import row_khatri_rao_sparse
 
 # Our family names -> Bambi's.
 BAMBI_FAMILIES = {
@@ -55,18 +59,92 @@ def factor_labels(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return labels
 
 
-def check_dense_size(formula: str, frame: pd.DataFrame) -> None:
-    """Refuse a formula whose group terms would need more memory than a machine has."""
-    for factor, columns in group_factors(formula).items():
-        n_levels = factor_labels(frame, columns).nunique()
-        size = len(frame) * n_levels * 8
-        if size > DENSE_MATRIX_LIMIT_BYTES:
-            raise MemoryError(
-                f"formula {formula!r}: Bambi builds the group term of {factor!r} as a dense "
-                f"{len(frame):,} rows x {n_levels:,} groups matrix ({size / 1e9:.0f} GB). "
-                "Fix: for data this size use a custom model from models.py (e.g. custom: varying_slopes), "
-                "which indexes groups instead."
-            )
+class GroupCodes:
+    """Which group each row is in, standing in for formulae's dense rows x groups indicator
+    matrix: Bambi and formulae only ever ask that matrix for its shape and ``argmax(1)``."""
+
+    def __init__(self, codes: np.ndarray, n_groups: int):
+        self.codes, self.shape, self.ndim = codes, (len(codes), n_groups), 2
+
+    def argmax(self, axis):
+        assert axis == 1, "only the group of each row is stored"
+        return self.codes
+
+
+class IdentityContrasts(ContrastMatrix):
+    """The contrasts of a grouping factor (one column per level: the identity), each row made
+    when formulae asks for it to encode new data (predictions); 10k levels would otherwise
+    be an 800 MB array."""
+
+    def __init__(self, levels: list):
+        self.labels = [str(level) for level in levels]
+        self._matrix = self  # formulae indexes ``contrasts.matrix[codes]``
+        self.shape = (len(levels), len(levels))
+
+    def __getitem__(self, codes):
+        codes = np.asarray(codes)
+        rows = np.zeros((*codes.shape, self.shape[1]), dtype=int)
+        np.put_along_axis(rows, codes[..., None], 1, axis=-1)
+        return rows
+
+    def __eq__(self, other):
+        return isinstance(other, IdentityContrasts) and self.labels == other.labels
+
+
+def _factor_codes(component: Variable) -> tuple[np.ndarray, list]:
+    """Codes and levels of one column of a grouping factor, ordered as formulae orders them
+    (sorted, or a categorical's own order), with the contrasts formulae would store."""
+    x = component._intermediate_data
+    if not getattr(x.dtype, "ordered", False):
+        x = pd.Categorical(x, categories=sorted(np.unique(x).tolist()), ordered=True)
+    else:
+        x = pd.Categorical(x)
+    component.levels = x.categories.tolist()
+    component.contrast_matrix = IdentityContrasts(component.levels)
+    component.spans_intercept = True
+    return np.asarray(x.codes, dtype=np.int64), component.levels
+
+
+def _indexed_set_data(self, spans_intercept):
+    """``formulae``'s ``GroupSpecificTerm.set_data`` without the dense indicator matrix.
+
+    The group of each row is computed from the factor's columns (an interaction such as
+    ``school:class`` numbers every combination of levels, first column slowest, as formulae's
+    row-wise Kronecker product does), so a term costs memory in rows, not rows x groups.
+    """
+    self.expr.set_data(spans_intercept)
+    self.kind = self.expr.kind
+    codes, n_groups, groups = 0, 1, []
+    for component in self.factor.components:
+        component_codes, levels = _factor_codes(component)
+        codes, n_groups = codes * len(levels) + component_codes, n_groups * len(levels)
+        groups.append([str(level) for level in levels])
+    self.groups = [":".join(labels) for labels in itertools.product(*groups)]
+    self.factor.data = GroupCodes(codes, n_groups)
+    predictors = self.expr.data if self.expr.data.ndim == 2 else self.expr.data[:, np.newaxis]
+    self.data = row_khatri_rao_sparse(predictors, codes, n_groups)
+
+
+@contextmanager
+def indexed_group_terms():
+    """Within this block formulae builds group terms from group codes (see :func:`_indexed_set_data`).
+
+    Formulae builds each group term from a dense rows x groups indicator matrix (1M rows x
+    10k groups: 80 GB); Bambi then only keeps which group each row is in. A factor made of
+    anything but plain columns (e.g. ``C(g)``) is built the usual way.
+    """
+    original = GroupSpecificTerm.set_data
+
+    def set_data(self, spans_intercept):
+        if all(isinstance(component, Variable) for component in self.factor.components):
+            return _indexed_set_data(self, spans_intercept)
+        return original(self, spans_intercept)
+
+    GroupSpecificTerm.set_data = set_data
+    try:
+        yield
+    finally:
+        GroupSpecificTerm.set_data = original
 
 
 def has_intercept(formula: str) -> bool:
@@ -95,15 +173,15 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
     """
     import bambi as bmb  # see bambi_prior
 
-    check_dense_size(formula, data.frame)
-    model = bmb.Model(
-        formula,
-        data.frame,
-        family=BAMBI_FAMILIES[family],
-        priors={term: bambi_prior(prior) for term, prior in formula_priors(formula, data, family, priors).items()},
-        noncentered=not centered,
-    )
-    model.build()
+    with indexed_group_terms():
+        model = bmb.Model(
+            formula,
+            data.frame,
+            family=BAMBI_FAMILIES[family],
+            priors={term: bambi_prior(prior) for term, prior in formula_priors(formula, data, family, priors).items()},
+            noncentered=not centered,
+        )
+        model.build()
     return model
 
 
