@@ -32,6 +32,7 @@ EXPECTED_FILES = sorted(
         "Makefile",
         "README.md",
         "benchmarks/common.py",
+        "benchmarks/formulas.py",
         "benchmarks/parameterization.py",
         "benchmarks/pipeline.py",
         "benchmarks/sampling.py",

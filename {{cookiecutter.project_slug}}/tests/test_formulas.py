@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.formulas import BAMBI_FAMILIES, indexed_group_terms
+from {{ cookiecutter.module_name }}.formulas import BAMBI_FAMILIES, indexed_group_terms, normal_sufficient_model
 
 ROWS = 240
 FAMILY_OUTCOMES = {
@@ -51,11 +51,14 @@ def both_ways(formula, frame, family="normal"):
 
 
 def assert_same_log_density(bambi, ours, points=3):
-    plain, indexed = bambi.backend.model, ours.backend.model
-    assert [v.name for v in plain.free_RVs] == [v.name for v in indexed.free_RVs]
+    """Same free variables and coordinates; log density and gradient equal at random points."""
+    plain = bambi.backend.model
+    indexed = ours if isinstance(ours, type(plain)) else ours.backend.model
+    names = [v.name for v in plain.free_RVs]
+    assert sorted(names) == sorted(v.name for v in indexed.free_RVs)
     assert {k: tuple(v) for k, v in plain.coords.items()} == {k: tuple(v) for k, v in indexed.coords.items()}
     logp_plain, logp_indexed = plain.compile_logp(), indexed.compile_logp()
-    dlogp_plain, dlogp_indexed = plain.compile_dlogp(), indexed.compile_dlogp()
+    dlogp_plain, dlogp_indexed = plain.compile_dlogp(), indexed.compile_dlogp([indexed[name] for name in names])
     rng = np.random.default_rng(1)
     start = plain.initial_point()
     for _ in range(points):
@@ -112,3 +115,32 @@ def test_a_million_row_size_factor_costs_rows_not_rows_x_groups():
     tracemalloc.stop()
     assert model.backend.model["1|g"].shape.eval()[0] == groups
     assert peak < 1e9, f"peak {peak / 1e9:.1f} GB"
+
+
+@pytest.mark.parametrize(("formula", "noncentered"), [
+    ("y ~ x + (x | school)", True),
+    ("y ~ x + (x | school)", False),
+    ("y ~ 0 + x + (1 + classroom | school)", True),
+    ("y ~ x + classroom + (1 | school) + (0 + x | school)", True),
+    ("y ~ x + classroom", True),                                   # no group term: one group
+])
+def test_normal_sufficient_statistics_give_bambi_s_log_density(frame, formula, noncentered):
+    """Far from zero (outcome near 1000, predictor near 50), where sums of squares lose digits."""
+    shifted = frame.assign(y=frame["y"] + 1000)
+    model = bmb.Model(formula, shifted, noncentered=noncentered)
+    model.build()
+    sums = normal_sufficient_model(model)
+    assert not sums.observed_RVs and [p.name for p in sums.potentials] == ["log_likelihood"]
+    assert "mu" not in sums.named_vars  # nothing per row is left in the graph
+    assert_same_log_density(model, sums)
+
+
+@pytest.mark.parametrize(("formula", "family"), [
+    ("y ~ x + (1 | school) + (1 | rater)", "normal"),  # crossed
+    ("y ~ x + (1 | school/classroom)", "normal"),      # nested: two factors
+    ("count ~ x + (1 | school)", "poisson"),
+])
+def test_other_formulas_are_sampled_row_by_row(frame, formula, family):
+    model = bmb.Model(formula, frame, family=BAMBI_FAMILIES[family])
+    model.build()
+    assert normal_sufficient_model(model) is None

@@ -101,7 +101,7 @@ def test_normal_custom_models_are_sampled_from_sufficient_statistics(config, exa
     assert built.sampling_model is not None
     assert built.describe()["likelihood"] == "sufficient statistics"
     assert built.model.observed_RVs  # checks and LOO use the row-by-row model
-    assert build_model(config, "complete_pooling", example_data).sampling_model is None  # a formula model
+    assert build_model(config, "complete_pooling", example_data).sampling_model is not None  # a formula model
     student_t = config.model_copy(update={"family": "student_t"})
     assert build_model(student_t, "varying_slopes", example_data).sampling_model is None
     switched_off = config.model_copy(update={"sampler": config.sampler.model_copy(update={"sufficient_statistics": False})})

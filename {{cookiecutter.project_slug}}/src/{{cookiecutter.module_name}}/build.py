@@ -8,7 +8,7 @@ import pymc as pm
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, resolve_custom
 from {{ cookiecutter.module_name }}.data import GroupedData
-from {{ cookiecutter.module_name }}.formulas import bambi_model, factor_labels, group_factors
+from {{ cookiecutter.module_name }}.formulas import bambi_model, factor_labels, group_factors, normal_sufficient_model
 from {{ cookiecutter.module_name }}.parameterization import Choice, choose
 from {{ cookiecutter.module_name }}.priors import ModelPriors, model_priors
 
@@ -25,7 +25,7 @@ class BuiltModel:
     obs_labels: list = field(default_factory=list)  # the row label of each observation
     parameterization: list[Choice] = field(default_factory=list)
     # The same posterior from per-group sufficient statistics, sampled instead of ``model``
-    # when there is one (see models.normal_sufficient_likelihood).
+    # when there is one (models.normal_sufficient_likelihood, formulas.normal_sufficient_model).
     sampling_model: pm.Model | None = None
     priors: ModelPriors | None = None  # custom models: the priors used, in the data's units
     bambi: object | None = None        # formula models: the ``bmb.Model`` that built ``model``
@@ -81,6 +81,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     else:
         bambi = bambi_model(spec.formula, data, family, spec.priors, centered)
         model = bambi.backend.model
+        if family == "normal" and config.sampler.sufficient_statistics:
+            sampling_model = normal_sufficient_model(bambi)  # None with crossed or nested factors
     return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
                       priors, bambi)
 

@@ -191,3 +191,76 @@ def bambi_results(model, idata):
     Bambi's dimension order, and the non-centred ``*_offset`` draws left out; exactly
     what ``bmb.Model.fit`` returns for the same draws."""
     return model.backend._clean_results(idata, omit_offsets=True, include_response_params=False)
+
+
+def normal_sufficient_model(model):
+    """The PyMC model of a built normal-family ``bmb.Model`` with its row-by-row likelihood
+    replaced by one from per-group sums, or None when the formula does not allow it.
+
+    With at most one grouping factor, row ``i`` of group ``j`` has the linear predictor
+    ``c_i'b + z_i'u_j``: ``c`` the common columns (Bambi's centred predictors and the
+    intercept), ``z`` the group terms' columns, ``b`` and ``u_j`` their coefficients. The
+    sum of squared residuals is then a quadratic form in ``b`` and the ``u_j`` whose
+    coefficients are sums over rows (``sum c c'``, ``sum c y``, and per group ``sum c z'``,
+    ``sum z z'``, ``sum z y``), so each gradient costs O(groups) instead of O(rows) and the
+    posterior is the same (see ``models.normal_sufficient_likelihood`` for custom models).
+    Formulas with crossed or nested factors, offsets or smooth terms return None: they are
+    sampled row by row.
+    """
+    import pytensor.tensor as pt
+    from pymc.model.fgraph import (ModelObservedRV, fgraph_from_model, model_from_fgraph,
+                                   model_potential)
+
+    component = model.parameters[model.family.likelihood.parent]
+    group_terms = list(component.group_specific_terms.values())
+    if (model.family.name != "gaussian" or len({term.name.split("|")[1] for term in group_terms}) > 1
+            or component.offset_terms or component.hsgp_terms or set(model.parameters) != {"mu", "sigma"}):
+        return None
+    n_rows = len(model.response_term.data)
+    # Without group terms (complete pooling) every row is in one group with no group columns.
+    group = group_terms[0].group_index if group_terms else np.zeros(n_rows, dtype=int)
+    n_groups = len(group_terms[0].groups) if group_terms else 1
+
+    # The data: y (centred when the intercept can absorb its mean), c and z.
+    y = np.asarray(model.response_term.data, dtype=float).reshape(-1)
+    has_intercept = component.intercept_term is not None
+    y_mean = y.mean() if has_intercept else 0.0
+    y = y - y_mean
+    common = [term.data.reshape(len(y), -1) for term in component.common_terms.values()]
+    common = np.column_stack(common) if common else np.empty((len(y), 0))
+    if has_intercept and model.center_predictors:
+        common = common - common.mean(axis=0)
+    c = np.column_stack([np.ones(len(y))] * has_intercept + [common])
+    z = np.column_stack([np.ones((len(y), 0))] + [np.asarray(term.predictor, dtype=float).reshape(len(y), -1)
+                                                  for term in group_terms])
+
+    def group_sum(values):  # (rows, a, b) -> (groups, a, b)
+        sums = np.zeros((n_groups, values[0].size))
+        for k, column in enumerate(values.reshape(len(y), -1).T):
+            sums[:, k] = np.bincount(group, weights=column, minlength=n_groups)
+        return sums.reshape(n_groups, *values.shape[1:])
+
+    cc, cy, yy = c.T @ c, c.T @ y, y @ y
+    cz, zz, zy = group_sum(c[:, :, None] * z[:, None, :]), group_sum(z[:, :, None] * z[:, None, :]), group_sum(z * y[:, None])
+
+    # The graph: Bambi's parameters, by name, in a copy of its model without the observed rows.
+    fgraph, _ = fgraph_from_model(model.backend.model, inlined_views=True)
+    named = {output.name: output for output in fgraph.outputs}
+    coefficients = [named[name] for name in component.common_terms]
+    if has_intercept:
+        coefficients.insert(0, named["Intercept"] - y_mean)
+    b = pt.concatenate([pt.atleast_1d(coefficient) for coefficient in coefficients]) if coefficients else pt.zeros(0)
+    u = pt.concatenate([pt.zeros((n_groups, 0))] + [named[term.name].reshape((n_groups, -1)) for term in group_terms],
+                       axis=1)
+    sigma = named["sigma"]
+    squared_residuals = (yy - 2 * (b @ cy) - 2 * (u * zy).sum() + b @ cc @ b
+                         + 2 * (b[None, :, None] * cz * u[:, None, :]).sum()
+                         + (u[:, :, None] * zz * u[:, None, :]).sum())
+    log_likelihood = -len(y) * (0.5 * np.log(2 * np.pi) + pt.log(sigma)) - squared_residuals / (2 * sigma**2)
+    potential = model_potential(log_likelihood, "log_likelihood")
+    fgraph.add_output(potential, import_missing=True)
+    per_row = [i for i, output in enumerate(fgraph.outputs)
+               if isinstance(output.owner.op, ModelObservedRV) or output.name == "mu"]
+    for index in reversed(per_row):
+        fgraph.remove_output(index)
+    return model_from_fgraph(fgraph, mutate_fgraph=True)

@@ -1,0 +1,101 @@
+"""Formula models: the project's fit path against PyMC's default ``pm.sample()`` on the same Bambi model.
+
+For ``y ~ x + (x | g)`` on simulated data (the continuous example's hyperparameters) with a
+normal outcome and with Poisson counts, it times
+
+* **project**: ``build_model`` (group terms indexed, ``formulas.indexed_group_terms``; for the
+  normal family, sampled from per-group sufficient statistics, ``formulas.normal_sufficient_model``)
+  and the fit path's ``pm.sample`` call (``sampling.sample_posterior``, nutpie);
+* **pymc_default**: ``bmb.Model(formula, data).build()`` then ``pm.sample()`` with nothing but
+  the draws, chains and seed: what a user gets from PyMC on Bambi's model.
+
+Both from the formula to the posterior (model building and compilation included), with the
+same chains, tuning steps and draws; ESS is the minimum bulk ESS over every parameter, group
+effects included. Prints ESS per second and the project's ratio. Run with ``make bench`` or
+``python benchmarks/formulas.py [--cases 100k]``.
+"""
+
+import time
+import warnings
+from dataclasses import replace
+
+import arviz as az
+import bambi as bmb
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from {{ cookiecutter.module_name }}.build import build_model
+from {{ cookiecutter.module_name }}.config import ModelSpec, load_config
+from {{ cookiecutter.module_name }}.sampling import parallel_chains, sample_posterior
+
+from common import parser, simulated_case
+
+CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "warm-up": (10, 5, 5)}
+FORMULA = "y ~ x + (x | group)"
+
+
+def min_bulk_ess(idata) -> float:
+    """Minimum bulk ESS over all elements of all sampled parameters and group effects."""
+    ess = az.ess(idata, group="posterior", method="bulk")
+    return min(float(ess[name].min()) for name in ess.data_vars if "__obs__" not in ess[name].dims)
+
+
+def counts_of(data) -> pd.DataFrame:
+    """The normal case's rows with a Poisson outcome from the same linear predictor, scaled down."""
+    rng = np.random.default_rng(0)
+    eta = 0.5 + 0.3 * (data.frame["y"] - data.frame["y"].mean()) / data.frame["y"].std()
+    return data.frame.assign(y=rng.poisson(np.exp(eta)))
+
+
+def run_case(config, label: str, settings, quiet: bool = False) -> list[dict]:
+    case_config, data = simulated_case(config, *CASES[label], seed=settings.seed)
+    rows = []
+    for family in ("normal", "poisson"):
+        family_config = case_config.model_copy(update={
+            "family": family, "models": [ModelSpec(name="formula", formula=FORMULA)]})
+        if family == "poisson":
+            frame = counts_of(data)
+            data = replace(data, frame=frame, outcome=frame["y"].to_numpy())
+        started = time.perf_counter()
+        built = build_model(family_config, "formula", data)
+        idata = sample_posterior(built.sampling_model or built.model, "formula", settings, "nutpie")
+        project_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = bmb.Model(FORMULA, data.frame, family={"normal": "gaussian", "poisson": "poisson"}[family])
+            model.build()
+            with model.backend.model:
+                default = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                                    cores=parallel_chains(settings.chains), random_seed=settings.seed,
+                                    progressbar=False)
+        default_s = time.perf_counter() - started
+        for engine, seconds, result in (("project", project_s, idata), ("pymc_default", default_s, default)):
+            ess = min_bulk_ess(result)
+            rows.append({"case": label, "family": family, "engine": engine, "seconds": seconds,
+                         "min_ess_bulk": ess, "ess_per_s": ess / seconds})
+            if not quiet:
+                print("  " + ", ".join(f"{key} {value}" for key, value in rows[-1].items()), flush=True)
+    return rows
+
+
+def main() -> None:
+    options = parser(__doc__.splitlines()[0])
+    options.add_argument("--cases", nargs="+", default=["100k"], choices=[case for case in CASES if case != "warm-up"])
+    args = options.parse_args()
+    config = load_config(args.config)
+    settings = config.sampler_settings().model_copy(update={"draws": args.draws, "tune": args.tune,
+                                                            "chains": args.chains, "seed": args.seed})
+    run_case(config, "warm-up", settings.model_copy(update={"draws": 20, "tune": 20}), quiet=True)
+    table = pd.DataFrame([row for label in args.cases for row in run_case(config, label, settings)])
+    project = table[table["engine"] == "project"].set_index(["case", "family"])["ess_per_s"]
+    table["project_ratio"] = [project[(case, family)] / value for case, family, value
+                              in zip(table["case"], table["family"], table["ess_per_s"])]
+    print()
+    print(table.round(2).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
