@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.formulas import BAMBI_FAMILIES, indexed_group_terms, normal_sufficient_model
+from {{ cookiecutter.module_name }}.formulas import (BAMBI_FAMILIES, CENTRED_SUFFIX, indexed_group_terms,
+                                                    normal_sufficient_model)
 
 ROWS = 240
 FAMILY_OUTCOMES = {
@@ -117,22 +118,45 @@ def test_a_million_row_size_factor_costs_rows_not_rows_x_groups():
     assert peak < 1e9, f"peak {peak / 1e9:.1f} GB"
 
 
-@pytest.mark.parametrize(("formula", "noncentered"), [
-    ("y ~ x + (x | school)", True),
-    ("y ~ x + (x | school)", False),
-    ("y ~ 0 + x + (1 + classroom | school)", True),
-    ("y ~ x + classroom + (1 | school) + (0 + x | school)", True),
-    ("y ~ x + classroom", True),                                   # no group term: one group
+@pytest.mark.parametrize("formula", [
+    "y ~ x + (x | school)",
+    "y ~ 0 + x + (1 + classroom | school)",
+    "y ~ x + classroom + (1 | school) + (0 + x | school)",
+    "y ~ x + classroom",                                   # no group term: one group
 ])
-def test_normal_sufficient_statistics_give_bambi_s_log_density(frame, formula, noncentered):
+def test_normal_sufficient_statistics_give_bambi_s_log_density(frame, formula):
     """Far from zero (outcome near 1000, predictor near 50), where sums of squares lose digits."""
     shifted = frame.assign(y=frame["y"] + 1000)
-    model = bmb.Model(formula, shifted, noncentered=noncentered)
+    model = bmb.Model(formula, shifted, noncentered=True)
     model.build()
     sums = normal_sufficient_model(model)
     assert not sums.observed_RVs and [p.name for p in sums.potentials] == ["log_likelihood"]
     assert "mu" not in sums.named_vars  # nothing per row is left in the graph
     assert_same_log_density(model, sums)
+
+
+def test_centred_group_effects_are_sampled_around_the_population_value(frame):
+    """``a_j = Intercept + u_j`` is sampled instead of ``u_j`` (unit Jacobian): at every point the
+    sampled model's log density equals Bambi's at the matching ``u_j = a_j - Intercept``, and
+    ``1|school`` is still Bambi's ``u_j``."""
+    model = bmb.Model("y ~ x + (x | school)", frame.assign(y=frame["y"] + 1000), noncentered=False)
+    model.build()
+    sums = normal_sufficient_model(model)
+    sampled = {variable.name for variable in sums.free_RVs}
+    assert {f"1|school{CENTRED_SUFFIX}", f"x|school{CENTRED_SUFFIX}"} <= sampled
+    assert {"1|school", "x|school"} <= {variable.name for variable in sums.deterministics}
+    logp_bambi, logp_sums = model.backend.model.compile_logp(), sums.compile_logp()
+    [school_effects] = sums.replace_rvs_by_values([sums["1|school"]])
+    effects = sums.compile_fn(school_effects, inputs=sums.value_vars, on_unused_input="ignore")
+    rng = np.random.default_rng(2)
+    start = model.backend.model.initial_point()
+    for _ in range(3):
+        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in start.items()}
+        moved = {**point, f"1|school{CENTRED_SUFFIX}": point["1|school"] + point["Intercept"],
+                 f"x|school{CENTRED_SUFFIX}": point["x|school"] + point["x"]}
+        moved = {name: moved[name] for name in sums.initial_point()}
+        assert logp_sums(moved) == pytest.approx(logp_bambi(point), rel=1e-12)
+        np.testing.assert_allclose(effects(moved), point["1|school"])
 
 
 @pytest.mark.parametrize(("formula", "family"), [

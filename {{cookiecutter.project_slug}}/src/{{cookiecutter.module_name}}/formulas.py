@@ -208,8 +208,7 @@ def normal_sufficient_model(model):
     sampled row by row.
     """
     import pytensor.tensor as pt
-    from pymc.model.fgraph import (ModelObservedRV, fgraph_from_model, model_from_fgraph,
-                                   model_potential)
+    from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgraph, model_potential
 
     component = model.parameters[model.family.likelihood.parent]
     group_terms = list(component.group_specific_terms.values())
@@ -246,6 +245,7 @@ def normal_sufficient_model(model):
     # The graph: Bambi's parameters, by name, in a copy of its model without the observed rows.
     fgraph, _ = fgraph_from_model(model.backend.model, inlined_views=True)
     named = {output.name: output for output in fgraph.outputs}
+    hierarchically_centred(fgraph, named, component)
     coefficients = [named[name] for name in component.common_terms]
     if has_intercept:
         coefficients.insert(0, named["Intercept"] - y_mean)
@@ -264,3 +264,40 @@ def normal_sufficient_model(model):
     for index in reversed(per_row):
         fgraph.remove_output(index)
     return model_from_fgraph(fgraph, mutate_fgraph=True)
+
+
+# Suffix of the group effects a sampling model draws around their population value (see
+# hierarchically_centred); they are not kept in the fit, whose ``1|g`` is Bambi's own.
+CENTRED_SUFFIX = "__around_population"
+
+
+def hierarchically_centred(fgraph, named: dict, component) -> None:
+    """Rewrite Bambi's centred group effects ``u_j ~ Normal(0, s)`` beside a common ``b`` as
+    ``a_j ~ Normal(b, s)`` with ``u_j = a_j - b`` (a unit-Jacobian change of variables: the
+    same posterior), in place.
+
+    Bambi centres each group's intercept (or slope) at zero and adds the common one, so with
+    many well-informed groups the common ``Intercept`` moves only along a narrow ridge with all
+    ``u_j`` at once (bulk ESS 66 of 2000 draws at 100k rows x 1000 groups). Centring each group
+    at the population value (as ``models.varying_slopes`` does) removes the ridge. Only group
+    terms sampled centred whose expression is the intercept or a common numeric term are changed.
+    """
+    from pymc.model.fgraph import ModelFreeRV, model_deterministic, model_free_rv
+
+    for term in component.group_specific_terms.values():
+        expression = term.name.split("|")[0]
+        common = "Intercept" if expression == "1" else expression
+        output = named.get(term.name)
+        if common not in named or output is None or not isinstance(output.owner.op, ModelFreeRV) \
+                or output.type.ndim != 1 or named[common].type.ndim != 0:
+            continue
+        rv, value = output.owner.inputs
+        rng, size, mu, sigma = rv.owner.inputs
+        around = rv.owner.clone_with_new_inputs([rng, size, mu + named[common], sigma]).outputs[1]
+        name = term.name + CENTRED_SUFFIX
+        around.name, around_value = name, value.clone()
+        around_value.name = name
+        centred = model_free_rv(around, around_value, None, name, *output.owner.op.dims)
+        difference = model_deterministic(centred - named[common], term.name, *output.owner.op.dims)
+        fgraph.replace(output, difference, import_missing=True)
+        named[term.name] = difference

@@ -15,7 +15,7 @@ from {{ cookiecutter.module_name }}.config import SamplerSettings
 from {{ cookiecutter.module_name }}.crossval import leave_groups_out, refit_high_pareto_k
 from {{ cookiecutter.module_name }}.diagnostics import convergence_summary
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
-from {{ cookiecutter.module_name }}.formulas import bambi_results
+from {{ cookiecutter.module_name }}.formulas import CENTRED_SUFFIX, bambi_results
 from {{ cookiecutter.module_name }}.pointwise import add_pointwise, pointwise_rows, prior_predictive
 from {{ cookiecutter.module_name }}.progress import reporting
 
@@ -51,11 +51,12 @@ def parallel_chains(chains: int) -> int:
 def traced_variables(model: pm.Model) -> list[str]:
     """Variables to keep from sampling: all but per-observation deterministics (such as
     Bambi's ``mu``), which would hold draws x observations numbers and are recomputed when
-    needed."""
+    needed, and the group effects a sampling model draws around their population value."""
     per_observation = {"obs", BAMBI_OBS_DIM}
     return [
         variable.name for variable in model.unobserved_RVs
         if not per_observation & set(model.named_vars_to_dims.get(variable.name, ()))
+        and not variable.name.endswith(CENTRED_SUFFIX)  # a sampling model's own reparameterisation
     ]
 
 
@@ -120,7 +121,7 @@ def sample_posterior(model: pm.Model, name: str, settings: SamplerSettings, engi
     reporting each chain's draws to the pipeline's display as ``name``."""
     total = settings.tune + settings.draws
     with model, reporting(name, engine, settings.chains, total) as progress_arguments:
-        return pm.sample(
+        idata = pm.sample(
             var_names=traced_variables(model),
             draws=settings.draws,
             tune=settings.tune,
@@ -132,6 +133,10 @@ def sample_posterior(model: pm.Model, name: str, settings: SamplerSettings, engi
             progressbar=progressbar,
             **progress_arguments,
         )
+    # nutpie keeps every free variable, whatever var_names says.
+    sampling_only = [name for name in idata.posterior.data_vars if name.endswith(CENTRED_SUFFIX)]
+    idata["posterior"] = idata.posterior.to_dataset().drop_vars(sampling_only)
+    return idata
 
 
 def data_sampler(model: pm.Model, settings: SamplerSettings):
