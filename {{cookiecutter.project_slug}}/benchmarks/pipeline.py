@@ -107,6 +107,7 @@ def run_measured(config_path: Path, environment: dict) -> dict:
     if process.returncode != 0:
         raise RuntimeError(f"pipeline failed:\n{process.stderr.read().decode()}")
     timings = json.loads((config_path.parents[1] / "reports" / "timings.json").read_text())["executed"]
+    print("  " + ", ".join(f"{name} {step['execute_s']:.0f} s" for name, step in timings.items()), flush=True)
     return {
         "wall_s": wall,
         "executed": len(timings),
