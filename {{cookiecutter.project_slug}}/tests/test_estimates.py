@@ -1,5 +1,6 @@
 """Tidy estimates in broom.mixed's names, and formula fits that equal Bambi's own."""
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -56,7 +57,8 @@ def write_design(root, family: str, seed: int = 0):
     config = {"data": {"path": "design.csv", "outcome": "y", "group": "g",
                        "trials": "trials" if family == "binomial" else None}, "family": family,
               "models": [{"name": "m", "formula": formula}],
-              "sampler": {"draws": 1000, "tune": 500, "chains": 2, "seed": 3} }
+              # Row by row, as Bambi samples: the same draws (sufficient statistics: the same posterior).
+              "sampler": {"draws": 1000, "tune": 500, "chains": 2, "seed": 3, "sufficient_statistics": False} }
     (root / "config" / "analysis.yaml").write_text(yaml.safe_dump(config))
     return load_config(root / "config" / "analysis.yaml"), formula
 
@@ -79,6 +81,21 @@ def test_formula_fit_equals_bambis_own_fit(family, tmp_path):
                        target_accept=settings.target_accept, inference_method=settings.engine)
     for name in ("Intercept", "x", "d", "x:d", "level"):
         np.testing.assert_allclose(ours.posterior[name].values, theirs.posterior[name].values, rtol=1e-9, err_msg=name)
+    if family == "normal":
+        # Sampled from per-group sums: other draws of the same posterior, within Monte Carlo error.
+        summed = config.model_copy(update={"sampler": config.sampler.model_copy(update={"sufficient_statistics": True})})
+        built = build_model(summed, "m", data)
+        assert built.sampling_model is not None
+        sums = fit(built, summed.sampler)
+        for name in ("Intercept", "x", "d", "x:d", "level", "sigma", "1|g_sigma"):
+            (mean_a, mcse_a), (mean_b, mcse_b) = (mean_and_mcse(fitted.posterior[name]) for fitted in (sums, theirs))
+            assert np.all(np.abs(mean_a - mean_b) < 4 * np.hypot(mcse_a, mcse_b)), name
+
+
+def mean_and_mcse(draws):
+    """Posterior mean and its Monte Carlo standard error (sd / sqrt(bulk ESS)), per element."""
+    ess = az.ess(draws.to_dataset(name="v"), method="bulk")["v"]
+    return draws.mean(("chain", "draw")), draws.std(("chain", "draw")) / np.sqrt(ess)
 
 
 def test_formula_predictions_match_observed_period_shares(tmp_path):

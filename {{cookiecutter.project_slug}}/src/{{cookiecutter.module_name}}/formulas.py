@@ -7,6 +7,11 @@ Examples of the syntax (see the README for more)::
     y ~ x + (1 | rater) + (1 | item)          # crossed factors
     p(successes, trials) ~ x + (1 | site)     # binomial: successes out of trials
     count ~ x + (1 | county) + offset(log(exposure))
+
+Two things make formula models scale like the custom ones: group terms are built from group
+codes instead of formulae's dense rows x groups matrices (:func:`indexed_group_terms`), and a
+normal model with at most one grouping factor is sampled from per-group sums
+(:func:`normal_sufficient_model`). Both give Bambi's own model; the tests compare them with it.
 """
 
 import itertools
