@@ -1,12 +1,18 @@
 """End-to-end time and memory of the pipeline: the example from a cold start, reruns, and 1M rows.
 
 Each case runs ``python -m {{ cookiecutter.module_name }} run`` in a fresh copy of the project's notebooks and
-config, in a temporary folder, with empty PyTensor and Numba compile caches:
+config, in a temporary folder, with empty compile caches: PyTensor's whole base compile
+directory (its C modules and the Numba functions it caches under ``<base_compiledir>/numba``,
+which a new ``compiledir`` alone does not empty) and Numba's own cache. Before each cold run
+the operating system's file cache is dropped where the benchmark may (root on Linux), so the
+first imports read from disk as after a fresh install; the table says whether it was:
 
-* **example**: the project's own config and data. Four runs: cold (nothing fitted or
-  compiled yet), unchanged (everything cached), after editing only the report notebook
-  (only ``06_report`` should execute again) and after doubling one prior's sd of one model
-  (that model is refitted; the notebooks, which read the config, run again).
+* **example**: the project's own config and data. Five runs: cold (nothing fitted or
+  compiled yet: a user's first run), warm caches (fits and reports deleted, compile caches
+  kept: what compiling costs is the difference), unchanged (everything cached), after
+  editing only the report notebook (only ``06_report`` should execute again) and after
+  doubling one prior's sd of one model (that model is refitted and notebooks 03-06, which
+  compare and report every fit, run again).
 * **1M**: about 1,000,000 rows in 10,000 groups, simulated like the continuous example,
   with the candidate models ``varying_slopes`` (custom: sampled from sufficient statistics)
   and ``complete_pooling`` (the formula ``score ~ ses``), 4 chains x 1000 draws after 1000
@@ -122,6 +128,12 @@ def run_measured(config_path: Path, environment: dict) -> dict:
     }
 
 
+def remove_outputs(config_path: Path) -> None:
+    """Delete the copy's fits and reports: the next run starts over with warm compile caches."""
+    for folder in ("artifacts", "reports"):
+        shutil.rmtree(config_path.parents[1] / folder, ignore_errors=True)
+
+
 def edit_report_notebook(config_path: Path) -> None:
     """Add a markdown cell to the copy's ``06_report.ipynb``, as a user editing the report would."""
     path = config_path.parents[1] / "notebooks" / "06_report.ipynb"
@@ -140,23 +152,34 @@ def edit_one_prior(config_path: Path) -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+def drop_file_cache() -> bool:
+    """Empty the operating system's page cache (Linux, as root), as after a reboot; False where not allowed."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
 def run_case(label: str, seed: int) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as folder:
         folder = Path(folder)
         config_path = copy_project(folder / "project")
-        environment = {**os.environ, "PYTENSOR_FLAGS": f"compiledir={folder / 'pytensor'}",
+        environment = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={folder / 'pytensor'}",
                        "NUMBA_CACHE_DIR": str(folder / "numba")}
         if label.startswith("1M"):
             million_rows(config_path, seed, label)
             runs = {"cold": None}
         else:
-            runs = {"cold": None, "unchanged": None, "report edited": edit_report_notebook,
-                    "prior edited": edit_one_prior}
+            runs = {"cold": None, "warm caches": remove_outputs, "unchanged": None,
+                    "report edited": edit_report_notebook, "prior edited": edit_one_prior}
         rows = []
         for run, before in runs.items():
             if before is not None:
                 before(config_path)
-            row = {"case": label, "run": run, **run_measured(config_path, environment)}
+            file_cache = "dropped" if run == "cold" and drop_file_cache() else "kept"
+            row = {"case": label, "run": run, "file_cache": file_cache, **run_measured(config_path, environment)}
             print("  " + ", ".join(f"{key} {value}" for key, value in row.items()), flush=True)
             rows.append(row)
         if label == "1M formulas":

@@ -7,6 +7,7 @@ from contextlib import nullcontext
 import bambi as bmb
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 
 from {{ cookiecutter.module_name }}.formulas import (BAMBI_FAMILIES, CENTRED_SUFFIX, indexed_group_terms,
@@ -126,10 +127,25 @@ def test_normal_sufficient_statistics_give_bambi_s_log_density(frame, formula):
     shifted = frame.assign(y=frame["y"] + 1000)
     model = bmb.Model(formula, shifted, noncentered=True)
     model.build()
-    sums = normal_sufficient_model(model)
+    sums, weighted_data = normal_sufficient_model(model)
     assert not sums.observed_RVs and [p.name for p in sums.potentials] == ["log_likelihood"]
     assert "mu" not in sums.named_vars  # nothing per row is left in the graph
     assert_same_log_density(model, sums)
+
+    # Rows left out (weight 0), as a cross-validation refit does: the sums over the other rows
+    # give Bambi's log density less those rows' log-likelihood.
+    plain = model.backend.model
+    left_out = np.zeros(len(shifted))
+    left_out[shifted.index[shifted["school"].isin(["s1", "s3"])]] = 1
+    with sums:
+        pm.set_data(weighted_data(1 - left_out))
+    rows_logp = plain.compile_fn((left_out * plain.logp(vars=plain.observed_RVs, sum=False)[0]).sum(),
+                                 inputs=plain.value_vars, on_unused_input="ignore")
+    logp_plain, logp_sums = plain.compile_logp(), sums.compile_logp()
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in plain.initial_point().items()}
+        assert logp_sums(point) == pytest.approx(logp_plain(point) - rows_logp(point), rel=1e-12)
 
 
 def test_centred_group_effects_are_sampled_around_the_population_value(frame):
@@ -138,7 +154,7 @@ def test_centred_group_effects_are_sampled_around_the_population_value(frame):
     ``1|school`` is still Bambi's ``u_j``."""
     model = bmb.Model("y ~ x + (x | school)", frame.assign(y=frame["y"] + 1000), noncentered=False)
     model.build()
-    sums = normal_sufficient_model(model)
+    sums, _ = normal_sufficient_model(model)
     sampled = {variable.name for variable in sums.free_RVs}
     assert {f"1|school{CENTRED_SUFFIX}", f"x|school{CENTRED_SUFFIX}"} <= sampled
     assert {"1|school", "x|school"} <= {variable.name for variable in sums.deterministics}

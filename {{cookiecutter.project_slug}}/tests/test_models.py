@@ -6,7 +6,7 @@ import pytest
 
 from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.config import PriorOverrides, custom_model_names
-from {{ cookiecutter.module_name }}.models import FAMILIES, correlated_slopes, varying_slopes
+from {{ cookiecutter.module_name }}.models import FAMILIES, correlated_slopes, sufficient_statistics_data, varying_slopes
 from {{ cookiecutter.module_name }}.priors import model_priors
 
 FREE_VARIABLES = {
@@ -93,6 +93,23 @@ def test_sufficient_statistics_give_the_row_by_row_log_density(function, centere
     for _ in range(3):
         point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in rows.initial_point().items()}
         np.testing.assert_allclose(sums.compile_logp()(point), rows.compile_logp()(point), rtol=1e-10)
+
+
+def test_sums_over_the_rows_kept_give_the_log_density_without_the_others(example_priors, example_data):
+    """A refit without some rows (cross-validation) swaps in the sums over the other rows: the
+    log density is then the row-by-row one less the left-out rows' log-likelihood."""
+    rows = varying_slopes(example_data, example_priors)
+    sums = varying_slopes(example_data, example_priors, sufficient_statistics=True)
+    left_out = (example_data.group_codes < 5).astype(float)
+    with sums:
+        pm.set_data(sufficient_statistics_data(example_data, 1 - left_out))
+    left_out_logp = rows.compile_fn((left_out * rows.logp(vars=rows.observed_RVs, sum=False)[0]).sum(),
+                                    inputs=rows.value_vars, on_unused_input="ignore")
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in rows.initial_point().items()}
+        np.testing.assert_allclose(sums.compile_logp()(point), rows.compile_logp()(point) - left_out_logp(point),
+                                   rtol=1e-10)
 
 
 def test_normal_custom_models_are_sampled_from_sufficient_statistics(config, example_data):

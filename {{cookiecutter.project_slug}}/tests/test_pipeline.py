@@ -335,6 +335,25 @@ def test_changed_config_reruns_notebooks_but_reuses_fits(finished_project):
     assert "loaded from the cache" in (finished_project / "reports" / "06_report.html").read_text()
 
 
+def test_one_models_prior_edited_refits_that_model_alone(finished_project):
+    """A prior of ``complete_pooling`` changed: its fit notebook and those that read every fit run
+    again; the other models' fit notebooks and the primary model's prior predictive check do not."""
+    config_path = finished_project / "config" / "analysis.yaml"
+    edited = config_path.read_text().replace("ses: {dist: Normal, mu: 0, sigma: 1}", "ses: {dist: Normal, mu: 0, sigma: 2}")
+    assert edited != config_path.read_text()
+    config_path.write_text(edited)
+    reports = finished_project / "reports"
+    before = executed_times(reports)
+    run_pipeline(config_path, fast=True, show_progress=False)
+    after = executed_times(reports)
+    rerun = sorted(name.removesuffix(".ipynb") for name in after if after[name] != before[name])
+    config = load_config(config_path)
+    assert config.primary_model != "complete_pooling"
+    assert rerun == ["02_fit_complete_pooling", "03_diagnostics", "04_posterior_predictive", "05_model_comparison",
+                     "06_report"]
+    assert sorted(json.loads((reports / "timings.json").read_text())["executed"]) == rerun
+
+
 def test_index_is_a_dashboard_of_the_run(pipeline_run):
     """Status and time of each notebook, every model's warnings, the run's config hash and
     seed, links to the estimates and the fits."""

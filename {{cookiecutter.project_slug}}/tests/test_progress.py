@@ -26,13 +26,18 @@ def test_each_chains_draws_are_reported_while_sampling(engine, tmp_path, monkeyp
         seen.append(read_progress(tmp_path)["tiny"])
 
     monkeypatch.setattr(ProgressFile, "flush", recording_flush)
-    with pm.Model():
+    with pm.Model() as model:
         pm.Normal("x", 0, 1, shape=200)
-        with reporting("tiny", engine, chains=2, total=600) as arguments:
+    with reporting("tiny", engine, chains=2, total=600) as arguments:
+        if engine == "nutpie":
+            import nutpie
+
             # nutpie reports every 5 ms here (every 100 ms by default: this model samples faster)
-            rate = {"nuts": {"progress_rate": 5} } if engine == "nutpie" else {}
-            pm.sample(draws=300, tune=300, chains=2, nuts_sampler=engine, progressbar=False, random_seed=1,
-                      **rate, **arguments)
+            nutpie.sample(nutpie.compile_pymc_model(model), draws=300, tune=300, chains=2, seed=1,
+                          progress_bar=False, progress_rate=5, **arguments)
+        else:
+            with model:
+                pm.sample(draws=300, tune=300, chains=2, progressbar=False, random_seed=1, **arguments)
     assert seen[0] == [[0, 600], [0, 600]]
     assert all(total == 600 for snapshot in seen for _, total in snapshot)
     assert any(0 < done < 600 for snapshot in seen for done, _ in snapshot), "no draw counted while sampling"

@@ -2,13 +2,17 @@
 
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
+import numpy as np
 import pymc as pm
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, resolve_custom
 from {{ cookiecutter.module_name }}.data import GroupedData
 from {{ cookiecutter.module_name }}.formulas import bambi_model, factor_labels, group_factors, normal_sufficient_model
+from {{ cookiecutter.module_name }}.models import sufficient_statistics_data
 from {{ cookiecutter.module_name }}.parameterization import Choice, choose
 from {{ cookiecutter.module_name }}.priors import ModelPriors, model_priors
 
@@ -27,8 +31,16 @@ class BuiltModel:
     # The same posterior from per-group sufficient statistics, sampled instead of ``model``
     # when there is one (models.normal_sufficient_likelihood, formulas.normal_sufficient_model).
     sampling_model: pm.Model | None = None
+    # ``sampling_model``'s data for row weights (1 keep, 0 leave out): refits without some rows
+    # (cross-validation) sample the same compiled model with these values.
+    weighted_data: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
     priors: ModelPriors | None = None  # custom models: the priors used, in the data's units
     bambi: object | None = None        # formula models: the ``bmb.Model`` that built ``model``
+
+    @property
+    def sampled_model(self) -> pm.Model:
+        """The model NUTS samples: from sufficient statistics where there is such a version."""
+        return self.sampling_model or self.model
 
     @property
     def group_dims(self) -> set[str]:
@@ -71,20 +83,21 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
         for factor, labels in factors.items()
     ]
     centered = all(choice.centered for choice in choices)
-    sampling_model = priors = bambi = None
+    sampling_model = weighted_data = priors = bambi = None
     if spec.formula is None:
         function = resolve_custom(spec.custom)
         priors = model_priors(data, family, config.priors)
         model = function(data, priors, family=family, centered=centered)
         if family == "normal" and config.sampler.sufficient_statistics and accepts_sufficient_statistics(function):
             sampling_model = function(data, priors, family=family, centered=centered, sufficient_statistics=True)
+            weighted_data = partial(sufficient_statistics_data, data)
     else:
         bambi = bambi_model(spec.formula, data, family, spec.priors, centered)
         model = bambi.backend.model
         if family == "normal" and config.sampler.sufficient_statistics:
-            sampling_model = normal_sufficient_model(bambi)  # None with crossed or nested factors
+            sampling_model, weighted_data = normal_sufficient_model(bambi) or (None, None)  # None: crossed, nested
     return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
-                      priors, bambi)
+                      weighted_data, priors, bambi)
 
 
 def accepts_sufficient_statistics(function) -> bool:

@@ -7,7 +7,10 @@ Two levels, both keyed by SHA-256 hashes of everything that can change a result:
   same as when it was sampled (the key is stored in the fit's attributes);
 * a **notebook** is not re-executed when its own source, its parameters, the config, the
   data, the package's source, the versions and the fits it reads are unchanged (the
-  fingerprint is stored in the executed notebook's metadata).
+  fingerprint is stored in the executed notebook's metadata). A notebook about one model
+  (its prior predictive check, its fit, its calibration) depends on that model's part of the config only,
+  so editing one model's priors re-executes that model's notebooks and those that compare
+  or report all fits, not the other models'.
 
 Delete ``artifacts/`` and ``reports/`` (``make clean``) or pass ``--force`` to redo everything.
 """
@@ -68,17 +71,27 @@ def fit_key(config, name: str, settings) -> str:
     )
 
 
-def step_fingerprint(notebook: Path, parameters: dict, config_path: Path, data_path: Path, upstream: list[str]) -> str:
-    """What an executed notebook depends on; ``upstream`` are the fingerprints of the fits it reads."""
+def step_fingerprint(notebook: Path, parameters: dict, inputs: str, data_path: Path, upstream: list[str]) -> str:
+    """What an executed notebook depends on: ``inputs`` is what it reads of the config (the
+    config file's hash, or :func:`model_inputs` for a notebook about one model); ``upstream``
+    are the fingerprints of the fits it reads."""
     return sha256_of(
         notebook.read_bytes(),
         json.dumps(parameters, sort_keys=True),
-        Path(config_path).read_bytes(),
+        inputs,
         file_sha256(data_path),
         source_digest(),
         json.dumps(versions(), sort_keys=True),
         *upstream,
     )
+
+
+def model_inputs(config, name: str, settings) -> str:
+    """What a notebook about model ``name`` alone (its prior predictive check, its fit, its
+    calibration) reads of the config: what its fit depends on, the calibration settings, the
+    report's thresholds and the paths. Editing another model's priors leaves it as it is."""
+    return sha256_of(fit_key(config, name, settings), config.calibration.model_dump_json(),
+                     config.diagnostics.model_dump_json(), config.paths.model_dump_json())
 
 
 def recorded_fingerprint(executed: Path) -> str | None:

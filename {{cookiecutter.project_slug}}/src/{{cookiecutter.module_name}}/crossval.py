@@ -62,15 +62,26 @@ def without_rows(model: pm.Model, rows: np.ndarray | None = None) -> pm.Model:
     return copy
 
 
-def _data_sampler(model: pm.Model, settings: SamplerSettings):
-    """``sample(data) -> posterior Dataset``, compiled once (``sampling.data_sampler``)."""
-    from {{ cookiecutter.module_name }}.sampling import data_sampler  # sampling imports this module
+def refitter(built: BuiltModel, settings: SamplerSettings, sampler=None):
+    """``sample(left_out) -> posterior Dataset``: the model fitted without the rows marked 1.
 
-    sample = data_sampler(model, settings)
-    return lambda data: sample(data).posterior.to_dataset()
+    A model sampled from sufficient statistics (``built.weighted_data``) is refitted with its
+    sums over the other rows, through ``sampler`` (``sampling.ModelSampler`` of
+    ``built.sampled_model``): the fit's own compiled model, and each gradient still O(groups).
+    Other models are refitted row by row as :func:`without_rows` copies, compiled once for
+    all their refits.
+    """
+    from {{ cookiecutter.module_name }}.sampling import ModelSampler  # sampling imports this module
+
+    if built.weighted_data is not None:
+        sampler = sampler if sampler is not None else ModelSampler(built.sampled_model, settings.engine)
+        return lambda left_out: sampler.sample(settings, data=built.weighted_data(1 - left_out)).posterior.to_dataset()
+    copy = ModelSampler(without_rows(built.model), settings.engine)
+    return lambda left_out: copy.sample(settings, data={LEFT_OUT: left_out}).posterior.to_dataset()
 
 
-def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSettings, folds: int) -> xr.Dataset:
+def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSettings, folds: int,
+                     sampler=None) -> xr.Dataset:
     """Every group's ``elpd`` predicted by a fit without it, and its ``fold``.
 
     Parameters
@@ -83,6 +94,8 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
         Engine, draws, chains and seed of each fold's fit.
     folds : int
         How many fits; at most the number of groups (then each group is left out alone).
+    sampler : sampling.ModelSampler, optional
+        The fit's compiled model, reused where the refits can (see :func:`refitter`).
 
     Returns
     -------
@@ -91,11 +104,11 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
     """
     fold_of_group = group_folds(len(data.groups), folds, settings.seed)
     fold_of_row = fold_of_group[data.group_codes]
-    sample = _data_sampler(without_rows(built.model), settings)
+    sample = refitter(built, settings, sampler)
     elpd = np.empty(len(data.groups))
     for fold in np.unique(fold_of_group):
         rows = np.flatnonzero(fold_of_row == fold)
-        posterior = sample({LEFT_OUT: (fold_of_row == fold).astype(float)})
+        posterior = sample((fold_of_row == fold).astype(float))
         log_likelihood = log_likelihood_at(posterior, built.model, rows, settings.seed, settings.pointwise_draws)
         for code in np.flatnonzero(fold_of_group == fold):
             joint = log_likelihood[:, data.group_codes[rows] == code].sum(axis=1)
@@ -108,13 +121,13 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
 
 
 def refit_high_pareto_k(built: BuiltModel, fit_data: xr.DataTree, settings: SamplerSettings, k_max: float,
-                        max_refits: int) -> xr.Dataset:
+                        max_refits: int, sampler=None) -> xr.Dataset:
     """Exact leave-one-out scores of the observations PSIS-LOO cannot approximate.
 
     Where an observation's Pareto-k is above ``k_max`` the importance-sampling estimate of
-    its LOO score is unreliable; the model is fitted again without that row (one compile for
-    all such rows, the row given as data) and its score computed from that fit, as ArviZ's
-    ``reloo`` does. At most ``max_refits`` rows, the highest k first.
+    its LOO score is unreliable; the model is fitted again without that row (the row given as
+    data: no compile per row, see :func:`refitter`) and its score computed from that fit, as
+    ArviZ's ``reloo`` does. At most ``max_refits`` rows, the highest k first.
 
     Returns
     -------
@@ -128,13 +141,13 @@ def refit_high_pareto_k(built: BuiltModel, fit_data: xr.DataTree, settings: Samp
     high = pareto_k[pareto_k > k_max].sort_values(ascending=False).head(max_refits)
     scores = {}
     if len(high):
-        sample = _data_sampler(without_rows(built.model), settings)
+        sample = refitter(built, settings, sampler)
         position = {label: row for row, label in enumerate(built.obs_labels)}
         for label in high.index:
             row = position[label]
             left_out = np.zeros(len(built.obs_labels))
             left_out[row] = 1.0
-            log_likelihood = log_likelihood_at(sample({LEFT_OUT: left_out}), built.model, np.array([row]), settings.seed,
+            log_likelihood = log_likelihood_at(sample(left_out), built.model, np.array([row]), settings.seed,
                                                settings.pointwise_draws)[:, 0]
             scores[label] = logsumexp(log_likelihood) - np.log(log_likelihood.size)
     return xr.Dataset({"elpd": ("obs", np.array(list(scores.values()), dtype=float))},

@@ -200,7 +200,8 @@ def bambi_results(model, idata):
 
 def normal_sufficient_model(model):
     """The PyMC model of a built normal-family ``bmb.Model`` with its row-by-row likelihood
-    replaced by one from per-group sums, or None when the formula does not allow it.
+    replaced by one from per-group sums, and a function giving those sums for row weights;
+    None when the formula does not allow it.
 
     With at most one grouping factor, row ``i`` of group ``j`` has the linear predictor
     ``c_i'b + z_i'u_j``: ``c`` the common columns (Bambi's centred predictors and the
@@ -209,11 +210,20 @@ def normal_sufficient_model(model):
     coefficients are sums over rows (``sum c c'``, ``sum c y``, and per group ``sum c z'``,
     ``sum z z'``, ``sum z y``), so each gradient costs O(groups) instead of O(rows) and the
     posterior is the same (see ``models.normal_sufficient_likelihood`` for custom models).
-    Formulas with crossed or nested factors, offsets or smooth terms return None: they are
-    sampled row by row.
+    The sums are data of the model: ``weighted_data(weights)`` gives their values with each
+    row's terms weighted (0 leaves a row out, as cross-validation does), for the same compiled
+    model. Formulas with crossed or nested factors, offsets or smooth terms return None: they
+    are sampled row by row.
+
+    Returns
+    -------
+    (pm.Model, callable) or None
     """
+    import pytensor
     import pytensor.tensor as pt
-    from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgraph, model_potential
+    from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgraph, model_named, model_potential
+
+    from {{ cookiecutter.module_name }}.models import SUMS, pack, unpack
 
     component = model.parameters[model.family.likelihood.parent]
     group_terms = list(component.group_specific_terms.values())
@@ -238,19 +248,31 @@ def normal_sufficient_model(model):
     z = np.column_stack([np.ones((len(y), 0))] + [np.asarray(term.predictor, dtype=float).reshape(len(y), -1)
                                                   for term in group_terms])
 
-    def group_sum(values):  # (rows, a, b) -> (groups, a, b)
-        sums = np.zeros((n_groups, values[0].size))
-        for k, column in enumerate(values.reshape(len(y), -1).T):
-            sums[:, k] = np.bincount(group, weights=column, minlength=n_groups)
-        return sums.reshape(n_groups, *values.shape[1:])
+    def weighted_data(weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The sums over rows, each row's terms times its weight."""
+        w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
 
-    cc, cy, yy = c.T @ c, c.T @ y, y @ y
-    cz, zz, zy = group_sum(c[:, :, None] * z[:, None, :]), group_sum(z[:, :, None] * z[:, None, :]), group_sum(z * y[:, None])
+        def group_sum(values):  # (rows, a, b) -> (groups, a, b)
+            sums = np.zeros((n_groups, values[0].size))
+            for k, column in enumerate(values.reshape(len(y), -1).T):
+                sums[:, k] = np.bincount(group, weights=w * column, minlength=n_groups)
+            return sums.reshape(n_groups, *values.shape[1:])
+
+        wc = c * w[:, None]
+        return {"rows": np.asarray(w.sum()), "sum_cc": wc.T @ c, "sum_cy": wc.T @ y, "sum_yy": np.asarray(w @ y**2),
+                "sum_cz": group_sum(c[:, :, None] * z[:, None, :]), "sum_zz": group_sum(z[:, :, None] * z[:, None, :]),
+                "sum_zy": group_sum(z * y[:, None])}
 
     # The graph: Bambi's parameters, by name, in a copy of its model without the observed rows.
     fgraph, _ = fgraph_from_model(model.backend.model, inlined_views=True)
     named = {output.name: output for output in fgraph.outputs}
     hierarchically_centred(fgraph, named, component)
+    # The sums as one data vector (models.SUMS), for refits without some rows.
+    shapes = [value.shape for value in weighted_data().values()]
+    values = pack(weighted_data().values())
+    packed = pytensor.shared(values, name=SUMS, shape=values.shape)  # static shape: compiles faster
+    fgraph.add_output(model_named(packed, SUMS), import_missing=True)
+    sums = dict(zip(weighted_data(), unpack(fgraph.outputs[-1], shapes)))
     coefficients = [named[name] for name in component.common_terms]
     if has_intercept:
         coefficients.insert(0, named["Intercept"] - y_mean)
@@ -258,17 +280,18 @@ def normal_sufficient_model(model):
     u = pt.concatenate([pt.zeros((n_groups, 0))] + [named[term.name].reshape((n_groups, -1)) for term in group_terms],
                        axis=1)
     sigma = named["sigma"]
-    squared_residuals = (yy - 2 * (b @ cy) - 2 * (u * zy).sum() + b @ cc @ b
-                         + 2 * (b[None, :, None] * cz * u[:, None, :]).sum()
-                         + (u[:, :, None] * zz * u[:, None, :]).sum())
-    log_likelihood = -len(y) * (0.5 * np.log(2 * np.pi) + pt.log(sigma)) - squared_residuals / (2 * sigma**2)
+    squared_residuals = (sums["sum_yy"] - 2 * (b @ sums["sum_cy"]) - 2 * (u * sums["sum_zy"]).sum()
+                         + b @ sums["sum_cc"] @ b
+                         + 2 * (b[None, :, None] * sums["sum_cz"] * u[:, None, :]).sum()
+                         + (u[:, :, None] * sums["sum_zz"] * u[:, None, :]).sum())
+    log_likelihood = -sums["rows"] * (0.5 * np.log(2 * np.pi) + pt.log(sigma)) - squared_residuals / (2 * sigma**2)
     potential = model_potential(log_likelihood, "log_likelihood")
     fgraph.add_output(potential, import_missing=True)
     per_row = [i for i, output in enumerate(fgraph.outputs)
                if isinstance(output.owner.op, ModelObservedRV) or output.name == "mu"]
     for index in reversed(per_row):
         fgraph.remove_output(index)
-    return model_from_fgraph(fgraph, mutate_fgraph=True)
+    return model_from_fgraph(fgraph, mutate_fgraph=True), lambda weights: {SUMS: pack(weighted_data(weights).values())}
 
 
 # Suffix of the group effects a sampling model draws around their population value (see

@@ -22,6 +22,7 @@ that grows with the number of groups rather than rows. The pipeline samples that
 version and computes the pointwise log-likelihood and checks with the ordinary one.
 """
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -90,22 +91,24 @@ def residual_sd(priors: "ModelPriors"):
     return pm.HalfStudentT("sigma", nu=4, sigma=priors.residual_sd)
 
 
-def sufficient_statistics(data: "GroupedData") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def sufficient_statistics(data: "GroupedData", weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Per-group sums that a normal likelihood with group-specific intercept and slopes needs.
 
     With ``z_i = (1, x_i - mean(x))`` the centred design row of observation ``i`` and
     ``y_i - mean(y)`` its centred outcome, returns ``n`` (rows per group),
     ``zz = sum z_i z_i'``, ``zy = sum z_i y_i`` and ``yy = sum y_i^2``, each summed over the
     group's rows: shapes (G,), (G, k, k), (G, k), (G,). Centring keeps the sums of squares
-    exact in floating point when the outcome or predictors are far from zero.
+    exact in floating point when the outcome or predictors are far from zero. ``weights``
+    (one per row; 0 leaves a row out, as cross-validation does) weigh each row's terms.
     """
     n_groups = len(data.groups)
     y = data.outcome - data.outcome.mean()
     z = np.column_stack([np.ones(len(y)), data.predictors - data.predictors.mean(axis=0)])
     k = z.shape[1]
+    weights = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
 
     def group_sum(values):
-        return np.bincount(data.group_codes, weights=values, minlength=n_groups)
+        return np.bincount(data.group_codes, weights=weights * values, minlength=n_groups)
 
     zz, zy = np.empty((n_groups, k, k)), np.empty((n_groups, k))
     for a in range(k):
@@ -113,6 +116,28 @@ def sufficient_statistics(data: "GroupedData") -> tuple[np.ndarray, np.ndarray, 
         for b in range(k):
             zz[:, a, b] = group_sum(z[:, a] * z[:, b])
     return group_sum(np.ones(len(y))), zz, zy, group_sum(y**2)
+
+
+# The data variable holding a model's sums, all in one vector: a refit without some rows
+# (cross-validation) swaps in their sums over the other rows instead of compiling the model
+# again, and one data variable (rather than one per sum) keeps nutpie's compiled code small.
+SUMS = "sufficient_statistics"
+
+
+def pack(arrays) -> np.ndarray:
+    """The arrays, flattened one after another into one vector."""
+    return np.concatenate([np.ravel(array) for array in arrays])
+
+
+def unpack(vector, shapes: list[tuple[int, ...]]) -> list:
+    """The arrays :func:`pack` flattened into ``vector``, given their shapes."""
+    ends = np.cumsum([math.prod(shape) for shape in shapes])
+    return [vector[end - math.prod(shape):end].reshape(shape) for shape, end in zip(shapes, ends)]
+
+
+def sufficient_statistics_data(data: "GroupedData", weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The value of :data:`SUMS` in a model built by :func:`normal_sufficient_likelihood`."""
+    return {SUMS: pack(sufficient_statistics(data, weights))}
 
 
 def normal_sufficient_likelihood(data: "GroupedData", effects, priors: "ModelPriors"):
@@ -124,7 +149,10 @@ def normal_sufficient_likelihood(data: "GroupedData", effects, priors: "ModelPri
     likelihood equals the row-by-row one exactly while each gradient costs O(groups).
     There is no observed variable: use the ordinary model for predictions and checks.
     """
-    n, zz, zy, yy = sufficient_statistics(data)
+    sums = sufficient_statistics(data)
+    values = pack(sums)
+    packed = pm.Data(SUMS, values, shape=values.shape)  # static shape: compiles faster
+    n, zz, zy, yy = unpack(packed, [array.shape for array in sums])
     sigma = residual_sd(priors)
     # The same effects for the centred data: intercept at the predictors' means, less mean(y).
     shift = (effects[:, 1:] * data.predictors.mean(axis=0)).sum(axis=-1) - data.outcome.mean()

@@ -28,7 +28,8 @@ from pathlib import Path
 import psutil
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from {{ cookiecutter.module_name }}.cache import record_fingerprint, recorded_fingerprint, sha256_of, step_fingerprint
+from {{ cookiecutter.module_name }}.cache import (file_sha256, model_inputs, record_fingerprint, recorded_fingerprint,
+                                        sha256_of, step_fingerprint)
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
 from {{ cookiecutter.module_name }}.files import write_text_atomically
@@ -89,6 +90,7 @@ class Step:
     parameters: dict = field(default_factory=dict)
     hide_code: bool = False  # the stakeholder report is rendered without code cells
     reads_fits: bool = True  # False: needs only the config and the data, so it runs beside the fits
+    one_model: bool = False  # reads only its model's part of the config (cache.model_inputs)
 
 
 def plan(config: AnalysisConfig, config_path: Path, fast: bool, calibration: bool = False) -> list[Step]:
@@ -101,9 +103,10 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool, calibration: boo
     # Notebooks that make or read fits use this run's staged fits (published when it succeeds).
     primary, reported = {**primary, "staged": True}, {**reported, "staged": True}
     steps = [Step("01_prior_predictive.ipynb", "01_prior_predictive", "Prior predictive check",
-                  {**common, "model_name": config.primary_model}, reads_fits=False)]
+                  {**common, "model_name": config.primary_model}, reads_fits=False, one_model=True)]
     steps += [
-        Step(FIT_NOTEBOOK, f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name, "staged": True})
+        Step(FIT_NOTEBOOK, f"02_fit_{name}", f"Fit: {name}", {**common, "model_name": name, "staged": True},
+             one_model=True)
         for name in config.model_names
     ]
     steps += [
@@ -113,7 +116,7 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool, calibration: boo
     ]
     if calibration:
         steps.append(Step(f"{CALIBRATION}.ipynb", CALIBRATION, "Simulation-based calibration", primary,
-                          reads_fits=False))
+                          reads_fits=False, one_model=True))
     steps.append(Step(f"{REPORT}.ipynb", REPORT, "Report", {**reported, "calibration": calibration},
                       hide_code=True))
     return steps
@@ -223,11 +226,16 @@ def publish(staging: Path, reports_dir: Path) -> None:
 
 def fingerprints(steps: list[Step], config: AnalysisConfig, config_path: Path) -> dict[str, str]:
     """Each step's fingerprint; notebooks after the fits also depend on every fit's."""
+    whole_config = file_sha256(config_path)
 
     def fingerprint(step: Step, upstream: list[str]) -> str:
         # The config's path relative to the project, so a moved project keeps its cache.
         parameters = {**step.parameters, "config_path": str(config_path.relative_to(config.root))}
-        return step_fingerprint(config.root / "notebooks" / step.notebook, parameters, config_path,
+        inputs = whole_config
+        if step.one_model:
+            settings = config.sampler_settings(step.parameters.get("fast", False))
+            inputs = model_inputs(config, step.parameters["model_name"], settings)
+        return step_fingerprint(config.root / "notebooks" / step.notebook, parameters, inputs,
                                 config.data_path, upstream)
 
     fits = [step for step in steps if step.notebook == FIT_NOTEBOOK]

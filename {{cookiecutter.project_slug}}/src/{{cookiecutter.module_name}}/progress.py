@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from unittest import mock
 
 from {{ cookiecutter.module_name }}.files import write_text_atomically
 
@@ -51,33 +50,25 @@ def read_progress(folder: Path) -> dict[str, list[list[int]]]:
 
 @contextlib.contextmanager
 def reporting(model_name: str, engine: str, chains: int, total: int) -> Iterator[dict]:
-    """Keyword arguments for ``pm.sample`` that report each chain's progress to the pipeline.
-
-    PyMC's NUTS calls ``callback`` after every draw. nutpie's progress reaches PyMC's own
-    progress-bar manager only, so that class is swapped, while this block runs, for one that
-    also reports (if a later PyMC renames it, sampling goes on without the display).
+    """Keyword arguments for the engine's sampling call that report each chain's progress to
+    the pipeline: ``callback`` for ``pm.sample`` (PyMC's NUTS calls it after every draw),
+    ``progress_callback`` for ``nutpie.sample`` (called with every chain's state a few times
+    a second). Outside the pipeline there is nothing to report: ``{}``.
     """
-    from pymc.sampling import mcmc  # here: the pipeline reads progress without importing PyMC
-
     folder = os.environ.get(PROGRESS_DIR_ENV)
     if not folder:
         yield {}
         return
     report = ProgressFile(Path(folder) / f"{model_name}.json", chains, total)
+
+    def nutpie_progress(states) -> None:
+        for chain, state in enumerate(states):
+            report.update(chain, state.finished_draws, state.total_draws)
+
     try:
         if engine == "pymc":
             yield {"callback": lambda trace, draw: report.update(draw.chain, draw.draw_idx + 1)}
-        elif hasattr(mcmc, "NutpieProgressBarManager"):
-
-            class ReportingBar(mcmc.NutpieProgressBarManager):
-                def update(self, progress) -> None:
-                    super().update(progress)
-                    for chain, state in enumerate(progress):
-                        report.update(chain, state.finished_draws, state.total_draws)
-
-            with mock.patch.object(mcmc, "NutpieProgressBarManager", ReportingBar):
-                yield {}
         else:
-            yield {}
+            yield {"progress_callback": nutpie_progress}
     finally:
         Path(report.path).unlink(missing_ok=True)

@@ -1,7 +1,9 @@
 """Fit a model with NUTS and keep everything later steps need in one netCDF file."""
 
+import contextlib
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -60,7 +62,8 @@ def traced_variables(model: pm.Model) -> list[str]:
     ]
 
 
-def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False) -> xr.DataTree:
+def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
+        sampler: "ModelSampler | None" = None) -> xr.DataTree:
     """Sample the posterior, then add the pointwise log-likelihood (for LOO) and
     posterior predictive draws (for checks).
 
@@ -76,6 +79,8 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         nutpie chain gets stuck (see :func:`stuck_chains`) the model is sampled again with
         PyMC's NUTS, with a warning, and the fit's ``sampler_fallback`` attribute says so.
     progressbar : bool
+    sampler : ModelSampler, optional
+        Of ``built.sampled_model`` (compiled once for the fit and its refits); made here if None.
 
     Returns
     -------
@@ -84,8 +89,8 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         ``posterior_predictive``, ``observed_data``, ``constant_data`` and
         ``convergence`` (R-hat and ESS of every parameter).
     """
-    sampled = built.sampling_model or built.model
-    idata = sample_posterior(sampled, built.name, settings, settings.engine, progressbar)
+    sampler = sampler or ModelSampler(built.sampled_model, settings.engine)
+    idata = sampler.sample(settings, name=built.name, progressbar=progressbar)
     fallback = None
     if settings.engine == "nutpie" and stuck_chains(idata):
         # A nutpie chain whose step size collapses diverges on every draw and never moves
@@ -93,7 +98,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
         # differently, samples the same model. The fit records the switch.
         fallback = f"nutpie chain(s) {stuck_chains(idata)} stuck (divergent on most draws): resampled with PyMC's NUTS"
         warnings.warn(f"{built.name}: {fallback}", stacklevel=2)
-        idata = sample_posterior(sampled, built.name, settings, "pymc", progressbar)
+        idata = sampler.sample(settings, name=built.name, engine="pymc", progressbar=progressbar)
     # Warm-up draws are not used downstream and would double the file size; the observed
     # data are added back for the rows that get pointwise draws, aligned with them.
     for group in ("warmup_posterior", "warmup_sample_stats", "observed_data"):
@@ -115,54 +120,89 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False)
     return idata
 
 
+class ModelSampler:
+    """NUTS on one model, compiled once and sampled as often as needed: the fit, then refits
+    with other values of the model's ``pm.Data`` (cross-validation folds, exact leave-one-out,
+    calibration's simulated outcomes).
+
+    With nutpie, compiling takes seconds (tens on a first run, before PyTensor's cache holds
+    the model's functions) and sampling a small model a fraction of that, so one compile for
+    all of a model's fits is most of the saving. PyMC's NUTS takes new data through
+    ``pm.set_data`` and compiles in every ``pm.sample``.
+    """
+
+    def __init__(self, model: pm.Model, engine: str) -> None:
+        self.model, self.engine = model, engine
+        self._compiled = None
+
+    def compiled(self):
+        """nutpie's compiled model (made on first use)."""
+        if self._compiled is None:
+            import nutpie
+
+            self._compiled = nutpie.compile_pymc_model(self.model, var_names=traced_variables(self.model))
+        return self._compiled
+
+    def sample(self, settings: SamplerSettings, data: dict[str, np.ndarray] | None = None, seed: int | None = None,
+               name: str | None = None, engine: str | None = None, progressbar: bool = False) -> xr.DataTree:
+        """Draws with the settings' draws, tune, chains and target_accept (``seed`` in place
+        of theirs if given), with ``data`` in place of those ``pm.Data`` values, reporting each
+        chain's draws to the pipeline's display as ``name`` if given. ``engine`` overrides the sampler's."""
+        engine = engine or self.engine
+        seed = settings.seed if seed is None else seed
+        total = settings.tune + settings.draws
+        progress = reporting(name, engine, settings.chains, total) if name else contextlib.nullcontext({})
+        with progress as progress_arguments:
+            if engine == "nutpie":
+                import nutpie
+                from pymc.backends.arviz import patch_nutpie_idata
+
+                compiled = self.compiled()
+                if data:
+                    # Data the compiled code does not read (folded away: a sum of size 0) is left out.
+                    read = {variable.name for variable in compiled.shared_var_keys}
+                    compiled = compiled.with_data(**{key: value for key, value in data.items() if key in read})
+                started = time.time()
+                idata = nutpie.sample(
+                    compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                    cores=parallel_chains(settings.chains), seed=pymc_seed(seed, settings.chains),
+                    target_accept=settings.target_accept, save_warmup=False, progress_bar=progressbar,
+                    **progress_arguments,
+                )
+                patch_nutpie_idata(idata, self.model, sampling_time=time.time() - started)
+            else:
+                with self.model:
+                    if data:
+                        pm.set_data(data)
+                    idata = pm.sample(
+                        var_names=traced_variables(self.model), draws=settings.draws, tune=settings.tune,
+                        chains=settings.chains, target_accept=settings.target_accept, random_seed=seed,
+                        nuts_sampler=engine, cores=parallel_chains(settings.chains), progressbar=progressbar,
+                        **progress_arguments,
+                    )
+        # nutpie keeps every free variable, whatever var_names says.
+        sampling_only = [name for name in idata.posterior.data_vars if name.endswith(CENTRED_SUFFIX)]
+        idata["posterior"] = idata.posterior.to_dataset().drop_vars(sampling_only)
+        return idata
+
+
+def pymc_seed(seed: int, chains: int) -> int:
+    """The seed ``pm.sample(random_seed=seed, nuts_sampler="nutpie")`` hands nutpie, so a fit
+    drawn here equals PyMC's (and ``bmb.Model.fit``'s) draw for draw."""
+    return int(np.random.default_rng(seed).spawn(chains)[0].integers(2**30))
+
+
 def sample_posterior(model: pm.Model, name: str, settings: SamplerSettings, engine: str,
                      progressbar: bool = False) -> xr.DataTree:
-    """``pm.sample`` with the settings' draws, chains, seed and target_accept on ``engine``,
-    reporting each chain's draws to the pipeline's display as ``name``."""
-    total = settings.tune + settings.draws
-    with model, reporting(name, engine, settings.chains, total) as progress_arguments:
-        idata = pm.sample(
-            var_names=traced_variables(model),
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            target_accept=settings.target_accept,
-            random_seed=settings.seed,
-            nuts_sampler=engine,
-            cores=parallel_chains(settings.chains),
-            progressbar=progressbar,
-            **progress_arguments,
-        )
-    # nutpie keeps every free variable, whatever var_names says.
-    sampling_only = [name for name in idata.posterior.data_vars if name.endswith(CENTRED_SUFFIX)]
-    idata["posterior"] = idata.posterior.to_dataset().drop_vars(sampling_only)
-    return idata
+    """One fit of ``model`` (see :class:`ModelSampler`)."""
+    return ModelSampler(model, engine).sample(settings, name=name, progressbar=progressbar)
 
 
 def data_sampler(model: pm.Model, settings: SamplerSettings):
-    """``sample(data, seed=None) -> DataTree`` (posterior, sample_stats) for ``model`` with new values of its
-    ``pm.Data`` variables, compiled once.
-
-    Refitting one model to many data sets (cross-validation folds, simulated data) costs a
-    compile per fit through ``pm.sample`` with nutpie (seconds each); here nutpie compiles once
-    and each fit only samples. PyMC's NUTS takes the data through ``pm.set_data``.
-    """
-    arguments = {"draws": settings.draws, "tune": settings.tune, "chains": settings.chains}
-    if settings.engine == "nutpie":
-        import nutpie
-
-        compiled = nutpie.compile_pymc_model(model, var_names=traced_variables(model))
-
-        def sample(data: dict[str, np.ndarray], seed: int | None = None) -> xr.DataTree:
-            return nutpie.sample(compiled.with_data(**data), seed=settings.seed if seed is None else seed,
-                                 target_accept=settings.target_accept, progress_bar=False, **arguments)
-    else:
-        def sample(data: dict[str, np.ndarray], seed: int | None = None) -> xr.DataTree:
-            with model:
-                pm.set_data(data)
-            seeded = settings if seed is None else settings.model_copy(update={"seed": seed})
-            return sample_posterior(model, "refit", seeded, "pymc")
-    return sample
+    """``sample(data, seed=None) -> DataTree`` (posterior, sample_stats) for ``model`` with new
+    values of its ``pm.Data`` variables, compiled once (see :class:`ModelSampler`)."""
+    sampler = ModelSampler(model, settings.engine)
+    return lambda data, seed=None: sampler.sample(settings, data=data, seed=seed)
 
 
 def stuck_chains(idata: xr.DataTree, share: float = 0.5) -> list[int]:
@@ -225,14 +265,16 @@ def fit_or_load(config, name: str, data, settings: SamplerSettings, staged: bool
     from_cache = fit_data is not None
     if not from_cache:
         built = build_model(config, name, data)
-        fit_data = fit(built, settings)
+        sampler = ModelSampler(built.sampled_model, settings.engine)  # one compile: the fit and its refits
+        fit_data = fit(built, settings, sampler=sampler)
         cross_validation = config.cross_validation
         if cross_validation.group_folds:
-            scores = leave_groups_out(built, data, cross_validation.fold_settings(settings), cross_validation.group_folds)
+            scores = leave_groups_out(built, data, cross_validation.fold_settings(settings), cross_validation.group_folds,
+                                      sampler)
             fit_data["leave_groups_out"] = xr.DataTree(scores)
         if cross_validation.max_refits:
             exact = refit_high_pareto_k(built, fit_data, cross_validation.fold_settings(settings),
-                                        config.diagnostics.pareto_k_max, cross_validation.max_refits)
+                                        config.diagnostics.pareto_k_max, cross_validation.max_refits, sampler)
             fit_data["exact_loo"] = xr.DataTree(exact)
         fit_data.attrs["cache_key"] = key
         save_fit(fit_data, target)
