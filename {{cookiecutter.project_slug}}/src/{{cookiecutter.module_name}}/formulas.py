@@ -268,11 +268,11 @@ def normal_sufficient_model(model):
     named = {output.name: output for output in fgraph.outputs}
     hierarchically_centred(fgraph, named, component)
     # The sums as one data vector (models.SUMS), for refits without some rows.
-    shapes = [value.shape for value in weighted_data().values()]
-    values = pack(weighted_data().values())
+    all_rows = weighted_data()
+    values = pack(all_rows.values())
     packed = pytensor.shared(values, name=SUMS, shape=values.shape)  # static shape: compiles faster
     fgraph.add_output(model_named(packed, SUMS), import_missing=True)
-    sums = dict(zip(weighted_data(), unpack(fgraph.outputs[-1], shapes)))
+    sums = dict(zip(all_rows, unpack(fgraph.outputs[-1], [value.shape for value in all_rows.values()])))
     coefficients = [named[name] for name in component.common_terms]
     if has_intercept:
         coefficients.insert(0, named["Intercept"] - y_mean)
