@@ -59,7 +59,7 @@ def run_case(config, label: str, settings, quiet: bool = False) -> list[dict]:
             data = replace(data, frame=frame, outcome=frame["y"].to_numpy())
         started = time.perf_counter()
         built = build_model(family_config, "formula", data)
-        idata = sample_posterior(built.sampling_model or built.model, "formula", settings, "nutpie")
+        idata = sample_posterior(built.sampled_model, "formula", settings, "nutpie")
         project_s = time.perf_counter() - started
 
         started = time.perf_counter()

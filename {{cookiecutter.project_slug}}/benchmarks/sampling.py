@@ -180,7 +180,7 @@ def run_case(config, label: str, engines: list[str], settings, quiet: bool = Fal
             result = run_stan(data, built.priors, built.centered, settings)
         elif engine in ("project", "numpyro"):
             built = build_model(case_config, "varying_slopes", data)
-            result = run_pymc(built.sampling_model or built.model, settings,
+            result = run_pymc(built.sampled_model, settings,
                               sampler="nutpie" if engine == "project" else "numpyro")
         else:
             row_by_row = case_config.model_copy(update={"sampler": settings.model_copy(update={"sufficient_statistics": False})})
