@@ -27,7 +27,8 @@ def test_each_chains_draws_are_reported_while_sampling(engine, tmp_path, monkeyp
 
     monkeypatch.setattr(ProgressFile, "flush", recording_flush)
     with pm.Model() as model:
-        pm.Normal("x", 0, 1, shape=200)
+        # big enough that sampling spans many of nutpie's progress reports (200 values: as few as 2 in CI)
+        pm.Normal("x", 0, 1, shape=2000)
     with reporting("tiny", engine, chains=2, total=600) as arguments:
         if engine == "nutpie":
             import nutpie
