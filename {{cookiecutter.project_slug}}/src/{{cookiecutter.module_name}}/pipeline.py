@@ -47,6 +47,9 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 # The notebooks name the project's kernel (registered by `make lab`); the pipeline runs them in
 # the Python that runs it, which is the same environment, whether or not that kernel is registered.
 KERNEL_NAME = "python3"
+# Papermill waits 60 s for a kernel to start; on a busy 2-core machine (two kernels compiling
+# models, a test suite beside them) a start was seen to take longer, which failed a whole run.
+KERNEL_START_TIMEOUT_S = 300
 
 
 class NotebookFailed(RuntimeError):
@@ -191,7 +194,7 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
     try:
         papermill.execute_notebook(
             source, output, parameters=step.parameters, cwd=notebooks_dir, progress_bar=False, log_output=False,
-            kernel_name=KERNEL_NAME, extra_arguments=KERNEL_ARGUMENTS,
+            kernel_name=KERNEL_NAME, extra_arguments=KERNEL_ARGUMENTS, start_timeout=KERNEL_START_TIMEOUT_S,
         )
     except papermill.PapermillExecutionError as error:
         if error.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: not a failure to keep
