@@ -26,6 +26,7 @@ from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key, sha256_of
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, SamplerSettings
 from {{ cookiecutter.module_name }}.diagnostics import quiet
+from {{ cookiecutter.module_name }}.pointwise import ONE_SHOT
 from {{ cookiecutter.module_name }}.sampling import cached_fit, data_sampler, save_fit
 
 SIMULATED = "simulated_outcome"  # the data variable that holds each simulation's outcome
@@ -86,7 +87,7 @@ def simulation_based_calibration(built: BuiltModel, settings: SamplerSettings, s
     outcome = model.observed_RVs[0].name
     with simulator, quiet("pymc"):  # not "Sampling: [...]" in the notebook
         prior = pm.sample_prior_predictive(draws=simulations, var_names=[*names, outcome],
-                                           random_seed=settings.seed, compile_kwargs={"mode": "FAST_COMPILE"})
+                                           random_seed=settings.seed, compile_kwargs=ONE_SHOT)
     truth = prior.prior.to_dataset()[names].isel(chain=0)
     outcomes = prior.prior_predictive[outcome].values[0]
     sample = data_sampler(model, settings)
