@@ -3,7 +3,7 @@ import pymc as pm
 import pytest
 import xarray as xr
 
-from {{ cookiecutter.module_name }}.checks import group_mean_check, loo_pit_check, statistic_pvalues
+from {{ cookiecutter.module_name }}.checks import group_mean_check, loo_pit_check, loo_pit_values, statistic_pvalues
 
 
 def shifted_replicates(data, shift, n_draws=200, seed=0):
@@ -59,3 +59,24 @@ def test_loo_pit_flags_predictive_intervals_that_are_too_narrow(truth, expected)
         pm.sample_posterior_predictive(fitted, extend_inferencedata=True, random_seed=2, progressbar=False)
     _, reading = loo_pit_check(fitted, "y")
     assert expected in reading
+
+
+def test_loo_pit_plot_is_arvizs_drawn_from_the_values_kept(example_fit, example_data):
+    """Notebook 04 plots the LOO-PIT values kept with the fit; the figure is ArviZ's own
+    ``plot_loo_pit`` of the fit, line for line."""
+    import arviz_plots as azp
+    import matplotlib.pyplot as plt
+
+    from {{ cookiecutter.module_name }}.plots import loo_pit_ecdf
+
+    outcome = example_data.outcome_name
+    drawn = []
+    for plot in (lambda: azp.plot_loo_pit(example_fit, var_names=[outcome]),
+                 lambda: loo_pit_ecdf(loo_pit_values(example_fit, outcome))):
+        plt.close("all")
+        plot()
+        drawn.append([line.get_xydata() for ax in plt.gcf().axes for line in ax.get_lines()])
+    plt.close("all")
+    assert len(drawn[0]) == len(drawn[1]) > 0
+    for arviz_line, ours in zip(*drawn):
+        np.testing.assert_allclose(ours, arviz_line)

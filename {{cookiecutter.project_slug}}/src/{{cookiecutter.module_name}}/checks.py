@@ -6,6 +6,8 @@ import xarray as xr
 
 from {{ cookiecutter.module_name }}.data import GroupedData
 
+LOO_PIT = "loo_pit"  # the LOO-PIT values' name in a fit's LOO group
+
 SAMPLE_DIMS = ("chain", "draw")
 
 TEST_STATISTICS = {
@@ -100,11 +102,25 @@ def prior_range_problems(prior: xr.DataTree, data: GroupedData, family: str = "n
     return found
 
 
+def loo_pit_values(fit_data: xr.DataTree, outcome: str) -> xr.DataArray:
+    """LOO-PIT of every observation with pointwise draws, with Pareto-smoothed tails (ArviZ's
+    ``loo_pit(..., pareto_pit=True)``, what its ``plot_loo_pit`` shows): read from the fit's LOO
+    group, where ``fit_or_load`` keeps them, else computed (1-2 s per fit on the example)."""
+    from arviz_stats import loo_pit
+
+    from {{ cookiecutter.module_name }}.compare import LOO_GROUP
+
+    if LOO_GROUP in fit_data.children and LOO_PIT in fit_data[LOO_GROUP].data_vars:
+        return fit_data[LOO_GROUP][LOO_PIT]
+    # Discrete outcomes get randomised PIT values between their ties: seeded, so a rerun agrees.
+    return loo_pit(fit_data, var_names=[outcome], pareto_pit=True, random_state=0)[outcome].rename(LOO_PIT)
+
+
 def loo_pit_check(fit_data: xr.DataTree, outcome: str, z_flag: float = 3.0) -> tuple[np.ndarray, str]:
     """LOO-PIT values of every observation with pointwise draws, and a one-line reading.
 
     For calibrated predictions the LOO-PIT values (the share of each observation's
-    leave-one-out predictive draws at or below it; ArviZ's ``loo_pit``) are uniform on
+    leave-one-out predictive draws at or below it; :func:`loo_pit_values`) are uniform on
     [0, 1]. The reading compares three summaries with what uniform values give, in standard
     errors: the share in the outer 10% (``0.1``; more means predictive intervals that are too
     narrow), the share in the central half (``0.5``; more means intervals that are too wide)
@@ -112,9 +128,7 @@ def loo_pit_check(fit_data: xr.DataTree, outcome: str, z_flag: float = 3.0) -> t
     ``z_flag`` standard errors away is reported; without one, the reading says the
     predictions look calibrated.
     """
-    from arviz_stats import loo_pit
-
-    pit = np.asarray(loo_pit(fit_data, var_names=[outcome])[outcome]).ravel()
+    pit = np.asarray(loo_pit_values(fit_data, outcome)).ravel()
     n = pit.size
     outer, central, mean = np.mean((pit < 0.05) | (pit > 0.95)), np.mean(np.abs(pit - 0.5) < 0.25), pit.mean()
     z_outer = (outer - 0.1) / np.sqrt(0.1 * 0.9 / n)

@@ -13,6 +13,7 @@ import xarray as xr
 
 from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key
+from {{ cookiecutter.module_name }}.checks import LOO_PIT, loo_pit_values
 from {{ cookiecutter.module_name }}.compare import LOO_GROUP, loo_group, psis_loo
 from {{ cookiecutter.module_name }}.config import SamplerSettings
 from {{ cookiecutter.module_name }}.crossval import leave_groups_out, refit_high_pareto_k
@@ -277,7 +278,9 @@ def fit_or_load(config, name: str, data, settings: SamplerSettings, staged: bool
             exact = refit_high_pareto_k(built, fit_data, cross_validation.fold_settings(settings),
                                         config.diagnostics.pareto_k_max, cross_validation.max_refits, sampler)
             fit_data["exact_loo"] = xr.DataTree(exact)
-        fit_data[LOO_GROUP] = loo_group(psis_loo(fit_data))  # once here, not in every notebook
+        # Once here, not in every notebook that reads the fit.
+        fit_data[LOO_GROUP] = loo_group(psis_loo(fit_data))
+        fit_data[LOO_GROUP][LOO_PIT] = loo_pit_values(fit_data, built.outcome_name)
         fit_data.attrs["cache_key"] = key
         save_fit(fit_data, target)
     origin = {"from_cache": from_cache, "sampled_at": fit_data.posterior.attrs.get("created_at")}
