@@ -174,5 +174,5 @@ def loo_pit_ecdf(pit: xr.DataArray):
     from arviz_base import convert_to_datatree
 
     values = convert_to_datatree(pit.to_dataset(), group="loo_pit")
-    return azp.plot_ecdf_pit(values, group="loo_pit", sample_dims=list(pit.dims), method="pot_c",
-                             visuals={"ylabel": {}, "remove_axis": False, "xlabel": {"text": "LOO-PIT"}})
+    visuals = {"ylabel": {}, "remove_axis": False, "xlabel": dict(text="LOO-PIT")}  # plot_loo_pit's
+    return azp.plot_ecdf_pit(values, group="loo_pit", sample_dims=list(pit.dims), method="pot_c", visuals=visuals)
