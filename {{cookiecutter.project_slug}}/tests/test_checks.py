@@ -75,8 +75,12 @@ def test_loo_pit_plot_is_arvizs_drawn_from_the_values_kept(example_fit, example_
                  lambda: loo_pit_ecdf(loo_pit_values(example_fit, outcome))):
         plt.close("all")
         plot()
-        drawn.append([line.get_xydata() for ax in plt.gcf().axes for line in ax.get_lines()])
+        axes = plt.gcf().axes
+        drawn.append(([line.get_xydata() for ax in axes for line in ax.get_lines()],
+                      [text.get_text() for ax in axes for text in [ax.title, ax.xaxis.label, *ax.texts]]))
     plt.close("all")
-    assert len(drawn[0]) == len(drawn[1]) > 0
-    for arviz_line, ours in zip(*drawn):
+    (arviz_lines, arviz_texts), (lines, texts) = drawn
+    assert texts == arviz_texts and outcome in texts
+    assert len(arviz_lines) == len(lines) > 0
+    for arviz_line, ours in zip(arviz_lines, lines):
         np.testing.assert_allclose(ours, arviz_line)

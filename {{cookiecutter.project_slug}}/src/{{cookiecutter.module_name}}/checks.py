@@ -111,9 +111,9 @@ def loo_pit_values(fit_data: xr.DataTree, outcome: str) -> xr.DataArray:
     from {{ cookiecutter.module_name }}.compare import LOO_GROUP
 
     if LOO_GROUP in fit_data.children and LOO_PIT in fit_data[LOO_GROUP].data_vars:
-        return fit_data[LOO_GROUP][LOO_PIT]
+        return fit_data[LOO_GROUP][LOO_PIT].rename(outcome)
     # Discrete outcomes get randomised PIT values between their ties: seeded, so a rerun agrees.
-    return loo_pit(fit_data, var_names=[outcome], pareto_pit=True, random_state=0)[outcome].rename(LOO_PIT)
+    return loo_pit(fit_data, var_names=[outcome], pareto_pit=True, random_state=0)[outcome]
 
 
 def loo_pit_check(fit_data: xr.DataTree, outcome: str, z_flag: float = 3.0) -> tuple[np.ndarray, str]:
