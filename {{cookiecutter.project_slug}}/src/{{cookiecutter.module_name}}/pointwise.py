@@ -21,7 +21,7 @@ from pymc.model.fgraph import clone_model
 REPLICATED, LOG_LIKELIHOOD, ROW_DIM = "pointwise_outcome", "pointwise_log_likelihood", "pointwise_row"
 LOG_PRIOR = "pointwise_log_prior"
 
-# How the posterior's draw-by-draw functions here are compiled. They run once per fit or fold, where
+# How the draw-by-draw functions here are compiled. They run once per fit or fold, where
 # compiling with Numba (PyMC's default) costs seconds per function on a first run: measured
 # on the example's varying_slopes, the pointwise draws took 8.9 s with Numba and 1.5 s with
 # PyTensor's Python linker, each leave-groups-out fold's log-likelihood 0.6-1.5 s and 0.3 s.
@@ -147,9 +147,13 @@ def prior_predictive(model: pm.Model, parameters: list[str], outcome_name: str, 
     """``parameters`` drawn from the priors, and replicated outcomes at ``rows``."""
     labels = [obs_labels[row] for row in rows]
     with _with_row_variables(model, rows):
-        # Compiled with Numba, not ONE_SHOT: prior draws of a count model's rate can pass 1e19, where
-        # NumPy's Poisson and negative binomial samplers (the Python linker's) raise and Numba's do not.
-        prior = pm.sample_prior_predictive(draws=draws, var_names=[*parameters, REPLICATED], random_seed=seed)
+        try:
+            prior = pm.sample_prior_predictive(draws=draws, var_names=[*parameters, REPLICATED], random_seed=seed,
+                                               compile_kwargs=ONE_SHOT)
+        except ValueError:
+            # Wide priors of a count model can draw rates above 1e19, where NumPy's Poisson and
+            # negative binomial samplers (the Python linker's) raise; Numba's do not.
+            prior = pm.sample_prior_predictive(draws=draws, var_names=[*parameters, REPLICATED], random_seed=seed)
     replicated = prior.prior[REPLICATED]
     prior["prior"] = xr.DataTree(prior.prior.to_dataset().drop_vars([REPLICATED, ROW_DIM]))
     prior["prior_predictive"] = xr.DataTree(_on_obs(replicated, labels).to_dataset(name=outcome_name))
