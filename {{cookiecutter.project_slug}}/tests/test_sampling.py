@@ -49,6 +49,16 @@ def test_save_and_load_round_trip(example_fit, tmp_path):
     assert loaded.attrs["sampler_settings"] == example_fit.attrs["sampler_settings"]
 
 
+def test_loading_some_groups_reads_those_and_the_attributes(example_fit, tmp_path):
+    path = save_fit(example_fit, tmp_path / "model.nc")
+    whole = load_fit(path)
+    some = load_fit(path, ("posterior", "sample_stats", "no_such_group"))
+    assert set(some.children) == {"posterior", "sample_stats"}
+    assert some.attrs == whole.attrs
+    for group in some.children:
+        xr.testing.assert_identical(some[group].to_dataset(), whole[group].to_dataset())
+
+
 def test_failed_save_keeps_the_previous_fit(example_fit, tmp_path, monkeypatch):
     path = save_fit(example_fit, tmp_path / "model.nc")
     before = path.read_bytes()

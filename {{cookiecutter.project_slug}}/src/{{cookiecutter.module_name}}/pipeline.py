@@ -4,7 +4,8 @@
 saved fits. Executed notebooks go to ``reports/executed/``, HTML to ``reports/``, and
 ``reports/index.html`` (``dashboard.py``) says what the run did and links them all; ``reports/estimates.csv`` holds the tidy estimates
 of every fit (``estimates.py``); ``reports/timings.json`` says how long each
-notebook of the latest run took to execute and to render.
+notebook of the latest run took to execute and to render. Each notebook's kernel is started,
+and the package imported in it, while the notebooks before it run (``kernels.py``).
 
 A run writes into ``reports/.staging/`` and ``artifacts/fits/.staging/`` and publishes
 (renames) its fits, notebooks and HTML into place only when every notebook has succeeded, so
@@ -50,6 +51,8 @@ KERNEL_NAME = "python3"
 # Papermill waits 60 s for a kernel to start; on a busy 2-core machine (two kernels compiling
 # models, a test suite beside them) a start was seen to take longer, which failed a whole run.
 KERNEL_START_TIMEOUT_S = 300
+# What the run's summaries (estimates.csv, the index) read of each fit: a tenth of the whole fit's reading time.
+SUMMARY_GROUPS = ("posterior", "convergence")
 
 
 class NotebookFailed(RuntimeError):
@@ -180,10 +183,11 @@ def render_html(executed: Path, html_path: Path, hide_code: bool = False) -> Pat
     return html_path
 
 
-def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Path) -> Path:
+def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Path, kernel=None) -> Path:
     """Execute one notebook with Papermill; raise :class:`NotebookFailed` naming the cell.
 
-    The failed notebook, with its traceback, is moved to ``failed_dir``.
+    The failed notebook, with its traceback, is moved to ``failed_dir``. ``kernel``: a kernel
+    already started (:class:`kernels.KernelPool`), or None for Papermill to start one.
     """
     import papermill  # here, not at the top (see render_html)
     from nbclient.exceptions import DeadKernelError
@@ -194,7 +198,7 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
     try:
         papermill.execute_notebook(
             source, output, parameters=step.parameters, cwd=notebooks_dir, progress_bar=False, log_output=False,
-            kernel_name=KERNEL_NAME, extra_arguments=KERNEL_ARGUMENTS, start_timeout=KERNEL_START_TIMEOUT_S,
+            kernel_name=KERNEL_NAME, extra_arguments=KERNEL_ARGUMENTS, start_timeout=KERNEL_START_TIMEOUT_S, km=kernel,
         )
     except papermill.PapermillExecutionError as error:
         if error.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: not a failure to keep
@@ -306,7 +310,8 @@ def stop_kernels(grace_s: float = 3.0) -> None:
 
 
 def fit_problems(config: AnalysisConfig) -> tuple[dict, dict[str, list[str]]]:
-    """The published fits and every warning of each (convergence, Pareto-k, prior sensitivity).
+    """The published fits (their :data:`SUMMARY_GROUPS`) and every warning of each (convergence,
+    Pareto-k, prior sensitivity).
 
     PyMC and ArviZ are imported here: they take seconds, which a run whose notebooks are all
     cached need not pay otherwise."""
@@ -314,16 +319,17 @@ def fit_problems(config: AnalysisConfig) -> tuple[dict, dict[str, list[str]]]:
     from {{ cookiecutter.module_name }}.report import population_parameters
     from {{ cookiecutter.module_name }}.sampling import load_fit
 
-    fits = {name: load_fit(config.fit_path(name)) for name in config.model_names}
-    problems = {}
-    for name, fit_data in fits.items():
+    fits, problems = {}, {}
+    for name in config.model_names:
         # PSIS-LOO and power-scaling take seconds per fit: kept beside the fit, keyed by what they depend on.
         saved = config.fit_path(name).with_suffix(".problems.json")
-        fit_key = fit_data.attrs.get("cache_key")  # absent on a fit not made by fit_or_load: not kept
+        fits[name] = load_fit(config.fit_path(name), SUMMARY_GROUPS)
+        fit_key = fits[name].attrs.get("cache_key")  # absent on a fit not made by fit_or_load: not kept
         key = fit_key and sha256_of(fit_key, config.diagnostics.model_dump_json(), config.data.group)
         if key and saved.is_file() and json.loads(saved.read_text()).get("key") == key:
             problems[name] = json.loads(saved.read_text())["problems"]
             continue
+        fit_data = load_fit(config.fit_path(name))  # the checks read the sampler's and the pointwise groups
         problems[name] = all_problems({name: fit_data}, config.diagnostics)[name]
         problems[name] += prior_sensitivity_problems(fit_data, population_parameters(fit_data, config.data.group))
         if key:
@@ -452,10 +458,16 @@ def run_pipeline(
     failed_dir = config.reports_dir / "failed"
 
     timings = {}
+    todo = {step.name for step in steps if force or not is_current(step, current[step.name], config)}
+    kernels = None
 
     def run_step(step: Step) -> None:
         started = time.perf_counter()
-        executed = execute(step, notebooks_dir, staging / "executed", failed_dir)
+        kernel = kernels.take()
+        try:
+            executed = execute(step, notebooks_dir, staging / "executed", failed_dir, kernel)
+        finally:
+            kernels.release(kernel)
         record_fingerprint(executed, current[step.name])
         executed_at = time.perf_counter()
         render_html(executed, staging / f"{step.name}.html", hide_code=step.hide_code)
@@ -469,12 +481,17 @@ def run_pipeline(
         with (Progress(*columns, disable=not show_progress) as progress,
               following_sampling(progress, sampling_dir, enabled=show_progress)):
             task = progress.add_task("notebooks", total=len(steps), detail="")
+            if todo:  # started here, so that the kernels inherit the progress folder set above
+                from {{ cookiecutter.module_name }}.kernels import KernelPool  # here: Jupyter's client only when a notebook runs
+
+                kernels = KernelPool(len(todo), 2 * jobs, jobs, notebooks_dir, KERNEL_NAME, KERNEL_ARGUMENTS,
+                                     KERNEL_START_TIMEOUT_S)
             for wave in waves(steps):
-                todo = [step for step in wave if force or not is_current(step, current[step.name], config)]
-                progress.update(task, advance=len(wave) - len(todo))
-                if todo:
-                    progress.update(task, detail="running " + ", ".join(step.name for step in todo))
-                    run_concurrently(run_step, todo, jobs, on_done=lambda: progress.advance(task))
+                running = [step for step in wave if step.name in todo]
+                progress.update(task, advance=len(wave) - len(running))
+                if running:
+                    progress.update(task, detail="running " + ", ".join(step.name for step in running))
+                    run_concurrently(run_step, running, jobs, on_done=lambda: progress.advance(task))
             progress.update(task, detail="")
         shutil.rmtree(sampling_dir, ignore_errors=True)
         publish(config.fits_staging_dir, config.fits_dir)  # fits first: published reports read them
@@ -485,6 +502,8 @@ def run_pipeline(
         write_failure_index(config, config_path, steps, failure, fast)
         raise
     finally:
+        if kernels is not None:
+            kernels.close()
         shutil.rmtree(staging, ignore_errors=True)
     index, problems = write_run_summaries(config, config_path, steps, timings, fast)
     warnings = {name: len(found) for name, found in problems.items()}

@@ -5,8 +5,10 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
+import h5netcdf
 import numpy as np
 import pymc as pm
 import xarray as xr
@@ -230,12 +232,25 @@ def save_fit(fit_data: xr.DataTree, path: Path) -> Path:
     return path
 
 
-def load_fit(path: Path) -> xr.DataTree:
-    """Read a fit written by :func:`save_fit` fully into memory (the file is closed)."""
+def load_fit(path: Path, groups: Sequence[str] | None = None) -> xr.DataTree:
+    """Read a fit written by :func:`save_fit` into memory (the file is closed).
+
+    ``groups``: only these groups, where the fit has them, and the fit's attributes. The
+    pointwise groups (draws x rows) are most of a fit: its ``posterior`` and ``convergence``
+    alone read in a tenth of the time.
+    """
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no fit found. Run notebooks/02_fit.ipynb for this model first.")
-    with xr.open_datatree(path, engine="h5netcdf") as tree:
-        return tree.load()
+    if groups is None:
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            return tree.load()
+    with h5netcdf.File(path, "r") as handle:
+        present = set(handle.groups)
+    parts = {}
+    for group in ("/", *(group for group in groups if group in present)):
+        with xr.open_dataset(path, group=group, engine="h5netcdf") as part:
+            parts[group] = part.load()
+    return xr.DataTree.from_dict(parts)
 
 
 def cached_fit(path: Path, key: str) -> xr.DataTree | None:
