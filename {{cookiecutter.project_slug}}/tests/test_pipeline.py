@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+import xarray as xr
 from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import copy_project
@@ -260,6 +261,29 @@ def test_staged_fits_are_reused_by_the_next_run(finished_project):
     again, from_cache = fit_or_load(config, "complete_pooling", load_data(config), settings, staged=True)
     assert from_cache and again.attrs["cache_key"] == first.attrs["cache_key"]
     assert config.fit_path("complete_pooling", staged=True) == config.fits_staging_dir / "complete_pooling.nc"
+
+
+@pytest.mark.parametrize("max_refits", [0, 2])
+def test_a_new_fit_stores_the_loo_that_its_refits_give(finished_project, max_refits):
+    """``fit_or_load`` computes PSIS-LOO once before the exact refits and stores it, or again with
+    their scores in place when rows were refitted: the same as computing it from the saved fit."""
+    from {{ cookiecutter.module_name }}.compare import LOO_GROUP, psis_loo, stored_loo
+    from {{ cookiecutter.module_name }}.data import load_data
+    from {{ cookiecutter.module_name }}.sampling import fit_or_load, load_fit
+
+    config = load_config(finished_project / "config" / "analysis.yaml")
+    config = config.model_copy(update={
+        "diagnostics": config.diagnostics.model_copy(update={"pareto_k_max": -1.0}),  # every row "high"
+        "cross_validation": config.cross_validation.model_copy(update={"group_folds": 0, "max_refits": max_refits}),
+    })
+    fit_data, from_cache = fit_or_load(config, "complete_pooling", load_data(config), config.sampler_settings(True))
+    assert not from_cache
+    saved = load_fit(config.fit_path("complete_pooling"))
+    assert (saved["exact_loo"].sizes["obs"] if "exact_loo" in saved.children else 0) == max_refits
+    stored, fresh = stored_loo(saved[LOO_GROUP]), psis_loo(saved)
+    xr.testing.assert_allclose(stored.elpd_i, fresh.elpd_i, rtol=1e-12)
+    xr.testing.assert_allclose(stored.pareto_k, fresh.pareto_k, rtol=1e-12)
+    assert stored.elpd == pytest.approx(fresh.elpd, rel=1e-12)
 
 
 def test_rerun_gives_identical_summaries(pipeline_run, tmp_path):

@@ -123,13 +123,14 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
 
 
 def refit_high_pareto_k(built: BuiltModel, fit_data: xr.DataTree, settings: SamplerSettings, k_max: float,
-                        max_refits: int, sampler=None) -> xr.Dataset:
+                        max_refits: int, sampler=None, pareto_k: pd.Series | None = None) -> xr.Dataset:
     """Exact leave-one-out scores of the observations PSIS-LOO cannot approximate.
 
     Where an observation's Pareto-k is above ``k_max`` the importance-sampling estimate of
     its LOO score is unreliable; the model is fitted again without that row (the row given as
     data: no compile per row, see :func:`refitter`) and its score computed from that fit, as
-    ArviZ's ``reloo`` does. At most ``max_refits`` rows, the highest k first.
+    ArviZ's ``reloo`` does. At most ``max_refits`` rows, the highest k first. ``pareto_k``:
+    each observation's, from a PSIS-LOO of this fit already computed (else computed here).
 
     Returns
     -------
@@ -139,7 +140,8 @@ def refit_high_pareto_k(built: BuiltModel, fit_data: xr.DataTree, settings: Samp
     """
     from {{ cookiecutter.module_name }}.compare import psis_loo  # compare reads what this writes
 
-    pareto_k = psis_loo(fit_data).pareto_k.to_series()
+    if pareto_k is None:
+        pareto_k = psis_loo(fit_data).pareto_k.to_series()
     high = pareto_k[pareto_k > k_max].sort_values(ascending=False).head(max_refits)
     scores = {}
     if len(high):
