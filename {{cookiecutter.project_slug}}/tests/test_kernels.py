@@ -17,8 +17,15 @@ print(json.dumps({"imported": [name for name in WARM_MODULES if name in sys.modu
 
 
 def kernel_processes() -> list[psutil.Process]:
-    return [child for child in psutil.Process().children(recursive=True)
-            if "ipykernel_launcher" in " ".join(child.cmdline())]
+    """This process's kernels that are running (a stopped one, not yet reaped, is not)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "ipykernel_launcher" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return found
 
 
 def probe_notebook(path) -> None:
