@@ -75,6 +75,22 @@ def test_a_pool_starts_only_the_kernels_needed_and_close_stops_the_untaken(tmp_p
     assert kernels.take() is None, "a closed pool starts no kernel"
 
 
+def test_a_kernel_that_died_while_it_waited_is_not_handed_out(tmp_path):
+    """Papermill then starts a fresh kernel, rather than failing on a dead one."""
+    kernels = pool(tmp_path, needed=2, size=2)
+    first = kernels.take()
+    ready = kernels._waiting[0].result(timeout=120)  # started and warmed up, not yet taken
+    waiting = [process for process in kernel_processes() if process.pid == ready.provisioner.pid]
+    assert len(waiting) == 1
+    waiting[0].kill()
+    waiting[0].wait(10)
+    assert kernels.take() is None
+    kernels.release(None)
+    kernels.release(first)
+    kernels.close()
+    assert not kernel_processes()
+
+
 def test_warm_modules_exist():
     """A renamed module would silently stop being imported ahead."""
     assert not [name for name in WARM_MODULES if importlib.util.find_spec(name) is None]

@@ -87,9 +87,13 @@ class KernelPool:
         if future is None:
             return None
         try:
-            return future.result()
+            kernel = future.result()
         except Exception:  # a kernel that cannot start fails the notebook in Papermill, with its own error
             return None
+        if not run_sync(kernel.is_alive)():  # died while it waited (out of memory, killed): Papermill starts one
+            shut_down(kernel)
+            return None
+        return kernel
 
     def release(self, kernel: PrestartedKernel | None) -> None:
         """Shut down a kernel that :meth:`take` gave (and close its clients), and start the next one."""
