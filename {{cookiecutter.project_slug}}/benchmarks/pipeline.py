@@ -24,7 +24,8 @@ first imports read from disk as after a fresh install; the table says whether it
 * **1M intercepts**, **1M slopes**: the same data with only ``score ~ ses + (1 | school)``,
   or only ``score ~ ses + (ses | school)``: one formula model's time and memory.
 * **1M crossed**: the same data plus a crossed factor ``rater`` (100 levels, sd 0.5) and the
-  formula ``score ~ ses + (1 | school) + (1 | rater)``, sampled row by row.
+  formula ``score ~ ses + (1 | school) + (1 | rater)``, sampled from sums per school, per
+  rater and per (school, rater) pair.
 
 The 1M cases turn leave-groups-out cross-validation and exact refits off
 (``cross_validation.group_folds: 0``, ``max_refits: 0``): each fold is a row-by-row refit.

@@ -11,7 +11,7 @@ import pymc as pm
 import pytest
 
 from {{ cookiecutter.module_name }}.formulas import (BAMBI_FAMILIES, CENTRED_SUFFIX, indexed_group_terms,
-                                                    normal_sufficient_model)
+                                                    level_pairs, normal_sufficient_model)
 
 ROWS = 240
 FAMILY_OUTCOMES = {
@@ -120,7 +120,11 @@ def test_a_million_row_size_factor_costs_rows_not_rows_x_groups():
     "y ~ x + (x | school)",
     "y ~ 0 + x + (1 + classroom | school)",
     "y ~ x + classroom + (1 | school) + (0 + x | school)",
-    "y ~ x + classroom",                                   # no group term: one group
+    "y ~ x + classroom",                                   # no group term
+    "y ~ x + (1 | school) + (1 | rater)",                  # crossed: dense sums over level pairs
+    "y ~ x + (x | school) + (x | rater) + (1 | classroom)",  # three crossed factors with slopes
+    "y ~ x + (1 | school/classroom)",                      # nested: the level pairs that occur
+    "y ~ 0 + x + (x | school) + (0 + x | school:rater)",   # an interaction factor, no intercept
 ])
 def test_normal_sufficient_statistics_give_bambi_s_log_density(frame, formula):
     """Far from zero (outcome near 1000, predictor near 50), where sums of squares lose digits."""
@@ -172,10 +176,41 @@ def test_centred_group_effects_are_sampled_around_the_population_value(frame):
         np.testing.assert_allclose(effects(moved), point["1|school"])
 
 
+@pytest.mark.parametrize("formula", ["y ~ x + (1 | school) + (1 | rater)", "y ~ x + (1 | rater) + (1 | school)"])
+def test_of_crossed_factors_only_the_one_with_fewest_groups_is_centred_at_the_population_value(frame, formula):
+    """Raters (5) carry the ``Intercept``, schools (12) stay centred at zero, in either order;
+    the log density is Bambi's at the matching point."""
+    model = bmb.Model(formula, frame.assign(y=frame["y"] + 1000), noncentered=False)
+    model.build()
+    sums, _ = normal_sufficient_model(model)
+    sampled = {variable.name for variable in sums.free_RVs}
+    assert f"1|rater{CENTRED_SUFFIX}" in sampled and "1|school" in sampled
+    assert f"1|school{CENTRED_SUFFIX}" not in sampled and "1|rater" not in sampled
+    logp_bambi, logp_sums = model.backend.model.compile_logp(), sums.compile_logp()
+    rng = np.random.default_rng(4)
+    start = model.backend.model.initial_point()
+    for _ in range(3):
+        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in start.items()}
+        moved = {**point, f"1|rater{CENTRED_SUFFIX}": point["1|rater"] + point["Intercept"]}
+        moved = {name: moved[name] for name in sums.initial_point()}
+        assert logp_sums(moved) == pytest.approx(logp_bambi(point), rel=1e-12)
+
+
+def test_level_pairs_are_dense_when_crossed_and_listed_when_nested(frame):
+    """Crossed factors (most level pairs occur) keep a groups x groups array, nested ones
+    (each classroom label in one school here) only the pairs that occur."""
+    school = pd.factorize(frame["school"], sort=True)[0]
+    rater = pd.factorize(frame["rater"], sort=True)[0]
+    nested = pd.factorize(frame["school"] + ":" + frame["classroom"], sort=True)[0]
+    cell, first, second, dense = level_pairs(school, rater, 12, 5)
+    assert dense and (first[cell] == school).all() and (second[cell] == rater).all()
+    cell, first, second, dense = level_pairs(school, nested, 12, 36)
+    assert not dense and len(first) == 36 and (first[cell] == school).all() and (second[cell] == nested).all()
+
+
 @pytest.mark.parametrize(("formula", "family"), [
-    ("y ~ x + (1 | school) + (1 | rater)", "normal"),  # crossed
-    ("y ~ x + (1 | school/classroom)", "normal"),      # nested: two factors
     ("count ~ x + (1 | school)", "poisson"),
+    ("y ~ x + (1 | school) + offset(x)", "normal"),
 ])
 def test_other_formulas_are_sampled_row_by_row(frame, formula, family):
     model = bmb.Model(formula, frame, family=BAMBI_FAMILIES[family])

@@ -214,9 +214,9 @@ class SamplerSettings(_Strict):
     # subsample above this. See pointwise.py. null keeps every row.
     pointwise_rows: PositiveInt | None = 5000
     pointwise_draws: PositiveInt | None = 2000  # ... computed from at most this many draws
-    # Normal-family models are sampled from per-group sufficient statistics where they can be
-    # (custom models that support it, formulas with at most one grouping factor): the same
-    # posterior, much faster on many rows (models.py, formulas.py).
+    # Normal-family models are sampled from sufficient statistics (sums per group, and per pair
+    # of levels of crossed or nested factors) where they can be (custom models that support it,
+    # formulas without offsets): the same posterior, much faster on many rows (models.py, formulas.py).
     sufficient_statistics: bool = True
 
 
