@@ -196,6 +196,29 @@ def test_of_crossed_factors_only_the_one_with_fewest_groups_is_centred_at_the_po
         assert logp_sums(moved) == pytest.approx(logp_bambi(point), rel=1e-12)
 
 
+def test_a_factor_that_chose_centring_is_sampled_centred_in_a_model_built_non_centred(frame):
+    """Bambi builds every factor non-centred when one chose it; the raters, whose data chose
+    centring, are sampled as ``a_j = Intercept + s z_j`` (Bambi's ``z_j`` kept as a
+    deterministic): the log density is Bambi's less the Jacobian ``log s`` per rater."""
+    model = bmb.Model("y ~ x + (1 | school) + (1 | rater)", frame.assign(y=frame["y"] + 1000), noncentered=True)
+    model.build()
+    sums, _ = normal_sufficient_model(model, centred_factors={"rater"})
+    assert {variable.name for variable in sums.free_RVs} >= {f"1|rater{CENTRED_SUFFIX}", "1|school_offset"}
+    assert "1|rater_offset" in {variable.name for variable in sums.deterministics}
+    logp_bambi, logp_sums = model.backend.model.compile_logp(), sums.compile_logp()
+    [offsets] = sums.replace_rvs_by_values([sums["1|rater_offset"]])
+    offsets = sums.compile_fn(offsets, inputs=sums.value_vars, on_unused_input="ignore")
+    rng = np.random.default_rng(5)
+    start = model.backend.model.initial_point()
+    for _ in range(3):
+        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in start.items()}
+        scale = np.exp(point["1|rater_sigma_log__"])
+        moved = {**point, f"1|rater{CENTRED_SUFFIX}": point["Intercept"] + scale * point["1|rater_offset"]}
+        moved = {name: moved[name] for name in sums.initial_point()}
+        assert logp_sums(moved) == pytest.approx(logp_bambi(point) - 5 * np.log(scale), rel=1e-12)
+        np.testing.assert_allclose(offsets(moved), point["1|rater_offset"])
+
+
 def test_level_pairs_are_dense_when_crossed_and_listed_when_nested(frame):
     """Crossed factors (most level pairs occur) keep a groups x groups array, nested ones
     (each classroom label in one school here) only the pairs that occur."""

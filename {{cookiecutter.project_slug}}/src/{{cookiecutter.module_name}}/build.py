@@ -95,7 +95,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
         bambi = bambi_model(spec.formula, data, family, spec.priors, centered)
         model = bambi.backend.model
         if family == "normal" and config.sampler.sufficient_statistics:
-            sampling_model, weighted_data = normal_sufficient_model(bambi) or (None, None)  # None: offsets
+            centred_factors = {choice.factor for choice in choices if choice.centered}
+            sampling_model, weighted_data = normal_sufficient_model(bambi, centred_factors) or (None, None)  # None: offsets
     return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
                       weighted_data, priors, bambi)
 
