@@ -152,6 +152,25 @@ def test_normal_sufficient_statistics_give_bambi_s_log_density(frame, formula):
         assert logp_sums(point) == pytest.approx(logp_plain(point) - rows_logp(point), rel=1e-12)
 
 
+def assert_moved_log_density(model, sums, move, correction=lambda point: 0.0, kept=None, seed=2):
+    """At random points of Bambi's model, the sums model's log density at the point with
+    ``move(point)``'s values equals Bambi's plus ``correction(point)`` (a Jacobian), and its
+    deterministic ``kept`` equals Bambi's variable of that name."""
+    logp_bambi, logp_sums = model.backend.model.compile_logp(), sums.compile_logp()
+    if kept:
+        [value] = sums.replace_rvs_by_values([sums[kept]])
+        kept_value = sums.compile_fn(value, inputs=sums.value_vars, on_unused_input="ignore")
+    rng = np.random.default_rng(seed)
+    start = model.backend.model.initial_point()
+    for _ in range(3):
+        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in start.items()}
+        moved = {**point, **move(point)}
+        moved = {name: moved[name] for name in sums.initial_point()}
+        assert logp_sums(moved) == pytest.approx(logp_bambi(point) + correction(point), rel=1e-12)
+        if kept:
+            np.testing.assert_allclose(kept_value(moved), point[kept])
+
+
 def test_centred_group_effects_are_sampled_around_the_population_value(frame):
     """``a_j = Intercept + u_j`` is sampled instead of ``u_j`` (unit Jacobian): at every point the
     sampled model's log density equals Bambi's at the matching ``u_j = a_j - Intercept``, and
@@ -162,18 +181,9 @@ def test_centred_group_effects_are_sampled_around_the_population_value(frame):
     sampled = {variable.name for variable in sums.free_RVs}
     assert {f"1|school{CENTRED_SUFFIX}", f"x|school{CENTRED_SUFFIX}"} <= sampled
     assert {"1|school", "x|school"} <= {variable.name for variable in sums.deterministics}
-    logp_bambi, logp_sums = model.backend.model.compile_logp(), sums.compile_logp()
-    [school_effects] = sums.replace_rvs_by_values([sums["1|school"]])
-    effects = sums.compile_fn(school_effects, inputs=sums.value_vars, on_unused_input="ignore")
-    rng = np.random.default_rng(2)
-    start = model.backend.model.initial_point()
-    for _ in range(3):
-        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in start.items()}
-        moved = {**point, f"1|school{CENTRED_SUFFIX}": point["1|school"] + point["Intercept"],
-                 f"x|school{CENTRED_SUFFIX}": point["x|school"] + point["x"]}
-        moved = {name: moved[name] for name in sums.initial_point()}
-        assert logp_sums(moved) == pytest.approx(logp_bambi(point), rel=1e-12)
-        np.testing.assert_allclose(effects(moved), point["1|school"])
+    assert_moved_log_density(model, sums, lambda point: {
+        f"1|school{CENTRED_SUFFIX}": point["1|school"] + point["Intercept"],
+        f"x|school{CENTRED_SUFFIX}": point["x|school"] + point["x"]}, kept="1|school")
 
 
 @pytest.mark.parametrize("formula", ["y ~ x + (1 | school) + (1 | rater)", "y ~ x + (1 | rater) + (1 | school)"])
@@ -186,14 +196,8 @@ def test_of_crossed_factors_only_the_one_with_fewest_groups_is_centred_at_the_po
     sampled = {variable.name for variable in sums.free_RVs}
     assert f"1|rater{CENTRED_SUFFIX}" in sampled and "1|school" in sampled
     assert f"1|school{CENTRED_SUFFIX}" not in sampled and "1|rater" not in sampled
-    logp_bambi, logp_sums = model.backend.model.compile_logp(), sums.compile_logp()
-    rng = np.random.default_rng(4)
-    start = model.backend.model.initial_point()
-    for _ in range(3):
-        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in start.items()}
-        moved = {**point, f"1|rater{CENTRED_SUFFIX}": point["1|rater"] + point["Intercept"]}
-        moved = {name: moved[name] for name in sums.initial_point()}
-        assert logp_sums(moved) == pytest.approx(logp_bambi(point), rel=1e-12)
+    assert_moved_log_density(model, sums, lambda point: {
+        f"1|rater{CENTRED_SUFFIX}": point["1|rater"] + point["Intercept"]}, kept="1|rater", seed=4)
 
 
 def test_a_factor_that_chose_centring_is_sampled_centred_in_a_model_built_non_centred(frame):
@@ -205,18 +209,11 @@ def test_a_factor_that_chose_centring_is_sampled_centred_in_a_model_built_non_ce
     sums, _ = normal_sufficient_model(model, centred_factors={"rater"})
     assert {variable.name for variable in sums.free_RVs} >= {f"1|rater{CENTRED_SUFFIX}", "1|school_offset"}
     assert "1|rater_offset" in {variable.name for variable in sums.deterministics}
-    logp_bambi, logp_sums = model.backend.model.compile_logp(), sums.compile_logp()
-    [offsets] = sums.replace_rvs_by_values([sums["1|rater_offset"]])
-    offsets = sums.compile_fn(offsets, inputs=sums.value_vars, on_unused_input="ignore")
-    rng = np.random.default_rng(5)
-    start = model.backend.model.initial_point()
-    for _ in range(3):
-        point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in start.items()}
-        scale = np.exp(point["1|rater_sigma_log__"])
-        moved = {**point, f"1|rater{CENTRED_SUFFIX}": point["Intercept"] + scale * point["1|rater_offset"]}
-        moved = {name: moved[name] for name in sums.initial_point()}
-        assert logp_sums(moved) == pytest.approx(logp_bambi(point) - 5 * np.log(scale), rel=1e-12)
-        np.testing.assert_allclose(offsets(moved), point["1|rater_offset"])
+    assert_moved_log_density(
+        model, sums,
+        lambda point: {f"1|rater{CENTRED_SUFFIX}": point["Intercept"]
+                       + np.exp(point["1|rater_sigma_log__"]) * point["1|rater_offset"]},
+        correction=lambda point: -5 * point["1|rater_sigma_log__"], kept="1|rater_offset", seed=5)
 
 
 def test_level_pairs_are_dense_when_crossed_and_listed_when_nested(frame):
