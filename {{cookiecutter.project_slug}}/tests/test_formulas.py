@@ -228,6 +228,16 @@ def test_level_pairs_are_dense_when_crossed_and_listed_when_nested(frame):
     assert not dense and len(first) == 36 and (first[cell] == school).all() and (second[cell] == nested).all()
 
 
+def test_a_sparse_crossed_design_is_sampled_row_by_row(frame):
+    """Students x lecturers as in InstEval: most pairs of levels occur once, so summing per pair
+    would cost about what the rows do."""
+    rng = np.random.default_rng(0)
+    sparse = frame.assign(student=rng.integers(0, 60, ROWS), lecturer=rng.integers(0, 60, ROWS))
+    model = bmb.Model("y ~ x + (1 | student) + (1 | lecturer)", sparse)
+    model.build()
+    assert normal_sufficient_model(model) is None
+
+
 @pytest.mark.parametrize(("formula", "family"), [
     ("count ~ x + (1 | school)", "poisson"),
     ("y ~ x + (1 | school) + offset(x)", "normal"),

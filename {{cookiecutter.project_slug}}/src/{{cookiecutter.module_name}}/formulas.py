@@ -220,7 +220,8 @@ def normal_sufficient_model(model, centred_factors: set[str] | None = None):
     posterior is the same (see ``models.normal_sufficient_likelihood`` for custom models).
     The sums are data of the model: ``weighted_data(weights)`` gives their values with each
     row's terms weighted (0 leaves a row out, as cross-validation does), for the same compiled
-    model. Formulas with offsets or smooth terms return None: they are sampled row by row.
+    model. Formulas with offsets or smooth terms, and sparse crossed designs (level pairs not
+    far fewer than the rows), return None: they are sampled row by row.
     One factor's effects are sampled around the population value (:func:`hierarchically_centred`,
     given the factors whose data chose centring).
 
@@ -259,6 +260,14 @@ def normal_sufficient_model(model, centred_factors: set[str] | None = None):
          for factor, terms in factors.items()}
     pairs = {(f, h): level_pairs(group[f], group[h], n_groups[f], n_groups[h])
              for f, h in itertools.combinations(factors, 2)}
+    # A listed pair costs a gradient about what a row does (gathers), a dense pair entry about a
+    # tenth (a matrix product: 1M entries 0.2 ms, 1M rows 2.3 ms). In a sparse crossed design
+    # (InstEval: 2,972 students x 1,128 lecturers, 2% of the pairs occur) there are about as many
+    # pairs as rows, and the rows are cheaper (InstEval: 30 s row by row, 45 s from sums).
+    pair_cost = sum(0.1 * n_groups[f] * n_groups[h] if dense else len(first)
+                    for (f, h), (_, first, _, dense) in pairs.items())
+    if pair_cost > n_rows / 2:
+        return None
 
     def weighted_data(weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The sums over rows, each row's terms times its weight."""
