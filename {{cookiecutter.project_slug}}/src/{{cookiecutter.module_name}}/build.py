@@ -96,7 +96,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
         model = bambi.backend.model
         if family == "normal" and config.sampler.sufficient_statistics:
             centred_factors = {choice.factor for choice in choices if choice.centered}
-            sampling_model, weighted_data = normal_sufficient_model(bambi, centred_factors) or (None, None)  # None: offsets
+            # None for offsets and sparse crossed designs: they are sampled row by row.
+            sampling_model, weighted_data = normal_sufficient_model(bambi, centred_factors) or (None, None)
     return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
                       weighted_data, priors, bambi)
 

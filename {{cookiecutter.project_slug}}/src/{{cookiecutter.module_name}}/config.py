@@ -216,7 +216,8 @@ class SamplerSettings(_Strict):
     pointwise_draws: PositiveInt | None = 2000  # ... computed from at most this many draws
     # Normal-family models are sampled from sufficient statistics (sums per group, and per pair
     # of levels of crossed or nested factors) where they can be (custom models that support it,
-    # formulas without offsets): the same posterior, much faster on many rows (models.py, formulas.py).
+    # formulas without offsets whose level pairs are far fewer than the rows): the same posterior,
+    # much faster on many rows (models.py, formulas.py).
     sufficient_statistics: bool = True
 
 
