@@ -28,7 +28,7 @@ class BuiltModel:
     model: pm.Model
     obs_labels: list = field(default_factory=list)  # the row label of each observation
     parameterization: list[Choice] = field(default_factory=list)
-    # The same posterior from per-group sufficient statistics, sampled instead of ``model``
+    # The same posterior from sufficient statistics (sums per group and per level pair), sampled instead of ``model``
     # when there is one (models.normal_sufficient_likelihood, formulas.normal_sufficient_model).
     sampling_model: pm.Model | None = None
     # ``sampling_model``'s data for row weights (1 keep, 0 leave out): refits without some rows

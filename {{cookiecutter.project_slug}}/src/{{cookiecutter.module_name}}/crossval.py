@@ -68,7 +68,7 @@ def refitter(built: BuiltModel, settings: SamplerSettings, sampler=None):
 
     A model sampled from sufficient statistics (``built.weighted_data``) is refitted with its
     sums over the other rows, through ``sampler`` (``sampling.ModelSampler`` of
-    ``built.sampled_model``): the fit's own compiled model, and each gradient still O(groups).
+    ``built.sampled_model``): the fit's own compiled model, and each gradient still O(groups + level pairs).
     Other models are refitted row by row as :func:`without_rows` copies, compiled once for
     all their refits.
     """
