@@ -216,6 +216,17 @@ def test_a_factor_that_chose_centring_is_sampled_centred_in_a_model_built_non_ce
         correction=lambda point: -5 * point["1|rater_sigma_log__"], kept="1|rater_offset", seed=5)
 
 
+def test_group_effects_with_a_prior_other_than_normal_are_left_as_bambi_built_them(frame):
+    """A StudentT prior on the school effects: nothing to centre at the population value (the
+    rewrite is for normal group effects); the sums model is Bambi's as it is."""
+    priors = {"1|school": bmb.Prior("StudentT", nu=4, mu=0, sigma=bmb.Prior("HalfNormal", sigma=1))}
+    model = bmb.Model("y ~ x + (1 | school)", frame.assign(y=frame["y"] + 1000), priors=priors, noncentered=False)
+    model.build()
+    sums, _ = normal_sufficient_model(model, centred_factors={"school"})
+    assert "1|school" in {variable.name for variable in sums.free_RVs}
+    assert_same_log_density(model, sums)
+
+
 def test_level_pairs_are_dense_when_crossed_and_listed_when_nested(frame):
     """Crossed factors (most level pairs occur) keep a groups x groups array, nested ones
     (each classroom label in one school here) only the pairs that occur."""

@@ -367,6 +367,7 @@ def hierarchically_centred(fgraph, named: dict, component, centred_factors: set[
     sampled centred here, its ``*_offset`` kept as a deterministic.
     """
     from pymc.model.fgraph import ModelFreeRV, model_deterministic, model_free_rv
+    from pytensor.tensor.random.basic import NormalRV
 
     def free(name):
         output = named.get(name)
@@ -383,7 +384,7 @@ def hierarchically_centred(fgraph, named: dict, component, centred_factors: set[
         effects = sampled(term)
         centred = free(term.name) is not None if centred_factors is None else factor in centred_factors
         if free(common) is None or effects is None or effects.type.ndim != 1 or named[common].type.ndim != 0 \
-                or not centred:
+                or not centred or not isinstance(effects.owner.inputs[0].owner.op, NormalRV):  # e.g. a StudentT prior
             continue
         if common not in chosen or len(term.groups) < len(chosen[common].groups):
             chosen[common] = term
