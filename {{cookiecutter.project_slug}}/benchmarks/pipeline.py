@@ -53,6 +53,7 @@ import yaml
 from {{ cookiecutter.module_name }}.simulate import EXAMPLES, simulate_grouped
 
 PROJECT = Path(__file__).resolve().parents[1]
+RATER_SD = 0.5  # the 1M crossed case's raters: 100 of them shift the outcome by this sd
 
 
 def copy_project(target: Path) -> Path:
@@ -73,7 +74,7 @@ def million_rows(config_path: Path, seed: int, case: str) -> None:
     if case == "1M crossed":
         rng = np.random.default_rng(seed)
         frame["rater"] = rng.integers(0, 100, len(frame))
-        frame[y] += rng.normal(0, 0.5, 100)[frame["rater"]]
+        frame[y] += rng.normal(0, RATER_SD, 100)[frame["rater"]]
         truth_path = None  # the simulation's truth leaves the rater effects out
     data_dir = config_path.parents[1] / "data" / "million"
     data_dir.mkdir(parents=True)
@@ -208,7 +209,7 @@ def crossed_against_simulation(estimates_path: Path) -> str:
     (the simulation's slopes also vary by school, sd 0.2, which this model leaves in the residual)."""
     truth = EXAMPLES["continuous"].hyperparameters
     simulated = {("ses", ""): truth["mu_beta"], ("sd__(Intercept)", "school"): truth["tau_alpha"],
-                 ("sd__(Intercept)", "rater"): 0.5}
+                 ("sd__(Intercept)", "rater"): RATER_SD}
     estimates = pd.read_csv(estimates_path).fillna({"group": ""})
     estimates = estimates[estimates["effect"] != "ran_vals"]
     estimates["simulated"] = [simulated.get(key, np.nan) for key in zip(estimates["term"], estimates["group"])]
