@@ -88,3 +88,19 @@ def test_summary_in_words_states_the_between_group_variation(example_fit, config
     if config.family == "normal":
         sigma = float(example_fit.posterior["sigma"].mean())
         assert f"About {tau**2 / (tau**2 + sigma**2) * 100:.0f}% of the variance of score" in text
+
+
+def test_data_description_states_group_sizes_once_when_equal(example_data):
+    from dataclasses import replace
+
+    from {{ cookiecutter.module_name }}.report import data_description
+
+    sizes = np.bincount(example_data.group_codes)
+    assert sizes.min() < sizes.max()
+    assert data_description(example_data) == (
+        f"{len(example_data.outcome)} observations of **score** in 40 groups (**school**), "
+        f"{sizes.min()} to {sizes.max()} per group. Predictors (in their own units): ses.")
+
+    balanced = replace(example_data, outcome=example_data.outcome[:400], group_codes=np.arange(400) % 40,
+                       predictors=example_data.predictors[:400, :0], coords={**example_data.coords, "predictor": []})
+    assert data_description(balanced) == "400 observations of **score** in 40 groups (**school**), 10 per group."

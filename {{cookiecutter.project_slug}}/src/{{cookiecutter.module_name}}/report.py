@@ -190,6 +190,17 @@ def group_effects(fit_data: xr.DataTree, group_dim: str, ci_prob: float) -> pd.D
 LATENT_VARIANCE = {"bernoulli": np.pi**2 / 3, "binomial": np.pi**2 / 3}
 
 
+def data_description(data: GroupedData) -> str:
+    """The report's sentences on the data: rows, outcome, groups and their sizes, predictors."""
+    sizes = np.bincount(data.group_codes, minlength=len(data.groups))
+    per_group = f"{sizes.min()} per group" if sizes.min() == sizes.max() else f"{sizes.min()} to {sizes.max()} per group"
+    text = (f"{len(data.outcome)} observations of **{data.outcome_name}** in {len(data.groups)} groups "
+            f"(**{data.group_dim}**), {per_group}.")
+    if data.predictor_names:
+        text += f" Predictors (in their own units): {', '.join(data.predictor_names)}."
+    return text
+
+
 def summary_in_words(estimates: pd.DataFrame, effects: pd.DataFrame | None, family: str, outcome: str,
                      group_dim: str, ci_prob: float) -> str:
     """A few sentences a reader can take away: how much groups differ, in the outcome's units
