@@ -52,7 +52,7 @@ EXPECTED_FILES = sorted(
         *(
             f"src/schools_analysis/{module}.py"
             for module in (
-                "__init__", "__main__", "build", "cache", "calibration", "checks", "cli", "compare", "config", "crossval", "dashboard", "data",
+                "__init__", "__main__", "build", "cache", "calibration", "checks", "cli", "compare", "compiling", "config", "crossval", "dashboard", "data",
                 "diagnostics", "estimates", "files", "formulas", "kernels", "models", "parameterization", "pipeline", "plots",
                 "pointwise", "predict", "priors", "progress", "report", "sampling", "simulate", "sweep", "validation",
             )
@@ -60,7 +60,7 @@ EXPECTED_FILES = sorted(
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_bad_input", "test_browser", "test_calibration", "test_checks", "test_compare", "test_config", "test_crossval", "test_data", "test_diagnostics",
+                "conftest", "test_bad_input", "test_browser", "test_calibration", "test_checks", "test_compare", "test_compiling", "test_config", "test_crossval", "test_data", "test_diagnostics",
                 "test_estimates", "test_families", "test_formulas", "test_kernels", "test_models", "test_parameterization", "test_pipeline", "test_plots", "test_pointwise",
                 "test_predict", "test_priors", "test_progress", "test_real_data", "test_report", "test_sampling", "test_simulate", "test_sweep",
             )

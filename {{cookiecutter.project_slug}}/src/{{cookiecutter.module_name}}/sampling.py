@@ -129,10 +129,10 @@ class ModelSampler:
     with other values of the model's ``pm.Data`` (cross-validation folds, exact leave-one-out,
     calibration's simulated outcomes).
 
-    With nutpie, compiling takes seconds (tens on a first run, before PyTensor's cache holds
-    the model's functions) and sampling a small model a fraction of that, so one compile for
-    all of a model's fits is most of the saving. PyMC's NUTS takes new data through
-    ``pm.set_data`` and compiles in every ``pm.sample``.
+    With nutpie, compiling takes seconds (tens on a first run, before the compile caches hold
+    the model's functions; under a second from them, see ``compiling.py``) and sampling a small
+    model a fraction of that, so one compile for all of a model's fits is most of the saving.
+    PyMC's NUTS takes new data through ``pm.set_data`` and compiles in every ``pm.sample``.
     """
 
     def __init__(self, model: pm.Model, engine: str) -> None:
@@ -142,9 +142,9 @@ class ModelSampler:
     def compiled(self):
         """nutpie's compiled model (made on first use)."""
         if self._compiled is None:
-            import nutpie
+            from {{ cookiecutter.module_name }}.compiling import compile_model  # here: Numba only when a model samples
 
-            self._compiled = nutpie.compile_pymc_model(self.model, var_names=traced_variables(self.model))
+            self._compiled = compile_model(self.model, var_names=traced_variables(self.model))
         return self._compiled
 
     def sample(self, settings: SamplerSettings, data: dict[str, np.ndarray] | None = None, seed: int | None = None,

@@ -1,0 +1,151 @@
+"""nutpie's compiled model, with its C callbacks cached on disk like the rest of the model's code.
+
+nutpie compiles a PyMC model in two steps. PyTensor turns the log density and its gradient into
+a Numba function, which it caches on disk (a second process loads it). nutpie then wraps that
+function in two C callbacks (``numba.cfunc``) that its Rust sampler calls, and those hold the
+model's data arrays as constants, which Numba refuses to cache: every process compiled them
+again, 2-4 s per model on the example and most of a fit when PyTensor's cache is warm.
+
+:func:`compile_model` builds the same callbacks from generated source that reads every array
+through nutpie's user-data pointer, as nutpie's do at run time, and names them by PyTensor's
+cache key of the function they wrap, so Numba caches them too. Everything else is nutpie's:
+the sampler, ``with_data`` and the draws (tested to be identical, draw for draw).
+"""
+
+import hashlib
+import warnings
+
+import numba
+import numpy as np
+from nutpie.compile_pymc import (
+    CompiledPyMCModel,
+    _make_functions,
+    _prepare_dims_and_coords,
+    _wrap_with_lock,
+    make_user_data,
+)
+from nutpie.compile_pymc import address_as_void_pointer  # noqa: F401 (called by the generated callbacks)
+from pymc.initial_point import make_initial_point_fn
+from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+
+# Part of every cache key: change it when the generated source changes meaning.
+WRAPPER_VERSION = "1"
+
+LOGP_SIGNATURE = numba.types.int64(
+    numba.types.uint64, numba.types.CPointer(numba.types.double), numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double), numba.types.voidptr,
+)
+EXPAND_SIGNATURE = numba.types.int64(
+    numba.types.uint64, numba.types.uint64, numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double), numba.types.voidptr,
+)
+
+# nutpie's return codes: 0 fine, -1 wrong size, 1 an error, 3 a non-finite gradient, 4 a non-finite log density.
+LOGP_SOURCE = """
+def logp_numba(dim, x_, out_, logp_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    try:
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_dim},))
+        logp = numba.carray(logp_, ())
+        shared = numba.carray(user_data_, (), USER_DATA)["shared"]
+{arrays}
+        logp_value, gradient = INNER(x{arguments})
+        logp[()] = logp_value
+        out[...] = gradient
+        if not np.all(np.isfinite(out)):
+            return 3
+        if not np.isfinite(logp_value):
+            return 4
+    except Exception:
+        return 1
+    return 0
+"""
+
+EXPAND_SOURCE = """
+def expand_numba(dim, expanded, x_, out_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    if expanded != {n_expanded}:
+        return -1
+    try:
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_expanded},))
+        shared = numba.carray(user_data_, (), USER_DATA)["shared"]
+{arrays}
+        (values,) = INNER(x{arguments})
+        out[...] = values
+    except Exception:
+        return -2
+    return 0
+"""
+
+
+def compile_model(model, var_names=None) -> CompiledPyMCModel:
+    """What ``nutpie.compile_pymc_model(model, var_names=var_names)`` returns (numba backend, its
+    default initial points), with callbacks that Numba loads from its cache in later processes."""
+    initial_point = _wrap_with_lock(make_initial_point_fn(
+        model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs), return_transformed=True))
+    n_dim, n_expanded, logp_fn, expand_fn, initial_point, shape_info, reparameterized = _make_functions(
+        model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=initial_point,
+        var_names=var_names)
+
+    # Keys in order of appearance (nutpie draws random ones), so that the same model gives the same source.
+    keys, shared_data = {}, {}
+    for variable in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
+        if variable not in keys:
+            keys[variable] = f"shared{len(keys)}"
+            shared_data[keys[variable]] = np.array(variable.get_value(), order="C", copy=True)
+            shared_data[keys[variable]].flags.writeable = False
+    user_data = make_user_data(keys, shared_data)
+
+    def callback(template, name, signature, function):
+        names = [keys[variable] for variable in function.get_shared()]
+        source = template.format(n_dim=n_dim, n_expanded=n_expanded, arrays=array_lines(names, shared_data),
+                                 arguments="".join(f", {name}" for name in names))
+        constants = {f"{name}_dtype": shared_data[name].dtype for name in names}
+        constants["USER_DATA"] = user_data.dtype
+        return cached_cfunc(source, name, signature, function.vm.jit_fn, constants)
+
+    dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
+    return CompiledPyMCModel(
+        _n_dim=n_dim, dims=dims, _coords=coords, _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
+        compiled_logp_func=callback(LOGP_SOURCE, "logp_numba", LOGP_SIGNATURE, logp_fn),
+        compiled_expand_func=callback(EXPAND_SOURCE, "expand_numba", EXPAND_SIGNATURE, expand_fn),
+        initial_point_func=initial_point, shared_data=shared_data, shared_var_keys=keys, user_data=user_data,
+        n_expanded=n_expanded, shape_info=shape_info, logp_func=logp_fn, expand_func=expand_fn,
+        reparameterized_names=reparameterized,
+    )
+
+
+def array_lines(names: list[str], shared_data: dict[str, np.ndarray]) -> str:
+    """Source lines that view each shared array in the user data, with its current shape."""
+    lines = []
+    for name in names:
+        shape = "".join(f"int({name}_shape[{axis}]), " for axis in range(shared_data[name].ndim))
+        lines.append(f'        {name}_shape = shared["shape"]["{name}"]')
+        lines.append(f'        {name} = numba.carray(address_as_void_pointer(shared["data"]["{name}"][()]), '
+                     f"({shape}), {name}_dtype)")
+    return "\n".join(lines)
+
+
+def cached_cfunc(source: str, name: str, signature, inner, constants: dict):
+    """``numba.cfunc`` of function ``name`` in ``source``, calling ``inner``, cached under a key made of
+    PyTensor's key for ``inner``, the source and the constants (no key: compiled, not cached)."""
+    inner_key = CACHED_SRC_FUNCTIONS.get(inner.py_func)  # None when PyTensor does not cache the graph
+    key = None
+    if inner_key is not None:
+        described = repr({name: getattr(value, "descr", value) for name, value in sorted(constants.items())})
+        key = hashlib.sha256(f"{WRAPPER_VERSION}\n{inner_key}\n{source}\n{described}".encode()).hexdigest()
+    # The module's globals, so that Numba can rebuild the function's environment when it loads it.
+    environment = globals() | constants | {"INNER": inner}
+    function = compile_numba_function_src(source, name, environment, cache_key=key)
+    if key is None:
+        return numba.cfunc(signature)(function)
+    try:
+        return numba.cfunc(signature, cache=True)(function)
+    except Exception as error:  # an unreadable cache entry: compile without it
+        warnings.warn(f"Numba's cached sampler callback could not be loaded ({error}); compiling it again.",
+                      stacklevel=2)
+        return numba.cfunc(signature)(function)
