@@ -10,14 +10,15 @@ import textwrap
 import numpy as np
 import pymc as pm
 
-from {{ cookiecutter.module_name }}.compiling import compile_model
+from {{ cookiecutter.module_name }}.build import build_model
+from {{ cookiecutter.module_name }}.compiling import compile_model, with_prior_values_as_data
 
 
-def grouped_model(prior_sd: float = 1.0, n_rows: int = 30) -> pm.Model:
+def grouped_model(prior_sd: float = 1.0, n_groups: int = 4, n_rows: int = 30) -> pm.Model:
     """A small varying-intercept model whose data (float outcome, integer groups, a 0-d scale) are ``pm.Data``."""
     rng = np.random.default_rng(1)
-    with pm.Model(coords={"school": range(4)}) as model:
-        group = pm.Data("group", rng.integers(0, 4, n_rows))
+    with pm.Model(coords={"school": range(n_groups)}) as model:
+        group = pm.Data("group", rng.integers(0, n_groups, n_rows))
         scale = pm.Data("scale", 2.0)
         mu = pm.Normal("mu", 0, prior_sd)
         tau = pm.HalfNormal("tau", 1)
@@ -35,6 +36,17 @@ def callback_values(compiled, x: np.ndarray) -> tuple[int, float, np.ndarray]:
         len(x), x.ctypes.data_as(pointer), gradient.ctypes.data_as(pointer), logp.ctypes.data_as(pointer),
         ctypes.c_void_p(compiled.user_data.ctypes.data))
     return code, float(logp), gradient
+
+
+def flat_point(compiled) -> np.ndarray:
+    """The sampler's vector for one fixed point (each variable's values 0.1, 0.2, ... by name): the
+    same point whatever order the compiled model lays its variables out in."""
+    names, slices, shapes = compiled.shape_info
+    x = np.zeros(compiled.n_dim)
+    for rank, name in enumerate(sorted(names)):
+        position = names.index(name)
+        x[slices[position]] = np.full(int(np.prod(shapes[position])), 0.1 * (rank + 1))
+    return x
 
 
 def test_draws_are_nutpie_s_own_draw_for_draw_also_with_new_data():
@@ -64,41 +76,57 @@ def test_log_density_and_gradient_equal_nutpie_s_at_random_points():
         np.testing.assert_array_equal(gradient, expected[2])
 
 
+def test_prior_values_as_data_keep_every_model_s_log_density(config, example_data):
+    for name in config.model_names:
+        model = build_model(config, name, example_data).sampled_model
+        thawed = with_prior_values_as_data(model)
+        assert {variable.name for variable in thawed.free_RVs} == {variable.name for variable in model.free_RVs}
+        start = model.initial_point(0)
+        for step in np.random.default_rng(0).normal(0, 0.3, size=(3, 1)):
+            point = {key: value + step[0] for key, value in start.items()}
+            np.testing.assert_allclose(thawed.compile_logp()(point), model.compile_logp()(point), rtol=1e-12)
+
+
 SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
     sys.path.insert(0, TESTS)
-    from test_compiling import callback_values, grouped_model
-    from {{ cookiecutter.module_name }}.compiling import compile_model
-    out = dict()
+    from test_compiling import callback_values, flat_point, grouped_model
+    from {{ cookiecutter.module_name }}.compiling import compile_model, with_prior_values_as_data
     import nutpie
-    for prior_sd in PRIOR_SDS:
-        compiled = compile_model(grouped_model(prior_sd))
-        reference = nutpie.compile_pymc_model(grouped_model(prior_sd))
-        x = np.linspace(-1, 1, compiled.n_dim)
-        out[str(prior_sd)] = dict(logp_hits=compiled.compiled_logp_func.cache_hits,
-                                  expand_hits=compiled.compiled_expand_func.cache_hits,
-                                  logp=callback_values(compiled, x)[1], nutpie=callback_values(reference, x)[1])
+    out = dict()
+    for prior_sd, n_groups in CASES:
+        compiled = compile_model(with_prior_values_as_data(grouped_model(prior_sd, n_groups)))
+        reference = nutpie.compile_pymc_model(grouped_model(prior_sd, n_groups))
+        out[f"{prior_sd} {n_groups}"] = dict(
+            logp_hits=compiled.compiled_logp_func.cache_hits, expand_hits=compiled.compiled_expand_func.cache_hits,
+            logp=callback_values(compiled, flat_point(compiled))[1],
+            nutpie=callback_values(reference, flat_point(reference))[1])
     print(json.dumps(out))
 """)
 
 
-def compile_in_new_process(prior_sds: list[float], compile_dir) -> dict:
-    """Compile ``grouped_model(prior_sd)`` for each in a fresh Python with its own PyTensor compile folder."""
-    script = SCRIPT.replace("TESTS", repr(os.path.dirname(__file__))).replace("PRIOR_SDS", repr(prior_sds))
+def compile_in_new_process(cases: list[tuple[float, int]], compile_dir) -> dict:
+    """Compile ``grouped_model(prior_sd, n_groups)`` for each case as the fits do, in a fresh Python
+    with its own PyTensor compile folder; the callbacks' cache hits and log densities, and nutpie's."""
+    script = SCRIPT.replace("TESTS", repr(os.path.dirname(__file__))).replace("CASES", repr(cases))
     environment = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compile_dir}"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment,
                             check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_a_later_process_loads_both_callbacks_from_the_cache_and_a_changed_model_gets_its_own(tmp_path):
-    first = compile_in_new_process([1.0], tmp_path)
-    later = compile_in_new_process([1.0, 5.0], tmp_path)
-    assert first["1.0"]["logp_hits"] == first["1.0"]["expand_hits"] == 0
-    assert later["1.0"]["logp_hits"] == later["1.0"]["expand_hits"] == 1
-    assert later["1.0"]["logp"] == first["1.0"]["logp"] == first["1.0"]["nutpie"]
-    # Another prior is another log density: compiled afresh, not the first model's callback. (Its
-    # draws' callback, which maps the sampler's vector to the named variables, is the same function.)
-    assert later["5.0"]["logp_hits"] == 0
-    assert later["5.0"]["logp"] == later["5.0"]["nutpie"] != later["1.0"]["logp"]
+def test_a_later_process_loads_the_callbacks_also_after_a_prior_edit_but_not_for_another_model(tmp_path):
+    first = compile_in_new_process([(1.0, 4)], tmp_path)["1.0 4"]
+    later = compile_in_new_process([(1.0, 4), (5.0, 4), (1.0, 5)], tmp_path)
+    assert first["logp_hits"] == first["expand_hits"] == 0
+    np.testing.assert_allclose(first["logp"], first["nutpie"], rtol=1e-12)
+    # The same model, and the same model with another prior: both callbacks from the cache, each
+    # with its own prior's log density (the values are read when it runs, not compiled in).
+    for case in ("1.0 4", "5.0 4"):
+        assert later[case]["logp_hits"] == later[case]["expand_hits"] == 1
+        np.testing.assert_allclose(later[case]["logp"], later[case]["nutpie"], rtol=1e-12)
+    assert later["5.0 4"]["logp"] != later["1.0 4"]["logp"]
+    # Five groups instead of four is another graph: compiled afresh.
+    assert later["1.0 5"]["logp_hits"] == later["1.0 5"]["expand_hits"] == 0
+    np.testing.assert_allclose(later["1.0 5"]["logp"], later["1.0 5"]["nutpie"], rtol=1e-12)

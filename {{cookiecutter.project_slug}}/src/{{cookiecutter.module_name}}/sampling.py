@@ -142,9 +142,9 @@ class ModelSampler:
     def compiled(self):
         """nutpie's compiled model (made on first use)."""
         if self._compiled is None:
-            from {{ cookiecutter.module_name }}.compiling import compile_model  # here: Numba only when a model samples
+            from {{ cookiecutter.module_name }}.compiling import compile_model, with_prior_values_as_data  # here: Numba only when a model samples
 
-            self._compiled = compile_model(self.model, var_names=traced_variables(self.model))
+            self._compiled = compile_model(with_prior_values_as_data(self.model), var_names=traced_variables(self.model))
         return self._compiled
 
     def sample(self, settings: SamplerSettings, data: dict[str, np.ndarray] | None = None, seed: int | None = None,
