@@ -159,18 +159,34 @@ def cached_cfunc(source: str, name: str, signature, inner, constants: dict):
 def with_prior_values_as_data(model):
     """``model`` with every floating-point constant parameter of a free variable's distribution
     (a prior's mean, scale, ...) a shared variable holding the same value: the same log density,
-    from a graph that does not depend on those values."""
+    from a graph that does not depend on those values. A model PyMC cannot rebuild from its
+    graph is returned as it is: it samples the same, only a changed prior compiles again."""
+    from pymc.distributions.distribution import SymbolicRandomVariable
     from pymc.model.fgraph import ModelFreeRV, fgraph_from_model, model_from_fgraph
     from pytensor.graph.basic import Constant
+    from pytensor.tensor.random.op import RandomVariable
 
-    fgraph, _ = fgraph_from_model(model, inlined_views=True)
+    try:
+        fgraph, _ = fgraph_from_model(model, inlined_views=True)
+    except Exception:  # e.g. a variable type the rebuild does not know: an optimisation lost, nothing else
+        return model
     for node in fgraph.toposort():
         if not isinstance(node.op, ModelFreeRV):
             continue
-        distribution = node.inputs[0].owner  # inputs: rng, size, then the parameters
-        for index, parameter in enumerate(distribution.inputs[2:], start=2):
-            if isinstance(parameter, Constant) and parameter.dtype.startswith("float"):
-                value = pytensor.shared(parameter.data, name=f"{node.outputs[0].name}_parameter_{index - 2}",
+        distribution = node.inputs[0].owner
+        if not isinstance(distribution.op, RandomVariable | SymbolicRandomVariable):
+            continue
+        parameters = distribution.op.dist_params(distribution)
+        for index, parameter in enumerate(distribution.inputs):
+            if any(parameter is given for given in parameters) and isinstance(parameter, Constant) \
+                    and parameter.dtype.startswith("float"):
+                value = pytensor.shared(parameter.data, name=f"{node.outputs[0].name}_parameter_{index}",
                                         shape=parameter.type.shape)
                 fgraph.change_node_input(distribution, index, value, import_missing=True)
-    return model_from_fgraph(fgraph, mutate_fgraph=True)
+    thawed = model_from_fgraph(fgraph, mutate_fgraph=True)
+    # The rebuilt model lists its variables in graph order; the original order keeps nutpie's
+    # vector, and so its initial points and draws, as they are for ``model``.
+    for listed in ("free_RVs", "deterministics"):
+        order = {variable.name: position for position, variable in enumerate(getattr(model, listed))}
+        getattr(thawed, listed).sort(key=lambda variable: order[variable.name])
+    return thawed
