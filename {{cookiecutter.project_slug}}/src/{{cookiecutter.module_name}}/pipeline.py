@@ -486,6 +486,9 @@ def run_pipeline(
 
                 kernels = KernelPool(len(todo), 2 * jobs, jobs, notebooks_dir, KERNEL_NAME, KERNEL_ARGUMENTS,
                                      KERNEL_START_TIMEOUT_S)
+                # Papermill's and nbconvert's imports (1.5 s) while the first kernels start, not after.
+                import nbconvert  # noqa: F401
+                import papermill  # noqa: F401
             for wave in waves(steps):
                 running = [step for step in wave if step.name in todo]
                 progress.update(task, advance=len(wave) - len(running))
