@@ -105,13 +105,13 @@ def compile_model(model, var_names=None) -> CompiledPyMCModel:
             shared_data[keys[variable]].flags.writeable = False
     user_data = make_user_data(keys, shared_data)
 
-    def callback(template, name, signature, function):
-        names = [keys[variable] for variable in function.get_shared()]
-        source = template.format(n_dim=n_dim, n_expanded=n_expanded, arrays=array_lines(names, shared_data),
-                                 arguments="".join(f", {name}" for name in names))
-        constants = {f"{name}_dtype": shared_data[name].dtype for name in names}
+    def callback(template, function_name, signature, function):
+        arrays = [keys[variable] for variable in function.get_shared()]
+        source = template.format(n_dim=n_dim, n_expanded=n_expanded, arrays=array_lines(arrays, shared_data),
+                                 arguments="".join(f", {array}" for array in arrays))
+        constants = {f"{array}_dtype": shared_data[array].dtype for array in arrays}
         constants["USER_DATA"] = user_data.dtype
-        return cached_cfunc(source, name, signature, function.vm.jit_fn, constants)
+        return cached_cfunc(source, function_name, signature, function.vm.jit_fn, constants)
 
     dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
     return CompiledPyMCModel(
@@ -141,7 +141,7 @@ def cached_cfunc(source: str, name: str, signature, inner, constants: dict):
     inner_key = CACHED_SRC_FUNCTIONS.get(inner.py_func)  # None when PyTensor does not cache the graph
     key = None
     if inner_key is not None:
-        described = repr({name: getattr(value, "descr", value) for name, value in sorted(constants.items())})
+        described = repr({constant: getattr(value, "descr", value) for constant, value in sorted(constants.items())})
         key = hashlib.sha256(f"{WRAPPER_VERSION}\n{inner_key}\n{source}\n{described}".encode()).hexdigest()
     # The module's globals, so that Numba can rebuild the function's environment when it loads it.
     environment = globals() | constants | {"INNER": inner}
