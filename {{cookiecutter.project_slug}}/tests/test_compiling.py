@@ -9,6 +9,7 @@ import textwrap
 
 import numpy as np
 import pymc as pm
+import pytest
 
 from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.compiling import compile_model, with_prior_values_as_data
@@ -76,15 +77,43 @@ def test_log_density_and_gradient_equal_nutpie_s_at_random_points():
         np.testing.assert_array_equal(gradient, expected[2])
 
 
+def thawed_parameters(model: pm.Model) -> list[str]:
+    """The shared variables ``with_prior_values_as_data`` put in ``model``'s graph."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import ancestors
+
+    return sorted({variable.name for variable in ancestors(model.free_RVs)
+                   if isinstance(variable, SharedVariable) and "_parameter_" in (variable.name or "")})
+
+
+def assert_same_density(model: pm.Model, thawed: pm.Model, rtol: float = 1e-12) -> None:
+    """Log density and gradient equal at a few points (up to rounding: constants are no longer folded)."""
+    start = model.initial_point(0)
+    for step in np.random.default_rng(0).normal(0, 0.3, size=3):
+        point = {key: value + step for key, value in start.items()}
+        np.testing.assert_allclose(thawed.compile_logp()(point), model.compile_logp()(point), rtol=rtol)
+        np.testing.assert_allclose(thawed.compile_dlogp()(point), model.compile_dlogp()(point), rtol=rtol)
+
+
 def test_prior_values_as_data_keep_every_model_s_log_density(config, example_data):
     for name in config.model_names:
         model = build_model(config, name, example_data).sampled_model
         thawed = with_prior_values_as_data(model)
-        assert {variable.name for variable in thawed.free_RVs} == {variable.name for variable in model.free_RVs}
-        start = model.initial_point(0)
-        for step in np.random.default_rng(0).normal(0, 0.3, size=(3, 1)):
-            point = {key: value + step[0] for key, value in start.items()}
-            np.testing.assert_allclose(thawed.compile_logp()(point), model.compile_logp()(point), rtol=1e-12)
+        assert [variable.name for variable in thawed.free_RVs] == [variable.name for variable in model.free_RVs]
+        assert thawed_parameters(thawed), name  # the priors' values are inputs now
+        assert_same_density(model, thawed)
+
+
+# Interpolated's spline: PyTensor's own warnings about it.
+@pytest.mark.filterwarnings("ignore:Numba will use object mode", "ignore:SplineWrapper should implement")
+def test_priors_whose_density_reads_their_values_stay_constants():
+    with pm.Model() as model:
+        pm.Normal("mu", 0.5, 2.0)
+        pm.TruncatedNormal("positive", 0.0, 1.0, lower=0.0)
+        pm.Interpolated("interpolated", np.linspace(0.0, 1.0, 5), np.linspace(1.0, 2.0, 5))
+    thawed = with_prior_values_as_data(model)
+    assert thawed_parameters(thawed) == ["mu_parameter_2", "mu_parameter_3"]
+    assert_same_density(model, thawed)
 
 
 SCRIPT = textwrap.dedent("""
@@ -98,10 +127,12 @@ SCRIPT = textwrap.dedent("""
     for prior_sd, n_groups in CASES:
         compiled = compile_model(with_prior_values_as_data(grouped_model(prior_sd, n_groups)))
         reference = nutpie.compile_pymc_model(grouped_model(prior_sd, n_groups))
+        values = [callback_values(model, flat_point(model)) for model in (compiled, reference)]
+        gradients = [dict((name, gradient[part].tolist()) for name, part in zip(*model.shape_info[:2]))
+                     for model, (_, _, gradient) in zip((compiled, reference), values)]
         out[f"{prior_sd} {n_groups}"] = dict(
             logp_hits=compiled.compiled_logp_func.cache_hits, expand_hits=compiled.compiled_expand_func.cache_hits,
-            logp=callback_values(compiled, flat_point(compiled))[1],
-            nutpie=callback_values(reference, flat_point(reference))[1])
+            logp=values[0][1], nutpie=values[1][1], gradient=gradients[0], nutpie_gradient=gradients[1])
     print(json.dumps(out))
 """)
 
@@ -126,6 +157,9 @@ def test_a_later_process_loads_the_callbacks_also_after_a_prior_edit_but_not_for
     for case in ("1.0 4", "5.0 4"):
         assert later[case]["logp_hits"] == later[case]["expand_hits"] == 1
         np.testing.assert_allclose(later[case]["logp"], later[case]["nutpie"], rtol=1e-12)
+        assert later[case]["gradient"].keys() == later[case]["nutpie_gradient"].keys()
+        for variable, gradient in later[case]["gradient"].items():
+            np.testing.assert_allclose(gradient, later[case]["nutpie_gradient"][variable], rtol=1e-12, atol=1e-12)
     assert later["5.0 4"]["logp"] != later["1.0 4"]["logp"]
     # Five groups instead of four is another graph: compiled afresh.
     assert later["1.0 5"]["logp_hits"] == later["1.0 5"]["expand_hits"] == 0

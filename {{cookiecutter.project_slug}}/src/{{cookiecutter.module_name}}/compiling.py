@@ -36,6 +36,15 @@ from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_functi
 # Part of every cache key: change it when the generated source changes meaning.
 WRAPPER_VERSION = "1"
 
+# The priors whose values become inputs: distributions whose log density uses its parameters
+# only symbolically. Others are left as they are, e.g. Interpolated (its log density reads the
+# points' values when the graph is built) and truncated or censored ones (a bound at infinity
+# is a simpler graph, recognised only as a constant).
+PRIOR_DISTRIBUTIONS = frozenset({
+    "NormalRV", "HalfNormalRV", "StudentTRV", "HalfStudentTRV", "CauchyRV", "HalfCauchyRV", "ExponentialRV",
+    "GammaRV", "InvGammaRV", "LogNormalRV", "BetaRV", "_LKJCholeskyCovRV", "LKJCorrRV",
+})
+
 LOGP_SIGNATURE = numba.types.int64(
     numba.types.uint64, numba.types.CPointer(numba.types.double), numba.types.CPointer(numba.types.double),
     numba.types.CPointer(numba.types.double), numba.types.voidptr,
@@ -149,23 +158,29 @@ def cached_cfunc(source: str, name: str, signature, inner, constants: dict):
     if key is None:
         return numba.cfunc(signature)(function)
     try:
-        return numba.cfunc(signature, cache=True)(function)
-    except Exception as error:  # an unreadable cache entry: compile without it
-        warnings.warn(f"Numba's cached sampler callback could not be loaded ({error}); compiling it again.",
+        with warnings.catch_warnings():
+            # A graph holding large constant arrays cannot be cached: compiled as before, as nutpie says nothing.
+            warnings.filterwarnings("ignore", message="Cannot cache compiled function .* as it uses dynamic globals",
+                                    category=numba.NumbaWarning)
+            return numba.cfunc(signature, cache=True)(function)
+    except Exception as error:  # e.g. an unreadable cache entry: compile without the cache
+        warnings.warn(f"Numba's cache of the sampler callback failed ({error}); compiling it without the cache.",
                       stacklevel=2)
         return numba.cfunc(signature)(function)
 
 
 def with_prior_values_as_data(model):
-    """``model`` with every floating-point constant parameter of a free variable's distribution
-    (a prior's mean, scale, ...) a shared variable holding the same value: the same log density,
-    from a graph that does not depend on those values. A model PyMC cannot rebuild from its
-    graph is returned as it is: it samples the same, only a changed prior compiles again."""
-    from pymc.distributions.distribution import SymbolicRandomVariable
+    """``model`` with every floating-point constant parameter of a free variable's prior (one of
+    :data:`PRIOR_DISTRIBUTIONS`: its mean, scale, ...) a shared variable holding the same value:
+    the same log density (up to rounding), from a graph that does not depend on those values.
+    A model PyMC cannot rebuild from its graph, or one built with ``check_bounds=False`` (which
+    the rebuilt model would lose), is returned as it is: it samples the same, only a changed
+    prior compiles again."""
     from pymc.model.fgraph import ModelFreeRV, fgraph_from_model, model_from_fgraph
     from pytensor.graph.basic import Constant
-    from pytensor.tensor.random.op import RandomVariable
 
+    if not model.check_bounds:
+        return model
     try:
         fgraph, _ = fgraph_from_model(model, inlined_views=True)
     except Exception:  # e.g. a variable type the rebuild does not know: an optimisation lost, nothing else
@@ -174,7 +189,7 @@ def with_prior_values_as_data(model):
         if not isinstance(node.op, ModelFreeRV):
             continue
         distribution = node.inputs[0].owner
-        if not isinstance(distribution.op, RandomVariable | SymbolicRandomVariable):
+        if type(distribution.op).__name__ not in PRIOR_DISTRIBUTIONS:
             continue
         parameters = distribution.op.dist_params(distribution)
         for index, parameter in enumerate(distribution.inputs):
@@ -183,7 +198,10 @@ def with_prior_values_as_data(model):
                 value = pytensor.shared(parameter.data, name=f"{node.outputs[0].name}_parameter_{index}",
                                         shape=parameter.type.shape)
                 fgraph.change_node_input(distribution, index, value, import_missing=True)
-    thawed = model_from_fgraph(fgraph, mutate_fgraph=True)
+    try:
+        thawed = model_from_fgraph(fgraph, mutate_fgraph=True)
+    except Exception:  # as above
+        return model
     # The rebuilt model lists its variables in graph order; the original order keeps nutpie's
     # vector, and so its initial points and draws, as they are for ``model``.
     for listed in ("free_RVs", "deterministics"):
