@@ -13,7 +13,7 @@ from {{ cookiecutter.module_name }}.estimates import COLUMNS, estimates, lookup,
 from {{ cookiecutter.module_name }}.formulas import BAMBI_FAMILIES, bambi_prior, formula_priors
 from {{ cookiecutter.module_name }}.models import FAMILIES
 from {{ cookiecutter.module_name }}.predict import predict
-from {{ cookiecutter.module_name }}.sampling import fit
+from {{ cookiecutter.module_name }}.sampling import ModelSampler, fit, traced_variables
 
 FORMULA = "y ~ x * d + level + (1 | g)"  # a numeric predictor away from 0, an indicator, an interaction, a factor
 
@@ -70,18 +70,23 @@ def test_formula_fit_equals_bambis_own_fit(family, tmp_path):
     config, formula = write_design(tmp_path, family)
     data = load_data(config)
     ours = fit(build_model(config, "m", data), config.sampler)
-    # Bambi on its own, with the same priors, data, draws, seed and sampler: the same posterior
-    # (not the same draws: the fit compiles the priors' values as inputs, see compiling.py, and
-    # rounds differently). Model.fit shifts the Intercept sampled at the design's column means
-    # (x has mean 5, d about 0.5) to predictors = 0; a fit that skipped the shift differs here
-    # by about 0.5, some 50 Monte Carlo standard errors.
+    # Bambi on its own, with the same priors, data, draws, seed and sampler: the same draws when
+    # compiled as nutpie compiles it (priors' values as constants), and the same posterior from
+    # the fit path, which compiles them as inputs (compiling.py) and so rounds differently.
+    # Model.fit shifts the Intercept sampled at the design's column means (x has mean 5, d about
+    # 0.5) to predictors = 0; a fit that skipped the shift differs here by about 0.5, some 50
+    # Monte Carlo standard errors.
     priors = {term: bambi_prior(prior) for term, prior in formula_priors(formula, data, family, {}).items()}
     model = bmb.Model(formula, data.frame, family=BAMBI_FAMILIES[family], priors=priors, noncentered=not build_model(
         config, "m", data).centered)
     settings = config.sampler
     theirs = model.fit(draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
                        target_accept=settings.target_accept, inference_method=settings.engine)
+    built = build_model(config, "m", data)
+    constants = fit(built, settings, sampler=NutpieOwnCompile(built.sampled_model, settings.engine))
     for name in ("Intercept", "x", "d", "x:d", "level"):
+        np.testing.assert_allclose(constants.posterior[name].values, theirs.posterior[name].values, rtol=1e-9,
+                                   err_msg=name)
         (mean_a, mcse_a), (mean_b, mcse_b) = (mean_and_mcse(fitted.posterior[name]) for fitted in (ours, theirs))
         assert np.all(np.abs(mean_a - mean_b) < 4 * np.hypot(mcse_a, mcse_b)), name
     if family == "normal":
@@ -93,6 +98,17 @@ def test_formula_fit_equals_bambis_own_fit(family, tmp_path):
         for name in ("Intercept", "x", "d", "x:d", "level", "sigma", "1|g_sigma"):
             (mean_a, mcse_a), (mean_b, mcse_b) = (mean_and_mcse(fitted.posterior[name]) for fitted in (sums, theirs))
             assert np.all(np.abs(mean_a - mean_b) < 4 * np.hypot(mcse_a, mcse_b)), name
+
+
+class NutpieOwnCompile(ModelSampler):
+    """The fit path compiled by ``nutpie.compile_pymc_model`` itself, as ``bmb.Model.fit`` does."""
+
+    def compiled(self):
+        import nutpie
+
+        if self._compiled is None:
+            self._compiled = nutpie.compile_pymc_model(self.model, var_names=traced_variables(self.model))
+        return self._compiled
 
 
 def mean_and_mcse(draws):

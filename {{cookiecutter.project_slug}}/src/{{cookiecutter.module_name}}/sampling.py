@@ -184,12 +184,9 @@ class ModelSampler:
                         nuts_sampler=engine, cores=parallel_chains(settings.chains), progressbar=progressbar,
                         **progress_arguments,
                     )
-        # nutpie keeps every free variable, whatever var_names says, in the order of its compiled
-        # model's vector; the fit lists them in the order the model declares them.
-        posterior = idata.posterior.to_dataset()
-        declared = [name for name in self.model.named_vars if name in posterior.data_vars]
-        kept = [name for name in (*declared, *posterior.data_vars) if not name.endswith(CENTRED_SUFFIX)]
-        idata["posterior"] = posterior[list(dict.fromkeys(kept))]
+        # nutpie keeps every free variable, whatever var_names says.
+        sampling_only = [name for name in idata.posterior.data_vars if name.endswith(CENTRED_SUFFIX)]
+        idata["posterior"] = idata.posterior.to_dataset().drop_vars(sampling_only)
         return idata
 
 
