@@ -156,7 +156,7 @@ def test_names_are_derived_from_the_project_name(cookies):
     package = result.project_path / "src" / "county_radon_study"
     assert (package / "models.py").is_file()
     assert "from county_radon_study.config import" in (package / "pipeline.py").read_text()
-    assert 'county-radon-study = "county_radon_study.cli:app"' in (result.project_path / "pyproject.toml").read_text()
+    assert 'county-radon-study = "county_radon_study.__main__:main"' in (result.project_path / "pyproject.toml").read_text()
 
 
 @pytest.mark.parametrize(

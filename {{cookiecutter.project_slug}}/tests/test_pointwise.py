@@ -8,9 +8,9 @@ import xarray as xr
 from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.checks import group_mean_check, statistic_pvalues
 from {{ cookiecutter.module_name }}.compare import loo
-from {{ cookiecutter.module_name }}.pointwise import pointwise_note, pointwise_rows
+from {{ cookiecutter.module_name }}.pointwise import log_likelihood_at, pointwise_note, pointwise_rows
 from {{ cookiecutter.module_name }}.report import shrinkage_table
-from {{ cookiecutter.module_name }}.sampling import fit, sample_prior_predictive
+from {{ cookiecutter.module_name }}.sampling import ModelSampler, fit, sample_prior_predictive
 
 SUBSAMPLE = 300
 DRAWS = 100  # of 2 chains x 300 draws: every 6th draw
@@ -115,3 +115,27 @@ def test_log_prior_is_pymcs_over_the_chosen_priors_only(subsampled):
     total = sum(expected[name].sum([dim for dim in expected[name].dims if dim not in ("chain", "draw")])
                 for name in names)
     np.testing.assert_allclose(fit_data.log_prior["log_prior"].values, total.values, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["varying_slopes", "varying_intercepts"])  # custom, formula (Bambi's names)
+def test_log_likelihood_at_rows_is_pymcs_whatever_the_batches(config, example_data, name, monkeypatch):
+    """Cross-validation scores held-out rows with ``log_likelihood_at``, a batch of draws at a
+    time: the same numbers as PyMC's ``compute_log_likelihood``, draw by draw, in one batch or in
+    batches of 7 draws (the last one shorter), from every k-th draw where ``max_draws`` says so."""
+    import {{ cookiecutter.module_name }}.pointwise as pointwise
+
+    built = build_model(config, name, example_data)
+    settings = config.sampler_settings(fast=True)
+    posterior = ModelSampler(built.sampled_model, settings.engine).sample(settings).posterior.to_dataset()
+    with built.model:
+        everything = pm.compute_log_likelihood(xr.DataTree.from_dict({"posterior": posterior}),
+                                               extend_inferencedata=False, progressbar=False)
+    outcome = built.model.observed_RVs[0].name
+    rows = np.flatnonzero(example_data.group_codes % 3 == 1)
+    expected = everything[outcome].values.reshape(-1, len(example_data.outcome))[:, rows]
+    np.testing.assert_allclose(log_likelihood_at(posterior, built.model, rows), expected, rtol=1e-12)
+    monkeypatch.setattr(pointwise, "BATCH_VALUES", 7 * len(example_data.outcome))
+    np.testing.assert_allclose(log_likelihood_at(posterior, built.model, rows), expected, rtol=1e-12)
+    thinned = log_likelihood_at(posterior, built.model, rows, max_draws=100)
+    every_6th = everything[outcome].values[:, ::6].reshape(-1, len(example_data.outcome))[:, rows]
+    np.testing.assert_allclose(thinned, every_6th, rtol=1e-12)

@@ -28,7 +28,6 @@ from scipy.special import logsumexp
 from {{ cookiecutter.module_name }}.build import BuiltModel
 from {{ cookiecutter.module_name }}.config import SamplerSettings
 from {{ cookiecutter.module_name }}.data import GroupedData
-from {{ cookiecutter.module_name }}.diagnostics import quiet
 from {{ cookiecutter.module_name }}.pointwise import log_likelihood_at
 
 
@@ -110,8 +109,7 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
     for fold in np.unique(fold_of_group):
         rows = np.flatnonzero(fold_of_row == fold)
         posterior = sample((fold_of_row == fold).astype(float))
-        with quiet("pymc"):  # not a "Sampling: []" line per fold in the fit notebook
-            log_likelihood = log_likelihood_at(posterior, built.model, rows, settings.seed, settings.pointwise_draws)
+        log_likelihood = log_likelihood_at(posterior, built.model, rows, settings.pointwise_draws)
         for code in np.flatnonzero(fold_of_group == fold):
             joint = log_likelihood[:, data.group_codes[rows] == code].sum(axis=1)
             elpd[code] = logsumexp(joint) - np.log(joint.size)
@@ -151,9 +149,8 @@ def refit_high_pareto_k(built: BuiltModel, fit_data: xr.DataTree, settings: Samp
             row = position[label]
             left_out = np.zeros(len(built.obs_labels))
             left_out[row] = 1.0
-            with quiet("pymc"):
-                log_likelihood = log_likelihood_at(sample(left_out), built.model, np.array([row]), settings.seed,
-                                                   settings.pointwise_draws)[:, 0]
+            log_likelihood = log_likelihood_at(sample(left_out), built.model, np.array([row]),
+                                               settings.pointwise_draws)[:, 0]
             scores[label] = logsumexp(log_likelihood) - np.log(log_likelihood.size)
     return xr.Dataset({"elpd": ("obs", np.array(list(scores.values()), dtype=float))},
                       coords={"obs": list(scores)}, attrs={"k_max": k_max, "n_above": int((pareto_k > k_max).sum())})

@@ -290,17 +290,17 @@ def fit_or_load(config, name: str, data, settings: SamplerSettings, staged: bool
             scores = leave_groups_out(built, data, cross_validation.fold_settings(settings), cross_validation.group_folds,
                                       sampler)
             fit_data["leave_groups_out"] = xr.DataTree(scores)
-        estimate = psis_loo(fit_data)  # which rows need exact refits, and (without any) the LOO stored below
+        psis = estimate = psis_loo(fit_data)  # which rows need exact refits, and (without any) the LOO stored below
         if cross_validation.max_refits:
             exact = refit_high_pareto_k(built, fit_data, cross_validation.fold_settings(settings),
                                         config.diagnostics.pareto_k_max, cross_validation.max_refits, sampler,
-                                        pareto_k=estimate.pareto_k.to_series())
+                                        pareto_k=psis.pareto_k.to_series())
             fit_data["exact_loo"] = xr.DataTree(exact)
             if exact.sizes.get("obs", 0):
                 estimate = psis_loo(fit_data)  # with the exact scores in place
         # Once here, not in every notebook that reads the fit.
         fit_data[LOO_GROUP] = loo_group(estimate)
-        fit_data[LOO_GROUP][LOO_PIT] = loo_pit_values(fit_data, built.outcome_name)
+        fit_data[LOO_GROUP][LOO_PIT] = loo_pit_values(fit_data, built.outcome_name, psis)
         fit_data.attrs["cache_key"] = key
         save_fit(fit_data, target)
     origin = {"from_cache": from_cache, "sampled_at": fit_data.posterior.attrs.get("created_at")}
