@@ -11,17 +11,27 @@ import psutil
 from {{ cookiecutter.module_name }}.kernels import WARM_MODULES, KernelPool
 from {{ cookiecutter.module_name }}.pipeline import KERNEL_ARGUMENTS, KERNEL_NAME
 
-PROBE = """import json, os, sys
+PROBE = """import json, os, signal, sys, threading
+import matplotlib
 print(json.dumps({"imported": [name for name in WARM_MODULES if name in sys.modules], "cwd": os.getcwd(),
-                  "names": sorted(name for name in globals() if not name.startswith("_"))}))"""
+                  "names": sorted(name for name in globals() if not name.startswith("_")),
+                  "path": sys.path, "launcher": sys.argv[0], "environment": sorted(os.environ),
+                  "threads": sorted(thread.name for thread in threading.enumerate()),
+                  "own session": os.getsid(0) == os.getpid(), "backend": matplotlib.get_backend(),
+                  "interrupt": str(signal.getsignal(signal.SIGINT)), "child": str(signal.getsignal(signal.SIGCHLD)),
+                  "hooks": dict((event, len(hooks)) for event, hooks in get_ipython().events.callbacks.items())}))"""
+PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3]);"
 
 
 def kernel_processes() -> list[psutil.Process]:
-    """This process's kernels that are running (a stopped one, not yet reaped, is not)."""
+    """This process's kernels that are running (a stopped one, not yet reaped, is not): started
+    as ``ipykernel_launcher`` or forked from the pool's kernel factory."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if child.status() != psutil.STATUS_ZOMBIE and "ipykernel_launcher" in " ".join(child.cmdline()):
+            command, parent = " ".join(child.cmdline()), " ".join(child.parent().cmdline())
+            forked = "serve_kernels" in command and "serve_kernels" in parent
+            if child.status() != psutil.STATUS_ZOMBIE and ("ipykernel_launcher" in command or forked):
                 found.append(child)
         except psutil.Error:  # ended meanwhile
             continue
@@ -32,32 +42,63 @@ def probe_notebook(path) -> None:
     kernelspec = dict(name="python3", language="python", display_name="Python 3")
     notebook = nbformat.v4.new_notebook(metadata=dict(kernelspec=kernelspec))
     notebook.cells = [nbformat.v4.new_code_cell(f"WARM_MODULES = {list(WARM_MODULES)!r}"),
-                      nbformat.v4.new_code_cell(PROBE)]
+                      nbformat.v4.new_code_cell(PLOT), nbformat.v4.new_code_cell(PROBE)]
     nbformat.write(notebook, path)
 
 
-def pool(tmp_path, needed: int, size: int) -> KernelPool:
-    return KernelPool(needed, size, 1, tmp_path, KERNEL_NAME, KERNEL_ARGUMENTS, 300)
+def pool(tmp_path, needed: int, size: int, fork: bool = True) -> KernelPool:
+    return KernelPool(needed, size, 1, tmp_path, KERNEL_NAME, KERNEL_ARGUMENTS, 300, fork=fork)
 
 
 def test_a_notebook_runs_in_a_warm_kernel_as_in_a_fresh_one(tmp_path):
+    """A kernel Papermill starts (fresh), one the pool starts and warms up, and one the pool
+    forks from its factory: the same process state for the notebook."""
     probe_notebook(tmp_path / "probe.ipynb")
     runs = {}
-    for run in ("fresh", "warm"):
-        kernels = pool(tmp_path, needed=1, size=1)
-        kernel = kernels.take() if run == "warm" else None
+    for run in ("fresh", "started", "forked"):
+        kernels = pool(tmp_path, needed=1, size=1, fork=run == "forked")
+        kernel = kernels.take() if run != "fresh" else None
+        assert (kernel is None) == (run == "fresh")
         runs[run] = papermill.execute_notebook(tmp_path / "probe.ipynb", tmp_path / f"{run}.ipynb", cwd=tmp_path,
                                                kernel_name=KERNEL_NAME, progress_bar=False, km=kernel)
         kernels.release(kernel)
         kernels.close()
-    fresh, warm = (json.loads(runs[run].cells[1].outputs[0]["text"]) for run in ("fresh", "warm"))
+    fresh, started, forked = (json.loads(runs[run].cells[2].outputs[0]["text"]) for run in runs)
 
-    assert warm["imported"] == list(WARM_MODULES), "the package was imported before the notebook ran"
-    assert "{{ cookiecutter.module_name }}.sampling" not in fresh["imported"]
-    assert warm["cwd"] == fresh["cwd"] == str(tmp_path)
-    assert warm["names"] == fresh["names"], "the warm-up bound no name"
-    assert [cell.execution_count for cell in runs["warm"].cells] == [1, 2], "the warm-up is not counted"
+    assert forked == started, "a forked kernel is in the state of one started and warmed up"
+    assert started.pop("imported") == list(WARM_MODULES), "the package was imported before the notebook ran"
+    assert "{{ cookiecutter.module_name }}.sampling" not in fresh.pop("imported")
+    # Papermill's own kernel runs other threads (its history and output capture start later), and
+    # has not imported what sets environment variables (jax sets two).
+    assert {**started, "threads": None, "environment": None} == {**fresh, "threads": None, "environment": None}
+    assert set(fresh["environment"]) <= set(started["environment"])
+    assert started["cwd"] == str(tmp_path) and started["own session"] and "inline" in started["backend"]
+    for run in ("started", "forked"):
+        assert [cell.execution_count for cell in runs[run].cells] == [1, 2, 3], "the warm-up is not counted"
+    figures = [["image/png" in output.get("data", {}) for output in runs[run].cells[1].outputs] for run in runs]
+    assert figures == [[True]] * 3, "the plot is shown inline"
     assert not kernel_processes(), "a released kernel is shut down"
+
+
+def test_a_forked_kernel_stops_with_its_factory(tmp_path):
+    """Kernels are the factory's children; one whose factory is killed ends by itself (as a
+    kernel jupyter_client starts ends with its parent), and closing the pool stops the factory."""
+    kernels = pool(tmp_path, needed=1, size=1)
+    kernel = kernels.take()
+    forked = psutil.Process(kernel.provisioner.pid)
+    assert forked.parent().pid == kernels._factory.process.pid != psutil.Process().pid
+    kernels._factory.process.kill()
+    forked.wait(15)
+    assert not run_sync_alive(kernel)
+    kernels.release(kernel)
+    kernels.close()
+    assert not kernel_processes() and kernels._factory.process.poll() is not None
+
+
+def run_sync_alive(kernel) -> bool:
+    from jupyter_core.utils import run_sync
+
+    return run_sync(kernel.is_alive)()
 
 
 def test_a_pool_starts_only_the_kernels_needed_and_close_stops_the_untaken(tmp_path):

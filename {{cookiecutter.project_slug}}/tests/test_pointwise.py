@@ -117,14 +117,17 @@ def test_log_prior_is_pymcs_over_the_chosen_priors_only(subsampled):
     np.testing.assert_allclose(fit_data.log_prior["log_prior"].values, total.values, rtol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["varying_slopes", "varying_intercepts"])  # custom, formula (Bambi's names)
-def test_log_likelihood_at_rows_is_pymcs_whatever_the_batches(config, example_data, name, monkeypatch):
+# A custom and a formula model (Bambi's names), each centred and non-centred.
+@pytest.mark.parametrize("name", ["varying_slopes", "varying_intercepts"])
+@pytest.mark.parametrize("parameterization", ["centered", "non_centered"])
+def test_log_likelihood_at_rows_is_pymcs_whatever_the_batches(config, example_data, name, parameterization,
+                                                              monkeypatch):
     """Cross-validation scores held-out rows with ``log_likelihood_at``, a batch of draws at a
     time: the same numbers as PyMC's ``compute_log_likelihood``, draw by draw, in one batch or in
     batches of 7 draws (the last one shorter), from every k-th draw where ``max_draws`` says so."""
     import {{ cookiecutter.module_name }}.pointwise as pointwise
 
-    built = build_model(config, name, example_data)
+    built = build_model(config.model_copy(update={"parameterization": parameterization}), name, example_data)
     settings = config.sampler_settings(fast=True)
     posterior = ModelSampler(built.sampled_model, settings.engine).sample(settings).posterior.to_dataset()
     with built.model:

@@ -10,11 +10,16 @@ def main() -> None:
     # parsers, 1 s of every run (python-jsonschema/jsonschema#1428). Without it jsonschema checks
     # every other format as before.
     sys.modules.setdefault("rfc3987_syntax", None)
+    from {{ cookiecutter.module_name }}.kernels import start_factory, stop_started_factory
+
+    if sys.argv[1:2] == ["run"]:
+        start_factory()  # the notebooks' kernels are forked from it: its imports overlap the command's
     from {{ cookiecutter.module_name }}.cli import app
 
     try:
         app()
     finally:
+        stop_started_factory()
         # The interpreter's final garbage collection walks every object PyMC, PyTensor and Jupyter's
         # client made: 1-1.5 s after the run has finished. Frozen objects are left to the OS.
         gc.freeze()
