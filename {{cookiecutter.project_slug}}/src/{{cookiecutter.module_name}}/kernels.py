@@ -178,6 +178,7 @@ def serve_kernels(fd: int) -> None:
                 _run_kernel(IPKernelApp, request, set_by_imports)
             channel.write(b"%d\n" % pid)
             channel.flush()
+    os._exit(0)  # at once: the interpreter's final collection of what it imported takes 1-1.5 s
 
 
 def _run_kernel(app, request: dict, set_by_imports: dict[str, str]) -> None:
