@@ -21,6 +21,8 @@ print(json.dumps({"imported": [name for name in WARM_MODULES if name in sys.modu
                   "interrupt": str(signal.getsignal(signal.SIGINT)), "child": str(signal.getsignal(signal.SIGCHLD)),
                   "hooks": dict((event, len(hooks)) for event, hooks in get_ipython().events.callbacks.items())}))"""
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3]);"
+# PyMC's log handler, attached when it is imported, writes to the notebook (not the terminal).
+LOG = "import logging\nlogging.getLogger('pymc').info('logged by PyMC')"
 
 
 def kernel_processes() -> list[psutil.Process]:
@@ -42,7 +44,8 @@ def probe_notebook(path) -> None:
     kernelspec = dict(name="python3", language="python", display_name="Python 3")
     notebook = nbformat.v4.new_notebook(metadata=dict(kernelspec=kernelspec))
     notebook.cells = [nbformat.v4.new_code_cell(f"WARM_MODULES = {list(WARM_MODULES)!r}"),
-                      nbformat.v4.new_code_cell(PLOT), nbformat.v4.new_code_cell(PROBE)]
+                      nbformat.v4.new_code_cell(PLOT), nbformat.v4.new_code_cell(PROBE),
+                      nbformat.v4.new_code_cell(LOG)]
     nbformat.write(notebook, path)
 
 
@@ -74,7 +77,8 @@ def test_a_notebook_runs_in_a_warm_kernel_as_in_a_fresh_one(tmp_path):
     assert set(fresh["environment"]) <= set(started["environment"])
     assert started["cwd"] == str(tmp_path) and started["own session"] and "inline" in started["backend"]
     for run in ("started", "forked"):
-        assert [cell.execution_count for cell in runs[run].cells] == [1, 2, 3], "the warm-up is not counted"
+        assert [cell.execution_count for cell in runs[run].cells] == [1, 2, 3, 4], "the warm-up is not counted"
+        assert [output.get("text") for output in runs[run].cells[3].outputs] == ["logged by PyMC\n"]
     figures = [["image/png" in output.get("data", {}) for output in runs[run].cells[1].outputs] for run in runs]
     assert figures == [[True]] * 3, "the plot is shown inline"
     assert not kernel_processes(), "a released kernel is shut down"

@@ -2,6 +2,7 @@
 
 import gc
 import sys
+from pathlib import Path
 
 
 def main() -> None:
@@ -12,8 +13,10 @@ def main() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)
     from {{ cookiecutter.module_name }}.kernels import start_factory, stop_started_factory
 
-    if sys.argv[1:2] == ["run"]:
-        start_factory()  # the notebooks' kernels are forked from it: its imports overlap the command's
+    if sys.argv[1:2] == ["run"] and Path("notebooks").is_dir():
+        # The notebooks' kernels are forked from it: its imports overlap the command's. Where the
+        # config is elsewhere, the run starts another in its notebooks' folder.
+        start_factory(Path("notebooks"))
     from {{ cookiecutter.module_name }}.cli import app
 
     try:

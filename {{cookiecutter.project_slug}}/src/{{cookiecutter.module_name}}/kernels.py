@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import queue
 import signal
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -91,13 +93,17 @@ class KernelFactory:
     closes it or ends, and its kernels when it stops.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cwd: Path, timeout_s: float = 300) -> None:
+        self.cwd = Path(cwd).resolve()
         ours, theirs = socket.socketpair()
         with theirs:
+            # In the kernels' folder (matplotlib and Numba read their config files from the working
+            # folder when imported) and its own session: Ctrl-C reaches it through this process.
             self.process = subprocess.Popen(
                 [sys.executable, "-c", f"from {__name__} import serve_kernels; serve_kernels({theirs.fileno()})"],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, cwd=self.cwd, start_new_session=True,
             )
+        ours.settimeout(timeout_s)  # its imports, then each fork
         self._socket, self._channel = ours, ours.makefile("rwb")
         self._lock = threading.Lock()
 
@@ -105,14 +111,20 @@ class KernelFactory:
         """A kernel running ``ipykernel_launcher`` with ``argv``, in ``cwd`` with ``env``."""
         request = json.dumps({"argv": argv, "cwd": cwd, "env": env}).encode() + b"\n"
         with self._lock:
-            self._channel.write(request)
-            self._channel.flush()
-            reply = self._channel.readline()
-        if not reply:
-            raise RuntimeError("the kernel factory has stopped")
+            try:
+                self._channel.write(request)
+                self._channel.flush()
+                reply = self._channel.readline()
+                if not reply:
+                    raise RuntimeError("the kernel factory has stopped")
+            except BaseException:
+                self.close(kill=True)  # a reply that comes late would answer the next request
+                raise
         return ForkedKernelProcess(int(reply))
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        if kill:
+            self.process.kill()
         with contextlib.suppress(OSError):
             self._channel.close()
             self._socket.close()  # the factory reads the end of its requests and exits
@@ -126,28 +138,31 @@ class KernelFactory:
 _started: KernelFactory | None = None
 
 
-def start_factory() -> None:
-    """Start the factory of the next :class:`KernelPool` now, so that its imports overlap the
-    caller's own (the command line's, before a run): 2 s sooner to the first notebook."""
+def start_factory(cwd: Path) -> None:
+    """Start the factory of the next :class:`KernelPool` (whose kernels run in ``cwd``) now, so
+    that its imports overlap the caller's own (the command line's, before a run): 2 s sooner to
+    the first notebook."""
     global _started
-    _started = KernelFactory()
+    _started = KernelFactory(cwd)
 
 
 def stop_started_factory() -> None:
     """Stop a factory :func:`start_factory` started that no pool took (a run with nothing to execute)."""
     global _started
     if _started is not None:
-        _started.process.kill()
-        _started.close()
+        _started.close(kill=True)
         _started = None
 
 
-def _next_factory() -> KernelFactory:
-    """The factory :func:`start_factory` started, once, else a new one: each run imports the
-    package as it is when the run starts, as fresh kernels would."""
+def _next_factory(cwd: Path, timeout_s: float) -> KernelFactory:
+    """The factory :func:`start_factory` started, once, if it imported in ``cwd``; else a new one.
+    Each run imports the package as it is when the run starts, as fresh kernels would."""
     global _started
-    factory, _started = _started or KernelFactory(), None
-    return factory
+    factory, _started = _started, None
+    if factory is not None and factory.cwd != Path(cwd).resolve():
+        factory.close(kill=True)
+        factory = None
+    return factory or KernelFactory(cwd, timeout_s)
 
 
 def _is_this_pythons_ipykernel(kernel_cmd: list[str]) -> bool:
@@ -169,35 +184,50 @@ def serve_kernels(fd: int) -> None:
     # What the imports set in the environment (jax sets two variables), as they would in the kernel.
     set_by_imports = {name: value for name, value in os.environ.items() if before.get(name) != value}
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that end are reaped at once
+    factory = os.getpid()
     with socket.socket(fileno=fd) as connection, connection.makefile("rwb") as channel:
         for line in channel:
             request = json.loads(line)
             pid = os.fork()
             if pid == 0:
-                connection.close()
-                _run_kernel(IPKernelApp, request, set_by_imports)
+                channel.close()
+                connection.close()  # (only now is the socket closed: the channel held it)
+                _run_kernel(IPKernelApp, request, set_by_imports, factory)
             channel.write(b"%d\n" % pid)
             channel.flush()
     os._exit(0)  # at once: the interpreter's final collection of what it imported takes 1-1.5 s
 
 
-def _run_kernel(app, request: dict, set_by_imports: dict[str, str]) -> None:
+def _run_kernel(app, request: dict, set_by_imports: dict[str, str], factory: int) -> None:
     """In a forked child: become the kernel jupyter_client would have launched; never returns."""
+    status = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if os.getppid() != factory:  # the factory ended meanwhile: nothing would stop this kernel
+            return
         os.setsid()  # its own session and process group, as jupyter_client starts a kernel
         os.chdir(request["cwd"])
         os.environ.clear()
         # The kernel stops if the factory does, as a kernel jupyter_client starts stops with its parent.
-        parent = str(os.getppid())
         os.environ.update(request["env"], MPLBACKEND=request["env"].get("MPLBACKEND", INLINE_BACKEND),
-                          JPY_PARENT_PID=parent)
+                          JPY_PARENT_PID=str(factory))
         os.environ.update(set_by_imports)
         sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, *request["argv"]]
         sys.modules["numpy"].random.seed()  # not the factory's generator state, shared by every kernel
-        app.launch_instance(argv=[*request["argv"], f"--IPKernelApp.parent_handle={parent}"])
+        kernel = app.instance()
+        kernel.initialize([*request["argv"], f"--IPKernelApp.parent_handle={factory}"])
+        # Log handlers that libraries attached at import (PyMC's, ArviZ's) write to the streams of
+        # that moment; in a kernel they import into, those are the kernel's, shown in the notebook.
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for handler in getattr(logger, "handlers", []):
+                if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.__stderr__, sys.__stdout__):
+                    handler.setStream(sys.stderr if handler.stream is sys.__stderr__ else sys.stdout)
+        kernel.start()
+        status = 0
+    except BaseException:
+        traceback.print_exc()
     finally:
-        os._exit(0)
+        os._exit(status)
 
 
 class PrestartedKernel(AsyncKernelManager):
@@ -217,6 +247,7 @@ class PrestartedKernel(AsyncKernelManager):
         argv = kernel_cmd[kernel_cmd.index("ipykernel_launcher") + 1:]
         process = self.factory.fork(argv, str(kw.get("cwd") or Path.cwd()), dict(kw.get("env") or os.environ))
         self.provisioner.process, self.provisioner.pid, self.provisioner.pgid = process, process.pid, process.pid
+        self.provisioner.cwd = kw.get("cwd")
         self._reconcile_connection_info(self.provisioner.connection_info)
 
     def client(self, **kwargs):
@@ -253,7 +284,7 @@ class KernelPool:
     def __init__(self, needed: int, size: int, starting: int, cwd: Path, kernel_name: str,
                  extra_arguments: list[str], timeout_s: float, fork: bool = True) -> None:
         self.cwd, self.kernel_name, self.extra_arguments, self.timeout_s = cwd, kernel_name, extra_arguments, timeout_s
-        self._factory = _next_factory() if fork and needed > 0 else None
+        self._factory = _next_factory(cwd, timeout_s) if fork and needed > 0 else None
         self._left = needed
         self._size = max(1, size)
         self._waiting: list[Future] = []
@@ -311,10 +342,11 @@ class KernelPool:
 
     async def _start(self) -> PrestartedKernel:
         kernel = PrestartedKernel(factory=self._factory, kernel_name=self.kernel_name)
-        await kernel.start_kernel(cwd=str(self.cwd), extra_arguments=self.extra_arguments)
-        client = kernel.client()
-        client.start_channels()
+        client = None
         try:
+            await kernel.start_kernel(cwd=str(self.cwd), extra_arguments=self.extra_arguments)
+            client = kernel.client()
+            client.start_channels()
             await client.wait_for_ready(timeout=self.timeout_s)
             request = client.execute(WARM_UP, silent=True, store_history=False)
             while True:
@@ -331,8 +363,9 @@ class KernelPool:
                 await kernel.shutdown_kernel(now=True)
             raise
         finally:
-            client.stop_channels()
-            kernel.clients.remove(client)
+            if client is not None:
+                client.stop_channels()
+                kernel.clients.remove(client)
         return kernel
 
 
