@@ -7,6 +7,7 @@ import time
 import nbformat
 import papermill
 import psutil
+from jupyter_core.utils import run_sync
 
 from {{ cookiecutter.module_name }}.kernels import WARM_MODULES, KernelPool
 from {{ cookiecutter.module_name }}.pipeline import KERNEL_ARGUMENTS, KERNEL_NAME
@@ -93,16 +94,10 @@ def test_a_forked_kernel_stops_with_its_factory(tmp_path):
     assert forked.parent().pid == kernels._factory.process.pid != psutil.Process().pid
     kernels._factory.process.kill()
     forked.wait(15)
-    assert not run_sync_alive(kernel)
+    assert not run_sync(kernel.is_alive)()
     kernels.release(kernel)
     kernels.close()
     assert not kernel_processes() and kernels._factory.process.poll() is not None
-
-
-def run_sync_alive(kernel) -> bool:
-    from jupyter_core.utils import run_sync
-
-    return run_sync(kernel.is_alive)()
 
 
 def test_a_pool_starts_only_the_kernels_needed_and_close_stops_the_untaken(tmp_path):

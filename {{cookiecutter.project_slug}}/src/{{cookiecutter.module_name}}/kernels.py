@@ -11,7 +11,6 @@ outputs, execution counts from 1 (``tests/test_kernels.py``).
 """
 
 import contextlib
-import importlib
 import importlib.util
 import json
 import logging
@@ -178,9 +177,7 @@ def serve_kernels(fd: int) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     before = dict(os.environ)
-    for module in WARM_MODULES:
-        importlib.import_module(module)
-    getattr(sys.modules.get("jax"), "Array", None)  # see WARM_UP
+    exec(WARM_UP, {})  # what a kernel started by jupyter_client runs to warm up
     # What the imports set in the environment (jax sets two variables), as they would in the kernel.
     set_by_imports = {name: value for name, value in os.environ.items() if before.get(name) != value}
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that end are reaped at once
@@ -244,8 +241,8 @@ class PrestartedKernel(AsyncKernelManager):
         # jupyter_client's hook for launching kernels differently
         if self.factory is None or not _is_this_pythons_ipykernel(kernel_cmd):
             return await super()._async_launch_kernel(kernel_cmd, **kw)
-        argv = kernel_cmd[kernel_cmd.index("ipykernel_launcher") + 1:]
-        process = self.factory.fork(argv, str(kw.get("cwd") or Path.cwd()), dict(kw.get("env") or os.environ))
+        # The arguments after "python -m ipykernel_launcher".
+        process = self.factory.fork(kernel_cmd[3:], str(kw.get("cwd") or Path.cwd()), dict(kw.get("env") or os.environ))
         self.provisioner.process, self.provisioner.pid, self.provisioner.pgid = process, process.pid, process.pid
         self.provisioner.cwd = kw.get("cwd")
         self._reconcile_connection_info(self.provisioner.connection_info)
