@@ -171,6 +171,28 @@ def test_failure_mid_pipeline_keeps_the_previous_reports(finished_project):
     assert index.count("the previous run's report") == len(plan(load_config(config_path), config_path, fast=True)) - 1
 
 
+def test_a_failed_render_fails_the_run_and_keeps_the_previous_reports(finished_project, monkeypatch):
+    """Notebooks are rendered to HTML while the next ones run: a render's error still stops the run
+    before anything is published."""
+    from {{ cookiecutter.module_name }} import pipeline
+
+    reports = finished_project / "reports"
+    before = snapshot(reports)
+    report = finished_project / "notebooks" / "06_report.ipynb"
+    notebook = nbformat.read(report, as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("An edit by the analyst."))
+    nbformat.write(notebook, report)
+
+    def failing_render(executed, html_path, hide_code=False):
+        raise OSError(f"injected: cannot write {html_path.name}")
+
+    monkeypatch.setattr(pipeline, "render_html", failing_render)
+    with pytest.raises(OSError, match="injected: cannot write 06_report.html"):
+        run_pipeline(finished_project / "config" / "analysis.yaml", fast=True, show_progress=False)
+    assert snapshot(reports) == before
+    assert not (reports / ".staging").exists()
+
+
 def test_killed_run_leaves_the_previous_reports_and_fits_readable(finished_project):
     """Kill the pipeline while it fits: published reports are unchanged and every fit file loads."""
     from {{ cookiecutter.module_name }}.sampling import load_fit
@@ -246,8 +268,10 @@ def test_reports_and_fits_are_readable_by_others(finished_project):
 
 
 def test_staged_fits_are_reused_by_the_next_run(finished_project):
-    """A fit finished by an interrupted run waits in the staging folder; the next run loads it."""
+    """A fit finished by an interrupted run waits in the staging folder; the next run loads it.
+    Its warnings wait beside it, checked where the fit was made (the run's summary reads them)."""
     from {{ cookiecutter.module_name }}.data import load_data
+    from {{ cookiecutter.module_name }}.diagnostics import fit_warnings, saved_fit_warnings
     from {{ cookiecutter.module_name }}.sampling import fit_or_load
 
     config_path = finished_project / "config" / "analysis.yaml"
@@ -258,6 +282,9 @@ def test_staged_fits_are_reused_by_the_next_run(finished_project):
     first, from_cache = fit_or_load(config, "complete_pooling", load_data(config), settings, staged=True)
     assert not from_cache and (config.fits_staging_dir / "complete_pooling.nc").is_file()
     assert config.fit_path("complete_pooling").read_bytes() == published  # nothing published yet
+    staged = config.fits_staging_dir / "complete_pooling.nc"
+    assert saved_fit_warnings(staged, first.attrs["cache_key"], config) == fit_warnings(first, config)
+    assert saved_fit_warnings(config.fit_path("complete_pooling"), first.attrs["cache_key"], config) is None
     again, from_cache = fit_or_load(config, "complete_pooling", load_data(config), settings, staged=True)
     assert from_cache and again.attrs["cache_key"] == first.attrs["cache_key"]
     assert config.fit_path("complete_pooling", staged=True) == config.fits_staging_dir / "complete_pooling.nc"

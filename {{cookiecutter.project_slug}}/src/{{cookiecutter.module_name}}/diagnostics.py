@@ -2,8 +2,10 @@
 
 import contextlib
 import io
+import json
 import logging
 import warnings
+from pathlib import Path
 
 import arviz as az
 import arviz_stats
@@ -11,8 +13,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from {{ cookiecutter.module_name }}.cache import sha256_of
 from {{ cookiecutter.module_name }}.compare import pareto_k_table
-from {{ cookiecutter.module_name }}.config import DiagnosticThresholds
+from {{ cookiecutter.module_name }}.config import AnalysisConfig, DiagnosticThresholds
+from {{ cookiecutter.module_name }}.files import write_text_atomically
+from {{ cookiecutter.module_name }}.report import population_parameters
 
 # The sample-stat name of a tree-depth hit differs between samplers.
 TREE_DEPTH_STATS = ("maxdepth_reached", "reached_max_treedepth")
@@ -220,3 +225,38 @@ def prior_sensitivity_overview(fits: dict[str, xr.DataTree], parameters: dict[st
             "flagged": "; ".join(f"{parameter}: {row['diagnosis']}" for parameter, row in flagged.iterrows()) or "none",
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def fit_warnings(fit_data: xr.DataTree, config: AnalysisConfig) -> list[str]:
+    """Every warning of one fit, each with its fix: convergence, Pareto-k and prior sensitivity."""
+    return (all_problems({"fit": fit_data}, config.diagnostics)["fit"]
+            + prior_sensitivity_problems(fit_data, population_parameters(fit_data, config.data.group)))
+
+
+def warnings_path(fit_path: Path) -> Path:
+    """Where :func:`save_fit_warnings` keeps the warnings of the fit at ``fit_path``."""
+    return Path(fit_path).with_suffix(".problems.json")
+
+
+def warnings_key(fit_key: str, config: AnalysisConfig) -> str:
+    """What a fit's warnings depend on: the fit (its cache key) and the thresholds."""
+    return sha256_of(fit_key, config.diagnostics.model_dump_json(), config.data.group)
+
+
+def saved_fit_warnings(fit_path: Path, fit_key: str | None, config: AnalysisConfig) -> list[str] | None:
+    """The warnings kept beside the fit at ``fit_path``, or None where they are missing or stale."""
+    saved = warnings_path(fit_path)
+    if not fit_key or not saved.is_file():
+        return None
+    record = json.loads(saved.read_text())
+    return record["problems"] if record.get("key") == warnings_key(fit_key, config) else None
+
+
+def save_fit_warnings(fit_data: xr.DataTree, config: AnalysisConfig, fit_path: Path) -> list[str]:
+    """:func:`fit_warnings`, also written beside the fit at ``fit_path`` when the fit has a cache key
+    (made by ``fit_or_load``), so that the run summary need not load the whole fit again."""
+    found = fit_warnings(fit_data, config)
+    fit_key = fit_data.attrs.get("cache_key")
+    if fit_key:
+        write_text_atomically(warnings_path(fit_path), json.dumps({"key": warnings_key(fit_key, config), "problems": found}))
+    return found

@@ -16,6 +16,7 @@ the next run reuses them.
 """
 
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -30,7 +31,7 @@ import psutil
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from {{ cookiecutter.module_name }}.cache import (file_sha256, model_inputs, record_fingerprint, recorded_fingerprint,
-                                        sha256_of, step_fingerprint)
+                                        step_fingerprint)
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
 from {{ cookiecutter.module_name }}.files import write_text_atomically
@@ -315,25 +316,17 @@ def fit_problems(config: AnalysisConfig) -> tuple[dict, dict[str, list[str]]]:
 
     PyMC and ArviZ are imported here: they take seconds, which a run whose notebooks are all
     cached need not pay otherwise."""
-    from {{ cookiecutter.module_name }}.diagnostics import all_problems, prior_sensitivity_problems
-    from {{ cookiecutter.module_name }}.report import population_parameters
+    from {{ cookiecutter.module_name }}.diagnostics import save_fit_warnings, saved_fit_warnings
     from {{ cookiecutter.module_name }}.sampling import load_fit
 
     fits, problems = {}, {}
     for name in config.model_names:
-        # PSIS-LOO and power-scaling take seconds per fit: kept beside the fit, keyed by what they depend on.
-        saved = config.fit_path(name).with_suffix(".problems.json")
-        fits[name] = load_fit(config.fit_path(name), SUMMARY_GROUPS)
-        fit_key = fits[name].attrs.get("cache_key")  # absent on a fit not made by fit_or_load: not kept
-        key = fit_key and sha256_of(fit_key, config.diagnostics.model_dump_json(), config.data.group)
-        if key and saved.is_file() and json.loads(saved.read_text()).get("key") == key:
-            problems[name] = json.loads(saved.read_text())["problems"]
-            continue
-        fit_data = load_fit(config.fit_path(name))  # the checks read the sampler's and the pointwise groups
-        problems[name] = all_problems({name: fit_data}, config.diagnostics)[name]
-        problems[name] += prior_sensitivity_problems(fit_data, population_parameters(fit_data, config.data.group))
-        if key:
-            write_text_atomically(saved, json.dumps({"key": key, "problems": problems[name]}))
+        path = config.fit_path(name)
+        fits[name] = load_fit(path, SUMMARY_GROUPS)
+        # The fit notebook keeps them beside the fit; thresholds changed since: checked again here.
+        problems[name] = saved_fit_warnings(path, fits[name].attrs.get("cache_key"), config)
+        if problems[name] is None:  # the checks read the sampler's and the pointwise groups
+            problems[name] = save_fit_warnings(load_fit(path), config, path)
     return fits, problems
 
 
@@ -461,6 +454,14 @@ def run_pipeline(
     todo = {step.name for step in steps if force or not is_current(step, current[step.name], config)}
     kernels = None
 
+    # Each executed notebook is rendered to HTML here, one at a time, while the next notebooks run.
+    renderer, renders = ThreadPoolExecutor(max_workers=1), []
+
+    def render_step(step: Step, executed: Path) -> None:
+        started = time.perf_counter()
+        render_html(executed, staging / f"{step.name}.html", hide_code=step.hide_code)
+        timings[step.name]["render_s"] = round(time.perf_counter() - started, 2)
+
     def run_step(step: Step) -> None:
         started = time.perf_counter()
         kernel = kernels.take()
@@ -469,11 +470,9 @@ def run_pipeline(
         finally:
             kernels.release(kernel)
         record_fingerprint(executed, current[step.name])
-        executed_at = time.perf_counter()
-        render_html(executed, staging / f"{step.name}.html", hide_code=step.hide_code)
-        timings[step.name] = {"execute_s": round(executed_at - started, 2),
-                              "render_s": round(time.perf_counter() - executed_at, 2)}
+        timings[step.name] = {"execute_s": round(time.perf_counter() - started, 2)}
         (failed_dir / executed.name).unlink(missing_ok=True)  # an earlier failure, now fixed
+        renders.append(renderer.submit(render_step, step, executed))
 
     sampling_dir = staging / "progress"
     sampling_dir.mkdir(parents=True, exist_ok=True)
@@ -489,6 +488,9 @@ def run_pipeline(
                 # Papermill's and nbconvert's imports (1.5 s) while the first kernels start, not after.
                 import nbconvert  # noqa: F401
                 import papermill  # noqa: F401
+                # xarray imports dask when it first reads a fit (0.5 s): done while the notebooks run,
+                # not when the run's summary reads the fits at the end.
+                threading.Thread(target=importlib.import_module, args=("dask.array",), daemon=True).start()
             for wave in waves(steps):
                 running = [step for step in wave if step.name in todo]
                 progress.update(task, advance=len(wave) - len(running))
@@ -496,6 +498,8 @@ def run_pipeline(
                     progress.update(task, detail="running " + ", ".join(step.name for step in running))
                     run_concurrently(run_step, running, jobs, on_done=lambda: progress.advance(task))
             progress.update(task, detail="")
+            for render in renders:
+                render.result()  # raises a failed render's error
         shutil.rmtree(sampling_dir, ignore_errors=True)
         publish(config.fits_staging_dir, config.fits_dir)  # fits first: published reports read them
         calibrations = config.calibration_path(config.primary_model).parent
@@ -505,6 +509,7 @@ def run_pipeline(
         write_failure_index(config, config_path, steps, failure, fast)
         raise
     finally:
+        renderer.shutdown(cancel_futures=True)  # before the staging folder it writes to is removed
         if kernels is not None:
             kernels.close()
         shutil.rmtree(staging, ignore_errors=True)

@@ -19,7 +19,7 @@ from {{ cookiecutter.module_name }}.checks import LOO_PIT, loo_pit_values
 from {{ cookiecutter.module_name }}.compare import LOO_GROUP, loo_group, psis_loo
 from {{ cookiecutter.module_name }}.config import SamplerSettings
 from {{ cookiecutter.module_name }}.crossval import leave_groups_out, refit_high_pareto_k
-from {{ cookiecutter.module_name }}.diagnostics import convergence_summary
+from {{ cookiecutter.module_name }}.diagnostics import convergence_summary, save_fit_warnings
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
 from {{ cookiecutter.module_name }}.formulas import CENTRED_SUFFIX, bambi_results
 from {{ cookiecutter.module_name }}.pointwise import add_pointwise, pointwise_rows, prior_predictive
@@ -303,6 +303,7 @@ def fit_or_load(config, name: str, data, settings: SamplerSettings, staged: bool
         fit_data[LOO_GROUP][LOO_PIT] = loo_pit_values(fit_data, built.outcome_name, psis)
         fit_data.attrs["cache_key"] = key
         save_fit(fit_data, target)
+        save_fit_warnings(fit_data, config, target)  # here, where the fit is in memory, not in the run's summary
     origin = {"from_cache": from_cache, "sampled_at": fit_data.posterior.attrs.get("created_at")}
     write_text_atomically(target.with_suffix(".origin.json"), json.dumps(origin))
     return fit_data, from_cache
