@@ -6,7 +6,8 @@ import pytest
 import xarray as xr
 
 from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.crossval import group_folds, leave_groups_out, leave_groups_out_table, without_rows
+from {{ cookiecutter.module_name }}.crossval import (group_folds, leave_groups_out, leave_groups_out_table, refittable_model,
+                                        without_rows)
 
 
 def test_every_group_is_in_one_fold_of_even_size():
@@ -32,6 +33,33 @@ def test_left_out_rows_leave_the_joint_density(config, example_data, name):
     for _ in range(3):
         point = {key: value + rng.normal(0, 0.3, np.shape(value)) for key, value in model.initial_point().items()}
         assert reduced(point) == pytest.approx(full(point) - rows_logp(point), rel=1e-10)
+
+
+def test_a_row_by_row_fit_and_its_refits_compile_once(config, example_data, monkeypatch):
+    """A model sampled row by row is fitted as the copy its folds refit (no row left out): one
+    compile for the fit and every fold, and the fit's draws are the model's own (up to rounding)."""
+    from {{ cookiecutter.module_name }} import compiling
+    from {{ cookiecutter.module_name }}.sampling import ModelSampler, fit
+
+    built = build_model(config, "varying_intercepts", example_data)
+    assert built.weighted_data is None  # the example's rows: below the sums' threshold
+    copy = refittable_model(built)
+    assert [variable.name for variable in copy.free_RVs] == [variable.name for variable in built.model.free_RVs]
+    compiles = []
+    monkeypatch.setattr(compiling, "compile_model", lambda *args, __compile=compiling.compile_model, **kwargs: (
+        compiles.append(args) or __compile(*args, **kwargs)))
+    settings = config.sampler_settings(fast=True)
+    sampler = ModelSampler(copy, settings.engine)
+    fitted = fit(built, settings, sampler=sampler)
+    scores = leave_groups_out(built, example_data, settings, folds=2, sampler=sampler)
+    assert len(compiles) == 1 and np.isfinite(scores["elpd"]).all()
+    own = fit(built, settings, sampler=ModelSampler(built.model, settings.engine))  # the model itself
+    for name in fitted.posterior.data_vars:
+        np.testing.assert_allclose(fitted.posterior[name].values, own.posterior[name].values, rtol=1e-6, atol=1e-8)
+    assert "constant_data" not in fitted.children or "left_out" not in fitted.constant_data
+    summed = build_model(config.model_copy(update={"family": "normal", "sampler": config.sampler.model_copy(
+        update={"sufficient_statistics": True})}), "varying_intercepts", example_data)
+    assert refittable_model(summed) is summed.sampled_model
 
 
 def test_a_multilevel_model_predicts_new_groups_better_than_complete_pooling(config, example_data):

@@ -4,7 +4,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from {{ cookiecutter.module_name }}.build import build_model
+from {{ cookiecutter.module_name }}.build import SUFFICIENT_STATISTICS_MIN_ROWS, build_model, uses_sufficient_statistics
 from {{ cookiecutter.module_name }}.config import PriorOverrides, custom_model_names
 from {{ cookiecutter.module_name }}.models import FAMILIES, correlated_slopes, sufficient_statistics_data, varying_slopes
 from {{ cookiecutter.module_name }}.priors import model_priors
@@ -112,8 +112,12 @@ def test_sums_over_the_rows_kept_give_the_log_density_without_the_others(example
                                    rtol=1e-10)
 
 
-def test_normal_custom_models_are_sampled_from_sufficient_statistics(config, example_data):
-    config = config.model_copy(update={"family": "normal"})  # whatever this project's outcome type
+def with_sums(config, setting):
+    return config.model_copy(update={"sampler": config.sampler.model_copy(update={"sufficient_statistics": setting})})
+
+
+def test_normal_models_are_sampled_from_sufficient_statistics(config, example_data):
+    config = with_sums(config.model_copy(update={"family": "normal"}), True)  # whatever this project's outcome type
     built = build_model(config, "varying_slopes", example_data)
     assert built.sampling_model is not None
     assert built.describe()["likelihood"] == "sufficient statistics"
@@ -121,8 +125,25 @@ def test_normal_custom_models_are_sampled_from_sufficient_statistics(config, exa
     assert build_model(config, "complete_pooling", example_data).sampling_model is not None  # a formula model
     student_t = config.model_copy(update={"family": "student_t"})
     assert build_model(student_t, "varying_slopes", example_data).sampling_model is None
-    switched_off = config.model_copy(update={"sampler": config.sampler.model_copy(update={"sufficient_statistics": False})})
-    assert build_model(switched_off, "varying_slopes", example_data).sampling_model is None
+    assert build_model(with_sums(config, False), "varying_slopes", example_data).sampling_model is None
+
+
+def test_sufficient_statistics_by_default_from_a_number_of_rows(config, example_data):
+    """``auto`` (the default): row by row on few rows, where it compiles faster and samples about
+    as fast, from sums on more; ``true`` and ``false`` whatever the rows."""
+    assert config.sampler.sufficient_statistics == "auto"
+    assert [uses_sufficient_statistics("auto", n) for n in (1, 1999, 2000, 10**6)] == [False, False, True, True]
+    assert uses_sufficient_statistics(True, 10) and not uses_sufficient_statistics(False, 10**6)
+    normal = config.model_copy(update={"family": "normal"})
+    assert len(example_data.outcome) < SUFFICIENT_STATISTICS_MIN_ROWS
+    built = build_model(normal, "varying_slopes", example_data)
+    assert built.sampling_model is None and built.describe()["likelihood"] == "row by row"
+    doubled = example_data.rows(np.tile(np.arange(len(example_data.outcome)), 2))
+    doubled = replace(doubled, coords={**doubled.coords, "obs": list(range(len(doubled.outcome)))},
+                      frame=doubled.frame.reset_index(drop=True))
+    assert len(doubled.outcome) >= SUFFICIENT_STATISTICS_MIN_ROWS
+    assert build_model(normal, "varying_slopes", doubled).sampling_model is not None
+    assert build_model(normal, "complete_pooling", doubled).sampling_model is not None
 
 
 def test_varying_slopes_is_the_plain_pymc_model_on_raw_data(example_data):

@@ -202,9 +202,14 @@ def with_prior_values_as_data(model):
         thawed = model_from_fgraph(fgraph, mutate_fgraph=True)
     except Exception:  # as above
         return model
-    # The rebuilt model lists its variables in graph order; the original order keeps nutpie's
-    # vector, and so its initial points and draws, as they are for ``model``.
+    return in_order_of(model, thawed)
+
+
+def in_order_of(model, rebuilt):
+    """``rebuilt``, a copy of ``model`` made from its graph (which lists its variables in graph
+    order), with ``model``'s order of free variables and deterministics: nutpie's vector, and so
+    its initial points and draws, as they are for ``model``."""
     for listed in ("free_RVs", "deterministics"):
         order = {variable.name: position for position, variable in enumerate(getattr(model, listed))}
-        getattr(thawed, listed).sort(key=lambda variable: order[variable.name])
-    return thawed
+        getattr(rebuilt, listed).sort(key=lambda variable: order.get(variable.name, len(order)))
+    return rebuilt

@@ -48,8 +48,11 @@ def without_rows(model: pm.Model, rows: np.ndarray | None = None) -> pm.Model:
 
     Which rows are left out is data (``LEFT_OUT``: 1 for a row left out, else 0), so one
     compiled copy serves every fold: compiling takes seconds, sampling a fold a fraction of that.
+    With none left out it is ``model`` (the same log density, variables in the same order).
     """
-    copy = clone_model(model)
+    from {{ cookiecutter.module_name }}.compiling import in_order_of  # here: Numba only when a model samples
+
+    copy = in_order_of(model, clone_model(model))
     # Each row's log-likelihood in terms of the value variables, as the joint density has it.
     pointwise = copy.logp(vars=copy.observed_RVs[:1], sum=False)[0]
     observed = copy.rvs_to_values[copy.observed_RVs[0]]
@@ -62,22 +65,30 @@ def without_rows(model: pm.Model, rows: np.ndarray | None = None) -> pm.Model:
     return copy
 
 
+def refittable_model(built: BuiltModel) -> pm.Model:
+    """What a fit samples so that its refits without some rows reuse its compiled code: the
+    sufficient-statistics model (refitted with the sums over the other rows), else a
+    :func:`without_rows` copy of the row-by-row model that leaves out no row."""
+    return built.sampled_model if built.weighted_data is not None else without_rows(built.model)
+
+
 def refitter(built: BuiltModel, settings: SamplerSettings, sampler=None):
     """``sample(left_out) -> posterior Dataset``: the model fitted without the rows marked 1.
 
     A model sampled from sufficient statistics (``built.weighted_data``) is refitted with its
     sums over the other rows, through ``sampler`` (``sampling.ModelSampler`` of
     ``built.sampled_model``): the fit's own compiled model, and each gradient still O(groups + level pairs).
-    Other models are refitted row by row as :func:`without_rows` copies, compiled once for
-    all their refits.
+    Other models are refitted row by row as a :func:`without_rows` copy: ``sampler`` where the
+    fit sampled one (:func:`refittable_model`), else one compiled here for all the refits.
     """
     from {{ cookiecutter.module_name }}.sampling import ModelSampler  # sampling imports this module
 
     if built.weighted_data is not None:
         sampler = sampler if sampler is not None else ModelSampler(built.sampled_model, settings.engine)
         return lambda left_out: sampler.sample(settings, data=built.weighted_data(1 - left_out)).posterior.to_dataset()
-    copy = ModelSampler(without_rows(built.model), settings.engine)
-    return lambda left_out: copy.sample(settings, data={LEFT_OUT: left_out}).posterior.to_dataset()
+    if sampler is None or LEFT_OUT not in sampler.model.named_vars:
+        sampler = ModelSampler(without_rows(built.model), settings.engine)
+    return lambda left_out: sampler.sample(settings, data={LEFT_OUT: left_out}).posterior.to_dataset()
 
 
 def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSettings, folds: int,

@@ -18,7 +18,7 @@ from {{ cookiecutter.module_name }}.cache import fit_key
 from {{ cookiecutter.module_name }}.checks import LOO_PIT, loo_pit_values
 from {{ cookiecutter.module_name }}.compare import LOO_GROUP, loo_group, psis_loo
 from {{ cookiecutter.module_name }}.config import SamplerSettings
-from {{ cookiecutter.module_name }}.crossval import leave_groups_out, refit_high_pareto_k
+from {{ cookiecutter.module_name }}.crossval import leave_groups_out, refit_high_pareto_k, refittable_model
 from {{ cookiecutter.module_name }}.diagnostics import convergence_summary, save_fit_warnings
 from {{ cookiecutter.module_name }}.files import atomic_path, write_text_atomically
 from {{ cookiecutter.module_name }}.formulas import CENTRED_SUFFIX, bambi_results
@@ -84,7 +84,9 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
         PyMC's NUTS, with a warning, and the fit's ``sampler_fallback`` attribute says so.
     progressbar : bool
     sampler : ModelSampler, optional
-        Of ``built.sampled_model`` (compiled once for the fit and its refits); made here if None.
+        Of ``crossval.refittable_model(built)`` (compiled once for the fit and its refits:
+        ``built.sampled_model``, or for a model sampled row by row a copy that can leave rows
+        out, leaving none out here); made here if None.
 
     Returns
     -------
@@ -93,7 +95,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
         ``posterior_predictive``, ``observed_data``, ``constant_data`` and
         ``convergence`` (R-hat and ESS of every parameter).
     """
-    sampler = sampler or ModelSampler(built.sampled_model, settings.engine)
+    sampler = sampler or ModelSampler(refittable_model(built), settings.engine)
     idata = sampler.sample(settings, name=built.name, progressbar=progressbar)
     fallback = None
     if settings.engine == "nutpie" and stuck_chains(idata):
@@ -108,6 +110,13 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
     for group in ("warmup_posterior", "warmup_sample_stats", "observed_data"):
         if group in idata.children:
             del idata[group]
+    if "constant_data" in idata.children:  # only the model's own data, not a refit copy's row weights
+        constant = idata.constant_data.to_dataset()
+        constant = constant.drop_vars([name for name in constant.data_vars if name not in built.model.named_vars])
+        if constant.data_vars:
+            idata["constant_data"] = constant
+        else:
+            del idata["constant_data"]
     idata = standard_names(idata, built)
     rows = pointwise_rows(len(built.obs_labels), settings.pointwise_rows, settings.seed)
     add_pointwise(idata, built.model, built.outcome_name, built.obs_labels, rows, settings.seed,
@@ -283,7 +292,7 @@ def fit_or_load(config, name: str, data, settings: SamplerSettings, staged: bool
     from_cache = fit_data is not None
     if not from_cache:
         built = build_model(config, name, data)
-        sampler = ModelSampler(built.sampled_model, settings.engine)  # one compile: the fit and its refits
+        sampler = ModelSampler(refittable_model(built), settings.engine)  # one compile: the fit and its refits
         fit_data = fit(built, settings, sampler=sampler)
         cross_validation = config.cross_validation
         if cross_validation.group_folds:
