@@ -134,6 +134,9 @@ def test_sufficient_statistics_by_default_from_a_number_of_rows(config, example_
     assert config.sampler.sufficient_statistics == "auto"
     assert [uses_sufficient_statistics("auto", n) for n in (1, 1999, 2000, 10**6)] == [False, False, True, True]
     assert uses_sufficient_statistics(True, 10) and not uses_sufficient_statistics(False, 10**6)
+    # Factors centred differently: only the sums' model can (see test_real_data's Penicillin).
+    assert uses_sufficient_statistics("auto", 10, mixed_centring=True)
+    assert not uses_sufficient_statistics(False, 10, mixed_centring=True)
     normal = config.model_copy(update={"family": "normal"})
     assert len(example_data.outcome) < SUFFICIENT_STATISTICS_MIN_ROWS
     built = build_model(normal, "varying_slopes", example_data)

