@@ -211,5 +211,5 @@ def in_order_of(model, rebuilt):
     its initial points and draws, as they are for ``model``."""
     for listed in ("free_RVs", "deterministics"):
         order = {variable.name: position for position, variable in enumerate(getattr(model, listed))}
-        getattr(rebuilt, listed).sort(key=lambda variable: order.get(variable.name, len(order)))
+        getattr(rebuilt, listed).sort(key=lambda variable: order[variable.name])
     return rebuilt

@@ -17,7 +17,6 @@ from {{ cookiecutter.module_name }}.cache import sha256_of
 from {{ cookiecutter.module_name }}.compare import pareto_k_table
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, DiagnosticThresholds
 from {{ cookiecutter.module_name }}.files import write_text_atomically
-from {{ cookiecutter.module_name }}.report import population_parameters
 
 # The sample-stat name of a tree-depth hit differs between samplers.
 TREE_DEPTH_STATS = ("maxdepth_reached", "reached_max_treedepth")
@@ -229,6 +228,8 @@ def prior_sensitivity_overview(fits: dict[str, xr.DataTree], parameters: dict[st
 
 def fit_warnings(fit_data: xr.DataTree, config: AnalysisConfig) -> list[str]:
     """Every warning of one fit, each with its fix: convergence, Pareto-k and prior sensitivity."""
+    from {{ cookiecutter.module_name }}.report import population_parameters  # here: IPython only where a fit is checked
+
     return (all_problems({"fit": fit_data}, config.diagnostics)["fit"]
             + prior_sensitivity_problems(fit_data, population_parameters(fit_data, config.data.group)))
 
