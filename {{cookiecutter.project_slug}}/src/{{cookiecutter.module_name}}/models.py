@@ -140,11 +140,11 @@ def sufficient_statistics_data(data: "GroupedData", weights: np.ndarray | None =
     return {SUMS: pack(sufficient_statistics(data, weights))}
 
 
-def normal_sufficient_likelihood(data: "GroupedData", effects, priors: "ModelPriors"):
+def normal_sufficient_likelihood(data: "GroupedData", intercepts, slopes, priors: "ModelPriors"):
     """The normal log-likelihood of every row, from per-group sufficient statistics.
 
-    ``effects`` holds each group's intercept and slopes, shape (G, 1 + n_predictors). The
-    sum of squared residuals of group ``j`` is a quadratic form in its effects ``b_j``:
+    ``intercepts`` (shape (G,)) and ``slopes`` (G, n_predictors) are each group's effects
+    ``b_j``. The sum of squared residuals of group ``j`` is a quadratic form in them:
     ``yy_j - 2 b_j'zy_j + b_j'zz_j b_j`` (see :func:`sufficient_statistics`), so the
     likelihood equals the row-by-row one exactly while each gradient costs O(groups).
     There is no observed variable: use the ordinary model for predictions and checks.
@@ -154,11 +154,17 @@ def normal_sufficient_likelihood(data: "GroupedData", effects, priors: "ModelPri
     packed = pm.Data(SUMS, values, shape=values.shape)  # static shape: compiles faster
     n, zz, zy, yy = unpack(packed, [array.shape for array in sums])
     sigma = residual_sd(priors)
-    # The same effects for the centred data: intercept at the predictors' means, less mean(y).
-    shift = (effects[:, 1:] * data.predictors.mean(axis=0)).sum(axis=-1) - data.outcome.mean()
-    effects = pt.concatenate([(effects[:, 0] + shift)[:, None], effects[:, 1:]], axis=1)
-    quadratic = (effects[:, :, None] * zz * effects[:, None, :]).sum(axis=(1, 2))
-    squared_residuals = yy - 2 * (effects * zy).sum(axis=-1) + quadratic
+    # The same intercepts for the centred data: at the predictors' means, less mean(y).
+    a = intercepts + (slopes * data.predictors.mean(axis=0)).sum(axis=-1) - data.outcome.mean()
+    # b'zz b and b'zy written out by blocks (intercept, slopes): joining the intercept and
+    # slopes into one vector would compile several times slower (PyTensor's Join and Split).
+    quadratic = (
+        a**2 * n
+        + 2 * a * (slopes * zz[:, 0, 1:]).sum(axis=-1)
+        + (slopes[:, :, None] * zz[:, 1:, 1:] * slopes[:, None, :]).sum(axis=(1, 2))
+    )
+    cross = a * zy[:, 0] + (slopes * zy[:, 1:]).sum(axis=-1)
+    squared_residuals = yy - 2 * cross + quadratic
     log_likelihood = -n.sum() * (0.5 * np.log(2 * np.pi) + pt.log(sigma)) - squared_residuals.sum() / (2 * sigma**2)
     return pm.Potential("log_likelihood", log_likelihood)
 
@@ -215,7 +221,7 @@ def varying_slopes(data: "GroupedData", priors: "ModelPriors", family: str = "no
             beta = pm.Deterministic("beta", mu_beta + tau_beta * z_beta, dims=(g, "predictor"))
 
         if sufficient_statistics and family == "normal":
-            normal_sufficient_likelihood(data, pt.concatenate([alpha[:, None], beta], axis=1), priors)
+            normal_sufficient_likelihood(data, alpha, beta, priors)
         else:
             eta = alpha[group] + (beta[group] * x).sum(axis=-1)
             likelihood(data, eta, priors, family)
@@ -261,7 +267,7 @@ def correlated_slopes(
             effects = pm.Deterministic("effects", mean + z @ chol.T, dims=(g, "effect"))
 
         if sufficient_statistics and family == "normal":
-            normal_sufficient_likelihood(data, effects, priors)
+            normal_sufficient_likelihood(data, effects[:, 0], effects[:, 1:], priors)
         else:
             eta = effects[group, 0] + (effects[group, 1:] * x).sum(axis=-1)
             likelihood(data, eta, priors, family)
