@@ -4,7 +4,10 @@ fast pipeline run on a copy of the project."""
 import shutil
 from pathlib import Path
 
+import pytensor
 import pytest
+from pytensor.graph.traversal import applys_between
+from pytensor.tensor.basic import Join, Split
 
 from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.data import load_data
@@ -57,3 +60,10 @@ def pipeline_run(tmp_path_factory):
     config_path.write_text(text.replace("calibration:\n  enabled: false", "calibration:\n  enabled: true"))
     index = run_pipeline(config_path, fast=True, show_progress=False)
     return load_config(config_path), index
+
+
+def join_or_split_ops(model):
+    """The Join and Split operations in a model's log density and its gradient."""
+    logp = model.logp()
+    outputs = [logp, *pytensor.grad(logp, model.value_vars)]
+    return [node.op for node in applys_between(model.value_vars, outputs) if isinstance(node.op, Join | Split)]

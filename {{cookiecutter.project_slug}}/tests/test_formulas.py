@@ -13,6 +13,8 @@ import pytest
 from {{ cookiecutter.module_name }}.formulas import (BAMBI_FAMILIES, CENTRED_SUFFIX, indexed_group_terms,
                                                     level_pairs, normal_sufficient_model)
 
+from conftest import join_or_split_ops
+
 ROWS = 240
 FAMILY_OUTCOMES = {
     "normal": "y", "student_t": "y", "bernoulli": "success", "binomial": "p(successes, trials)",
@@ -134,6 +136,8 @@ def test_normal_sufficient_statistics_give_bambi_s_log_density(frame, formula):
     sums, weighted_data = normal_sufficient_model(model)
     assert not sums.observed_RVs and [p.name for p in sums.potentials] == ["log_likelihood"]
     assert "mu" not in sums.named_vars  # nothing per row is left in the graph
+    # One vector of coefficients per factor, joined, made a 100k-row model compile in 1.6x the time.
+    assert not join_or_split_ops(sums)
     assert_same_log_density(model, sums)
 
     # Rows left out (weight 0), as a cross-validation refit does: the sums over the other rows

@@ -2,16 +2,15 @@ from dataclasses import replace
 
 import numpy as np
 import pymc as pm
-import pytensor
 import pytest
-from pytensor.graph.traversal import applys_between
-from pytensor.tensor.basic import Join, Split
 
 from {{ cookiecutter.module_name }}.build import SUFFICIENT_STATISTICS_MIN_ROWS, build_model, uses_sufficient_statistics
 from {{ cookiecutter.module_name }}.config import PriorOverrides, custom_model_names
 from {{ cookiecutter.module_name }}.data import prepare
 from {{ cookiecutter.module_name }}.models import FAMILIES, correlated_slopes, sufficient_statistics_data, varying_slopes
 from {{ cookiecutter.module_name }}.priors import model_priors
+
+from conftest import join_or_split_ops
 
 FREE_VARIABLES = {
     (varying_slopes, False): {"intercept_at_means", "tau_alpha", "z_alpha", "mu_beta", "tau_beta", "z_beta", "sigma"},
@@ -94,13 +93,6 @@ def two_predictors(config, example_data):
     config = config.model_copy(update={"data": config.data.model_copy(update={"predictors": ["ses", "x2"]})})
     data = prepare(frame, config)
     return data, model_priors(data, config.family, config.priors)
-
-
-def join_or_split_ops(model):
-    """The Join and Split operations in a model's log density and its gradient."""
-    logp = model.logp()
-    outputs = [logp, *pytensor.grad(logp, model.value_vars)]
-    return [node.op for node in applys_between(model.value_vars, outputs) if isinstance(node.op, Join | Split)]
 
 
 @pytest.mark.parametrize("predictors", ["one", "two"])

@@ -287,10 +287,10 @@ def normal_sufficient_model(model, centred_factors: set[str] | None = None):
             sums[f"sum_zy {f}"] = sums_by(group[f], n_groups[f], z[f] * y[:, None])
         for (f, h), (cell, first, second, dense) in pairs.items():
             cross = sums_by(cell, len(first), z[f][:, :, None] * z[h][:, None, :])  # (pairs, k_f, k_h)
-            if dense:
-                full = np.zeros((n_groups[f], n_groups[h], *cross.shape[1:]))
-                full[first, second] = cross
-                cross = full.transpose(0, 2, 1, 3).reshape(n_groups[f] * z[f].shape[1], -1)
+            if dense:  # (k_f, k_h, G_f, G_h): one groups x groups matrix per pair of columns
+                full = np.zeros((*cross.shape[1:], n_groups[f], n_groups[h]))
+                full[:, :, first, second] = cross.transpose(1, 2, 0)
+                cross = full
             sums[f"sum_zz {f} {h}"] = cross
         return sums
 
@@ -304,23 +304,36 @@ def normal_sufficient_model(model, centred_factors: set[str] | None = None):
     packed = pytensor.shared(values, name=SUMS, shape=values.shape)  # static shape: compiles faster
     fgraph.add_output(model_named(packed, SUMS), import_missing=True)
     sums = dict(zip(all_rows, unpack(fgraph.outputs[-1], [value.shape for value in all_rows.values()])))
-    coefficients = [named[name] for name in component.common_terms]
+    # The quadratic form by blocks of columns (one per term), each block's coefficients with
+    # the sums' rows and columns it multiplies: joining them into one vector per factor would
+    # compile several times slower (PyTensor's Join and Split).
+    b = [(pt.atleast_1d(named[name]), columns)
+         for name, columns in zip(component.common_terms,
+                                  term_columns([term.data for term in component.common_terms.values()], n_rows,
+                                               start=int(has_intercept)))]
     if has_intercept:
-        coefficients.insert(0, named["Intercept"] - y_mean)
-    b = pt.concatenate([pt.atleast_1d(coefficient) for coefficient in coefficients]) if coefficients else pt.zeros(0)
-    u = {f: pt.concatenate([named[term.name].reshape((n_groups[f], -1)) for term in terms], axis=1)
+        b.insert(0, (pt.atleast_1d(named["Intercept"] - y_mean), slice(0, 1)))
+    u = {f: [(named[term.name].reshape((n_groups[f], -1)), columns)
+             for term, columns in zip(terms, term_columns([term.predictor for term in terms], n_rows))]
          for f, terms in factors.items()}
-    squared_residuals = sums["sum_yy"] - 2 * (b @ sums["sum_cy"]) + b @ sums["sum_cc"] @ b
+    squared_residuals = sums["sum_yy"]
+    for b_i, i in b:
+        squared_residuals += -2 * (b_i @ sums["sum_cy"][i]) + sum(b_i @ sums["sum_cc"][i, j] @ b_j for b_j, j in b)
     for f in factors:
-        squared_residuals += (-2 * (u[f] * sums[f"sum_zy {f}"]).sum()
-                              + 2 * (b[None, :, None] * sums[f"sum_cz {f}"] * u[f][:, None, :]).sum()
-                              + (u[f][:, :, None] * sums[f"sum_zz {f}"] * u[f][:, None, :]).sum())
+        for u_t, t in u[f]:
+            squared_residuals += (-2 * (u_t * sums[f"sum_zy {f}"][:, t]).sum()
+                                  + sum(2 * (b_i[None, :, None] * sums[f"sum_cz {f}"][:, i, t] * u_t[:, None, :]).sum()
+                                        for b_i, i in b)
+                                  + sum((u_t[:, :, None] * sums[f"sum_zz {f}"][:, t, s] * u_s[:, None, :]).sum()
+                                        for u_s, s in u[f]))
     for (f, h), (_, first, second, dense) in pairs.items():
         cross = sums[f"sum_zz {f} {h}"]
-        if dense:  # u_f' (sum z_f z_h') u_h as one matrix product
-            squared_residuals += 2 * (u[f].reshape((-1,)) @ cross @ u[h].reshape((-1,)))
-        else:
-            squared_residuals += 2 * (u[f][first][:, :, None] * cross * u[h][second][:, None, :]).sum()
+        for (u_t, t), (u_s, s) in itertools.product(u[f], u[h]):
+            if dense:  # u_f' (sum z_f z_h') u_h as matrix products, one per pair of columns
+                squared_residuals += sum(2 * (u_t[:, a] @ cross[t.start + a, s.start + c] @ u_s[:, c])
+                                         for a in range(t.stop - t.start) for c in range(s.stop - s.start))
+            else:
+                squared_residuals += 2 * (u_t[first][:, :, None] * cross[:, t, s] * u_s[second][:, None, :]).sum()
     sigma = named["sigma"]
     log_likelihood = -sums["rows"] * (0.5 * np.log(2 * np.pi) + pt.log(sigma)) - squared_residuals / (2 * sigma**2)
     potential = model_potential(log_likelihood, "log_likelihood")
@@ -330,6 +343,16 @@ def normal_sufficient_model(model, centred_factors: set[str] | None = None):
     for index in reversed(per_row):
         fgraph.remove_output(index)
     return model_from_fgraph(fgraph, mutate_fgraph=True), lambda weights: {SUMS: pack(weighted_data(weights).values())}
+
+
+def term_columns(arrays, n_rows: int, start: int = 0) -> list[slice]:
+    """The columns each term's data array takes in the sums, in order."""
+    slices = []
+    for values in arrays:
+        width = np.asarray(values).reshape(n_rows, -1).shape[1]
+        slices.append(slice(start, start + width))
+        start += width
+    return slices
 
 
 def level_pairs(first: np.ndarray, second: np.ndarray, n_first: int, n_second: int):
