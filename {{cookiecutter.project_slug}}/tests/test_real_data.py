@@ -70,6 +70,13 @@ CASES = {
         ("(Intercept)", ""): 0.00166743, ("standLRT", ""): 0.55200666, ("schavg", ""): 0.37402517,
         ("sd__(Intercept)", "school"): 0.275332, ("sd__standLRT", "school"): 0.123067,
         ("sd__Observation", "Residual"): 0.744091}),
+    # The same model as a formula (Bambi's group terms are uncorrelated, as lme4's ||), sampled
+    # from sums: 4,059 rows are above sufficient_statistics' auto threshold
+    "Exam formula": ("mlmRev", "Exam", {"outcome": "normexam", "group": "school"},
+                     "normexam ~ standLRT + schavg + (standLRT | school)", {
+        ("(Intercept)", ""): 0.00166743, ("standLRT", ""): 0.55200666, ("schavg", ""): 0.37402517,
+        ("sd__(Intercept)", "school"): 0.275332, ("sd__standLRT", "school"): 0.123067,
+        ("sd__Observation", "Residual"): 0.744091}),
 }
 
 
@@ -112,7 +119,10 @@ def test_published_estimates_are_recovered(case, tmp_path):
     package, name, columns, model, reference = CASES[case]
     config = load_config(write_project(tmp_path, package, name, columns, model))
     data = load_data(config)
-    fitted = fit(build_model(config, "model", data), config.sampler)
+    built = build_model(config, "model", data)
+    if config.family == "normal" and len(data.outcome) >= SUFFICIENT_STATISTICS_MIN_ROWS:  # Exam's 4,059 rows
+        assert built.describe()["likelihood"] == "sufficient statistics"
+    fitted = fit(built, config.sampler)
     table = estimates(fitted, "model", data.group_dim, ci_prob=0.94)
     groups = {group for _, group in reference if group and group != "Residual"}
     levels = {group: data.frame[group.split(":")].drop_duplicates().shape[0] for group in groups}
