@@ -104,3 +104,7 @@ def test_data_description_states_group_sizes_once_when_equal(example_data):
     balanced = replace(example_data, outcome=example_data.outcome[:400], group_codes=np.arange(400) % 40,
                        predictors=example_data.predictors[:400, :0], coords={**example_data.coords, "predictor": []})
     assert data_description(balanced) == "400 observations of **score** in 40 groups (**school**), 10 per group."
+
+    with_group_level = replace(example_data, coords={**example_data.coords, "group_predictor": ["mean_ses"]})
+    assert data_description(with_group_level).endswith(
+        "Predictors (in their own units): ses. Group-level predictors (one value per group): mean_ses.")

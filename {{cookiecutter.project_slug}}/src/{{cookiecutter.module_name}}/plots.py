@@ -126,9 +126,21 @@ def group_mean_intervals(check: pd.DataFrame, ax: plt.Axes | None = None) -> plt
 def shrinkage(
     table: pd.DataFrame, overall_mean: float, ylabel: str = "group mean", ax: plt.Axes | None = None
 ) -> plt.Axes:
-    """Raw group means vs partial-pooling estimates: arrows show how far each group moves."""
+    """Raw group means vs partial-pooling estimates: arrows show how far each group moves.
+
+    Against group size when sizes differ; when every group has the same size (a balanced
+    design, where all would sit on one vertical line), each estimate against its raw mean,
+    with the diagonal as no pooling."""
     ax = ax or plt.subplots(figsize=(7, 5))[1]
     ax.axhline(overall_mean, color="grey", linestyle="--", label="overall mean")
+    if table["n"].nunique() == 1:
+        ax.axline((overall_mean, overall_mean), slope=1, color="C1", lw=0.8, label="no pooling (estimate = raw mean)")
+        ax.scatter(table["raw_mean"], table["estimate"], color="C0", s=18, label="model estimate")
+        ax.set(xlabel=f"raw group mean ({table['n'].iloc[0]} observations in every group)",
+               ylabel=f"model estimate: {ylabel}",
+               title="Partial pooling: estimates lie between the raw means and the overall mean")
+        ax.legend()
+        return ax
     ax.scatter(table["n"], table["raw_mean"], color="C1", s=18, label="raw group mean")
     ax.scatter(table["n"], table["estimate"], color="C0", s=18, label="model estimate")
     for n, raw, estimate in table[["n", "raw_mean", "estimate"]].itertuples(index=False):
@@ -137,6 +149,16 @@ def shrinkage(
            title="Partial pooling: small groups are pulled towards the overall mean")
     ax.legend()
     return ax
+
+
+def shrinkage_caption(table: pd.DataFrame, group_dim: str) -> str:
+    """The caption of :func:`shrinkage`'s figure, for the layout it chose."""
+    if table["n"].nunique() == 1:
+        return (f"The model's estimate for each {group_dim} (blue) against its raw mean ({table['n'].iloc[0]} "
+                "observations each); on the orange diagonal an estimate would equal its raw mean, and the dashed "
+                "line is the overall mean. Estimates between the two have been pulled towards the overall mean.")
+    return (f"Raw mean of each {group_dim} (orange) and the model's estimate (blue) against its number of "
+            "observations; the dashed line is the overall mean. Small groups move furthest towards it.")
 
 
 def recovery(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:

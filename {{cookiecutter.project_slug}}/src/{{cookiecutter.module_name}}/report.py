@@ -198,6 +198,8 @@ def data_description(data: GroupedData) -> str:
             f"(**{data.group_dim}**), {per_group}.")
     if data.predictor_names:
         text += f" Predictors (in their own units): {', '.join(data.predictor_names)}."
+    if data.group_predictor_names:
+        text += f" Group-level predictors (one value per group): {', '.join(data.group_predictor_names)}."
     return text
 
 
