@@ -5,9 +5,9 @@ fitted to the same simulated data, with the same parameterisation (the project's
 automatic choice), chains, tuning steps and draws, by
 
 * **project**: the project's fit path, ``sampling.ModelSampler`` (nutpie) on the model as
-  ``build_model`` makes it: sampled from per-group sufficient statistics from 2,000 rows
-  (``sampler.sufficient_statistics: auto``, the default; at 1k rows it is the row-by-row
-  model, as ``project_rows``, which compiles faster), its sampler
+  ``build_model`` makes it: sampled from per-group sufficient statistics
+  (``sampler.sufficient_statistics: auto``, the default, takes them for this custom model on
+  any rows), its sampler
   callbacks loaded from Numba's cache when an earlier process compiled the same graph
   (``compiling.py``; the ``cached`` column says whether they were: run twice to see both);
 * **project_rows**: the same with the row-by-row likelihood (``sufficient_statistics: false``).

@@ -147,24 +147,28 @@ def test_normal_models_are_sampled_from_sufficient_statistics(config, example_da
     assert build_model(with_sums(config, False), "varying_slopes", example_data).sampling_model is None
 
 
-def test_sufficient_statistics_by_default_from_a_number_of_rows(config, example_data):
-    """``auto`` (the default): row by row on few rows, where it compiles faster and samples about
-    as fast, from sums on more; ``true`` and ``false`` whatever the rows."""
+def test_sufficient_statistics_by_default_for_custom_models_and_from_a_number_of_rows_for_formulas(config, example_data):
+    """``auto`` (the default): custom models from sums whatever the rows (their sums compile
+    faster and sample faster); formulas row by row on few rows, where Bambi's model compiles a
+    little faster, from sums on more; ``true`` and ``false`` whatever the rows."""
     assert config.sampler.sufficient_statistics == "auto"
-    assert [uses_sufficient_statistics("auto", n) for n in (1, 1999, 2000, 10**6)] == [False, False, True, True]
-    assert uses_sufficient_statistics(True, 10) and not uses_sufficient_statistics(False, 10**6)
+    rows = (1, 1999, 2000, 10**6)
+    assert [uses_sufficient_statistics("auto", n, "formula") for n in rows] == [False, False, True, True]
+    assert [uses_sufficient_statistics("auto", n, "custom") for n in rows] == [True, True, True, True]
+    assert uses_sufficient_statistics(True, 10, "formula") and not uses_sufficient_statistics(False, 10**6, "custom")
     # Factors centred differently: only the sums' model can (see test_real_data's Penicillin).
-    assert uses_sufficient_statistics("auto", 10, mixed_centring=True)
-    assert not uses_sufficient_statistics(False, 10, mixed_centring=True)
+    assert uses_sufficient_statistics("auto", 10, "formula", mixed_centring=True)
+    assert not uses_sufficient_statistics(False, 10, "formula", mixed_centring=True)
     normal = config.model_copy(update={"family": "normal"})
-    assert len(example_data.outcome) < SUFFICIENT_STATISTICS_MIN_ROWS
+    assert len(example_data.outcome) < SUFFICIENT_STATISTICS_MIN_ROWS["formula"]
     built = build_model(normal, "varying_slopes", example_data)
-    assert built.sampling_model is None and built.describe()["likelihood"] == "row by row"
+    assert built.sampling_model is not None and built.describe()["likelihood"] == "sufficient statistics"
+    formula = build_model(normal, "complete_pooling", example_data)
+    assert formula.sampling_model is None and formula.describe()["likelihood"] == "row by row"
     doubled = example_data.rows(np.tile(np.arange(len(example_data.outcome)), 2))
     doubled = replace(doubled, coords={**doubled.coords, "obs": list(range(len(doubled.outcome)))},
                       frame=doubled.frame.reset_index(drop=True))
-    assert len(doubled.outcome) >= SUFFICIENT_STATISTICS_MIN_ROWS
-    assert build_model(normal, "varying_slopes", doubled).sampling_model is not None
+    assert len(doubled.outcome) >= SUFFICIENT_STATISTICS_MIN_ROWS["formula"]
     assert build_model(normal, "complete_pooling", doubled).sampling_model is not None
 
 

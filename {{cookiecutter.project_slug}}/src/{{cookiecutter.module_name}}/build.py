@@ -17,23 +17,28 @@ from {{ cookiecutter.module_name }}.parameterization import Choice, choose
 from {{ cookiecutter.module_name }}.priors import ModelPriors, model_priors
 
 
-# From this many rows "auto" samples normal models from sufficient statistics. Measured on the
-# example's varying_slopes (README "Performance"): at 1,200 rows the row-by-row model compiled
-# in 13-15 s against 20-22 s from empty caches and cost 0.5 s more to sample and 1.1 s more
-# for the cross-validation folds once compiled; at 10,000 rows it cost 5 s more to sample.
-SUFFICIENT_STATISTICS_MIN_ROWS = 2000
+# From this many rows "auto" samples normal models from sufficient statistics, by kind of model.
+# Measured from empty compile caches on the example's 1,191 rows, each model as the fit compiles
+# it (with its refits' row weights), three times each: the custom varying_slopes compiles in
+# 20.5-21.7 s from sums (written by blocks) against 24.8-34.2 s row by row, and samples faster
+# from them at any size, so custom models always take them; Bambi's row-by-row formula
+# ``score ~ ses + (1 | school)`` compiles in 15.5-17.2 s against 16.6-20.5 s from sums, so
+# formulas take them from 2,000 rows, where sampling row by row costs more than that.
+SUFFICIENT_STATISTICS_MIN_ROWS = {"custom": 0, "formula": 2000}
 
 
-def uses_sufficient_statistics(setting: str | bool, n_rows: int, mixed_centring: bool = False) -> bool:
+def uses_sufficient_statistics(setting: str | bool, n_rows: int, kind: str, mixed_centring: bool = False) -> bool:
     """Whether ``sampler.sufficient_statistics`` (``"auto"``, true or false) asks for the sums on
-    ``n_rows`` rows, where a model of the normal family can be sampled from them.
+    ``n_rows`` rows for a model of ``kind`` (``"custom"`` or ``"formula"``), where a model of the
+    normal family can be sampled from them.
 
     ``"auto"`` also takes them on fewer rows when the group factors are parameterised
     differently (``mixed_centring``): only the sums' model centres some factors and not others,
     and Bambi's row-by-row model, all non-centred, mixes far worse there (Penicillin's crossed
     plates and samples: bulk ESS 457 against 4,705 for the intercept).
     """
-    return setting is True or (setting == "auto" and (n_rows >= SUFFICIENT_STATISTICS_MIN_ROWS or mixed_centring))
+    return setting is True or (
+        setting == "auto" and (n_rows >= SUFFICIENT_STATISTICS_MIN_ROWS[kind] or mixed_centring))
 
 
 @dataclass
@@ -105,7 +110,7 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     sampling_model = weighted_data = priors = bambi = None
     mixed_centring = len({choice.centered for choice in choices}) > 1
     sums = family == "normal" and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome),
-                                                             mixed_centring)
+                                                             spec.kind, mixed_centring)
     if spec.formula is None:
         function = resolve_custom(spec.custom)
         priors = model_priors(data, family, config.priors)

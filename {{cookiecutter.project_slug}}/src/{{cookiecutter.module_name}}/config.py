@@ -217,9 +217,9 @@ class SamplerSettings(_Strict):
     # Normal-family models are sampled from sufficient statistics (sums per group, and per pair
     # of levels of crossed or nested factors) where they can be (custom models that support it,
     # formulas without offsets whose level pairs are far fewer than the rows): the same posterior,
-    # much faster on many rows (models.py, formulas.py). "auto": from
-    # build.SUFFICIENT_STATISTICS_MIN_ROWS rows; below, the row-by-row model compiles in half the
-    # time and samples about as fast. true: always where they can; false: never.
+    # much faster on many rows (models.py, formulas.py). "auto": custom models always, formulas
+    # from 2,000 rows (build.SUFFICIENT_STATISTICS_MIN_ROWS: below, Bambi's row-by-row model
+    # compiles a little faster). true: always where they can; false: never.
     sufficient_statistics: Literal["auto"] | bool = "auto"
 
 
