@@ -91,7 +91,7 @@ def write_project(root, package, name, columns, model):
         "data": {"path": f"data/{name}.csv", **data},
         "family": columns.get("family", "normal"),
         "models": [{"name": "model", kind: model}],
-        "sampler": {"draws": 1000, "tune": 1000, "chains": 2, "seed": 1},
+        "sampler": {"draws": 1000, "tune": 1000, "chains": 4, "seed": 1},
     }
     path = root / "config" / "analysis.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -132,7 +132,8 @@ def test_published_estimates_are_recovered(case, tmp_path):
         print(f"{case} | {model} | {row['term']} {row['group']} | {row['reference']:.4g} | {row['ours']:.4g} "
               f"(sd {row['sd']:.2g}) | {row['criterion']} | {'yes' if row['inside'] else 'NO'}")
     assert all(row["inside"] for row in rows), [row for row in rows if not row["inside"]]
-    # Chains agree; the project's own threshold (1.01) is for its full settings, 4 x 2000 draws.
+    # Chains agree; the project's own threshold (1.01) is for its full settings, 4 x 2000 draws. (With 2 chains
+    # Pastes' sd of batches, bulk ESS ~40, reached 1.066 on one of the runs that rounding differences give.)
     assert (table["rhat"] < 1.05).all(), table
 
 
