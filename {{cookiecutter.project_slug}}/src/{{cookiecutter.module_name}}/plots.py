@@ -133,7 +133,7 @@ def shrinkage(
     with the diagonal as no pooling."""
     ax = ax or plt.subplots(figsize=(7, 5))[1]
     ax.axhline(overall_mean, color="grey", linestyle="--", label="overall mean")
-    if table["n"].nunique() == 1:
+    if equal_sizes(table):
         ax.axline((overall_mean, overall_mean), slope=1, color="C1", lw=0.8, label="no pooling (estimate = raw mean)")
         ax.scatter(table["raw_mean"], table["estimate"], color="C0", s=18, label="model estimate")
         ax.set(xlabel=f"raw group mean ({table['n'].iloc[0]} observations in every group)",
@@ -151,9 +151,14 @@ def shrinkage(
     return ax
 
 
+def equal_sizes(table: pd.DataFrame) -> bool:
+    """Whether every group of a shrinkage table has the same number of observations."""
+    return table["n"].nunique() == 1
+
+
 def shrinkage_caption(table: pd.DataFrame, group_dim: str) -> str:
     """The caption of :func:`shrinkage`'s figure, for the layout it chose."""
-    if table["n"].nunique() == 1:
+    if equal_sizes(table):
         return (f"The model's estimate for each {group_dim} (blue) against its raw mean ({table['n'].iloc[0]} "
                 "observations each); on the orange diagonal an estimate would equal its raw mean, and the dashed "
                 "line is the overall mean. Estimates between the two have been pulled towards the overall mean.")
