@@ -37,14 +37,15 @@ def test_left_out_rows_leave_the_joint_density(config, example_data, name):
 
 def test_a_row_by_row_fit_and_its_refits_compile_once(config, example_data, monkeypatch):
     """A model sampled row by row is fitted as the copy its folds refit (no row left out): one
-    compile for the fit and every fold, and the fit's draws are the model's own (up to rounding)."""
+    compile for the fit and every fold, and the fit's draws are the sampled model's own (up to
+    rounding: Bambi's, or its copy with the intercepts drawn around the population value)."""
     from {{ cookiecutter.module_name }} import compiling
     from {{ cookiecutter.module_name }}.sampling import ModelSampler, fit
 
     built = build_model(config, "varying_intercepts", example_data)
     assert built.weighted_data is None  # the example's rows: below the sums' threshold
     copy = refittable_model(built)
-    assert [variable.name for variable in copy.free_RVs] == [variable.name for variable in built.model.free_RVs]
+    assert [variable.name for variable in copy.free_RVs] == [variable.name for variable in built.sampled_model.free_RVs]
     compiles = []
     monkeypatch.setattr(compiling, "compile_model", lambda *args, __compile=compiling.compile_model, **kwargs: (
         compiles.append(args) or __compile(*args, **kwargs)))
@@ -53,7 +54,7 @@ def test_a_row_by_row_fit_and_its_refits_compile_once(config, example_data, monk
     fitted = fit(built, settings, sampler=sampler)
     scores = leave_groups_out(built, example_data, settings, folds=2, sampler=sampler)
     assert len(compiles) == 1 and np.isfinite(scores["elpd"]).all()
-    own = fit(built, settings, sampler=ModelSampler(built.model, settings.engine))  # the model itself
+    own = fit(built, settings, sampler=ModelSampler(built.sampled_model, settings.engine))  # the model itself
     for name in fitted.posterior.data_vars:
         np.testing.assert_allclose(fitted.posterior[name].values, own.posterior[name].values, rtol=1e-6, atol=1e-8)
     assert "constant_data" not in fitted.children or "left_out" not in fitted.constant_data

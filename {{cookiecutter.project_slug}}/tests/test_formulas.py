@@ -10,8 +10,8 @@ import pandas as pd
 import pymc as pm
 import pytest
 
-from {{ cookiecutter.module_name }}.formulas import (BAMBI_FAMILIES, CENTRED_SUFFIX, indexed_group_terms,
-                                                    level_pairs, normal_sufficient_model)
+from {{ cookiecutter.module_name }}.formulas import (BAMBI_FAMILIES, CENTRED_SUFFIX, around_population_model,
+                                                    indexed_group_terms, level_pairs, normal_sufficient_model)
 
 from conftest import join_or_split_ops
 
@@ -210,7 +210,7 @@ def test_a_factor_that_chose_centring_is_sampled_centred_in_a_model_built_non_ce
     deterministic): the log density is Bambi's less the Jacobian ``log s`` per rater."""
     model = bmb.Model("y ~ x + (1 | school) + (1 | rater)", frame.assign(y=frame["y"] + 1000), noncentered=True)
     model.build()
-    sums, _ = normal_sufficient_model(model, centred_factors={"rater"})
+    sums, _ = normal_sufficient_model(model, centred_terms={"1|rater"})
     assert {variable.name for variable in sums.free_RVs} >= {f"1|rater{CENTRED_SUFFIX}", "1|school_offset"}
     assert "1|rater_offset" in {variable.name for variable in sums.deterministics}
     assert_moved_log_density(
@@ -220,13 +220,36 @@ def test_a_factor_that_chose_centring_is_sampled_centred_in_a_model_built_non_ce
         correction=lambda point: -5 * point["1|rater_sigma_log__"], kept="1|rater_offset", seed=5)
 
 
+@pytest.mark.parametrize("family", ["poisson", "bernoulli"])
+def test_a_row_by_row_model_draws_only_the_chosen_intercepts_around_the_population_value(frame, family):
+    """Non-normal families are sampled row by row: there too the schools' intercepts (the term
+    chosen) are drawn as ``a_j = Intercept + s z_j`` while their slopes stay Bambi's
+    non-centred ``x|school_offset``; the log density is Bambi's less the Jacobian ``log s`` per
+    school, and the model keeps its observed rows (checks and LOO)."""
+    formula = f"{FAMILY_OUTCOMES[family]} ~ x + (x | school)"
+    with indexed_group_terms():
+        model = bmb.Model(formula, frame, family=BAMBI_FAMILIES[family], noncentered=True)
+        model.build()
+    assert around_population_model(model, set()) is None  # nothing chosen: Bambi's model is sampled
+    around = around_population_model(model, {"1|school"})
+    sampled = {variable.name for variable in around.free_RVs}
+    assert {f"1|school{CENTRED_SUFFIX}", "x|school_offset"} <= sampled
+    assert not {"1|school_offset", f"x|school{CENTRED_SUFFIX}"} & sampled
+    assert [rv.name for rv in around.observed_RVs] == [rv.name for rv in model.backend.model.observed_RVs]
+    assert_moved_log_density(
+        model, around,
+        lambda point: {f"1|school{CENTRED_SUFFIX}": point["Intercept"]
+                       + np.exp(point["1|school_sigma_log__"]) * point["1|school_offset"]},
+        correction=lambda point: -12 * point["1|school_sigma_log__"], kept="1|school_offset", seed=6)
+
+
 def test_group_effects_with_a_prior_other_than_normal_are_left_as_bambi_built_them(frame):
     """A StudentT prior on the school effects: nothing to centre at the population value (the
     rewrite is for normal group effects); the sums model is Bambi's as it is."""
     priors = {"1|school": bmb.Prior("StudentT", nu=4, mu=0, sigma=bmb.Prior("HalfNormal", sigma=1))}
     model = bmb.Model("y ~ x + (1 | school)", frame.assign(y=frame["y"] + 1000), priors=priors, noncentered=False)
     model.build()
-    sums, _ = normal_sufficient_model(model, centred_factors={"school"})
+    sums, _ = normal_sufficient_model(model, centred_terms={"1|school"})
     assert "1|school" in {variable.name for variable in sums.free_RVs}
     assert_same_log_density(model, sums)
 

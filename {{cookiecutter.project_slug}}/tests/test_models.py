@@ -5,10 +5,12 @@ import pymc as pm
 import pytest
 
 from {{ cookiecutter.module_name }}.build import SUFFICIENT_STATISTICS_MIN_ROWS, build_model, uses_sufficient_statistics
-from {{ cookiecutter.module_name }}.config import PriorOverrides, custom_model_names
+from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec, PriorOverrides, custom_model_names
 from {{ cookiecutter.module_name }}.data import prepare
+from {{ cookiecutter.module_name }}.formulas import CENTRED_SUFFIX
 from {{ cookiecutter.module_name }}.models import FAMILIES, correlated_slopes, sufficient_statistics_data, varying_slopes
 from {{ cookiecutter.module_name }}.priors import model_priors
+from {{ cookiecutter.module_name }}.simulate import simulate_grouped
 
 from conftest import join_or_split_ops
 
@@ -170,6 +172,27 @@ def test_sufficient_statistics_by_default_for_custom_models_and_from_a_number_of
                       frame=doubled.frame.reset_index(drop=True))
     assert len(doubled.outcome) >= SUFFICIENT_STATISTICS_MIN_ROWS["formula"]
     assert build_model(normal, "complete_pooling", doubled).sampling_model is not None
+
+
+def test_formula_intercepts_are_drawn_around_the_population_value_where_their_data_say_so(config):
+    """Poisson counts, 40 rows per group: the groups' intercepts are informed (ratio about 10),
+    their slopes less. The formula model is sampled row by row with the intercepts drawn
+    around the population intercept and the slopes non-centred; the record says so."""
+    hyperparameters = {"mu_alpha": -4.4, "tau_alpha": 0.5, "mu_beta": 0.2, "tau_beta": 0.1}  # about 1.3 per row
+    frame, _ = simulate_grouped("poisson", hyperparameters, n_groups=60, min_size=40, max_size=40, seed=5)
+    counts = config.model_copy(update={
+        "data": DataConfig(path="counts.csv", outcome="y", group="group", predictors=["x"]), "family": "poisson",
+        "parameterization": "auto", "models": [ModelSpec(name="m", formula="y ~ x + (x | group)")]})
+    built = build_model(counts, "m", prepare(frame, counts))
+    [choice] = built.parameterization
+    assert not choice.centered and choice.intercepts_centered, choice.reason
+    assert built.describe()["likelihood"] == "row by row"
+    assert built.describe()["parameterization"][0]["label"] == "non-centred, intercepts centred"
+    sampled = {variable.name for variable in built.sampled_model.free_RVs}
+    assert {f"1|group{CENTRED_SUFFIX}", "x|group_offset"} <= sampled and "1|group_offset" not in sampled
+    assert "1|group_offset" in {variable.name for variable in built.model.free_RVs}  # Bambi's, for checks and LOO
+    forced = counts.model_copy(update={"parameterization": "non_centered"})
+    assert build_model(forced, "m", prepare(frame, forced)).sampling_model is None
 
 
 def test_varying_slopes_is_the_plain_pymc_model_on_raw_data(example_data):

@@ -1,6 +1,7 @@
 import pytest
 
-from {{ cookiecutter.module_name }}.parameterization import CENTERED_MIN_RATIO, choose, information_ratios
+from {{ cookiecutter.module_name }}.parameterization import (CENTERED_MIN_RATIO, INTERCEPTS_CENTERED_MIN_RATIO, choose,
+                                                             information_ratios)
 from {{ cookiecutter.module_name }}.simulate import simulate_grouped
 
 NORMAL = {"mu_alpha": 0.5, "tau_alpha": 0.6, "mu_beta": 0.0, "tau_beta": 0.0, "sigma": 1.0}
@@ -24,6 +25,25 @@ def test_large_groups_are_centred_and_small_ones_not(family):
     assert not choices["small"].centered, choices["small"].reason
     assert choices["large"].centered, choices["large"].reason
     assert f"{CENTERED_MIN_RATIO:g}" in choices["large"].reason
+
+
+def test_formula_models_decide_the_intercepts_on_their_own():
+    """25 rows per group, tau 0.6, sigma 1: ratio about 9, between the intercepts' threshold and
+    the factor's. Formula models draw the intercepts around the population value and keep the
+    slopes non-centred; custom models (one switch for both) stay non-centred."""
+    frame, _ = simulate_grouped("normal", NORMAL, n_groups=200, min_size=25, max_size=25, seed=4)
+    ratio = information_ratios(frame["group"], frame["y"], "normal").median()
+    assert INTERCEPTS_CENTERED_MIN_RATIO < ratio < CENTERED_MIN_RATIO
+    formula = choose(frame["group"], frame["y"], "normal", "group", separate_intercepts=True)
+    assert not formula.centered and formula.intercepts_centered
+    assert formula.label == "non-centred, intercepts centred" and "population intercept" in formula.reason
+    assert formula.to_dict()["label"] == formula.label
+    custom = choose(frame["group"], frame["y"], "normal", "group")
+    assert not custom.centered and not custom.intercepts_centered and custom.label == "non-centred"
+    forced = choose(frame["group"], frame["y"], "normal", "group", forced="non_centered", separate_intercepts=True)
+    assert not forced.intercepts_centered  # the config's word, for the slopes and the intercepts
+    small, _ = simulate_grouped("normal", NORMAL, n_groups=200, min_size=3, max_size=3, seed=4)
+    assert not choose(small["group"], small["y"], "normal", "group", separate_intercepts=True).intercepts_centered
 
 
 def test_forced_setting_is_used_as_given():

@@ -11,7 +11,8 @@ import pymc as pm
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, resolve_custom
 from {{ cookiecutter.module_name }}.data import GroupedData
-from {{ cookiecutter.module_name }}.formulas import bambi_model, factor_labels, group_factors, normal_sufficient_model
+from {{ cookiecutter.module_name }}.formulas import (around_population_model, bambi_model, factor_labels, group_factors,
+                                                    normal_sufficient_model)
 from {{ cookiecutter.module_name }}.models import sufficient_statistics_data
 from {{ cookiecutter.module_name }}.parameterization import Choice, choose
 from {{ cookiecutter.module_name }}.priors import ModelPriors, model_priors
@@ -34,9 +35,10 @@ def uses_sufficient_statistics(setting: str | bool, n_rows: int, kind: str, mixe
     normal family can be sampled from them.
 
     ``"auto"`` also takes them on fewer rows when the group factors are parameterised
-    differently (``mixed_centring``): only the sums' model centres some factors and not others,
-    and Bambi's row-by-row model, all non-centred, mixes far worse there (Penicillin's crossed
-    plates and samples: bulk ESS 457 against 4,705 for the intercept).
+    differently (``mixed_centring``): Bambi's row-by-row model, all non-centred, mixed far worse
+    there (Penicillin's crossed plates and samples: bulk ESS 457 against 4,705 for the
+    intercept; measured before row-by-row fits drew a factor around the population value too,
+    ``formulas.around_population_model``).
     """
     return setting is True or (
         setting == "auto" and (n_rows >= SUFFICIENT_STATISTICS_MIN_ROWS[kind] or mixed_centring))
@@ -53,8 +55,9 @@ class BuiltModel:
     model: pm.Model
     obs_labels: list = field(default_factory=list)  # the row label of each observation
     parameterization: list[Choice] = field(default_factory=list)
-    # The same posterior from sufficient statistics (sums per group and per level pair), sampled instead of ``model``
-    # when there is one (models.normal_sufficient_likelihood, formulas.normal_sufficient_model).
+    # The same posterior, sampled instead of ``model`` when there is one: from sufficient statistics (sums per
+    # group and per level pair: models.normal_sufficient_likelihood, formulas.normal_sufficient_model), or for
+    # a formula Bambi's model with group effects drawn around the population value (formulas.around_population_model).
     sampling_model: pm.Model | None = None
     # ``sampling_model``'s data for row weights (1 keep, 0 leave out): refits without some rows
     # (cross-validation) sample the same compiled model with these values.
@@ -83,7 +86,7 @@ class BuiltModel:
             "kind": self.kind,
             "family": self.family,
             "parameterization": [choice.to_dict() for choice in self.parameterization],
-            "likelihood": "sufficient statistics" if self.sampling_model is not None else "row by row",
+            "likelihood": "sufficient statistics" if self.weighted_data is not None else "row by row",
         }
 
     def attrs(self) -> dict[str, str]:
@@ -104,7 +107,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     else:
         factors = {factor: factor_labels(data.frame, columns) for factor, columns in group_factors(spec.formula).items()}
     choices = [
-        choose(labels, data.outcome, family, factor, data.trials, data.exposure, forced=forced)
+        choose(labels, data.outcome, family, factor, data.trials, data.exposure, forced=forced,
+               separate_intercepts=spec.formula is not None)
         for factor, labels in factors.items()
     ]
     centered = all(choice.centered for choice in choices)
@@ -122,12 +126,29 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     else:
         bambi = bambi_model(spec.formula, data, family, spec.priors, centered)
         model = bambi.backend.model
+        terms = centred_terms(bambi, choices)
         if sums:
-            centred_factors = {choice.factor for choice in choices if choice.centered}
             # None for offsets and sparse crossed designs: they are sampled row by row.
-            sampling_model, weighted_data = normal_sufficient_model(bambi, centred_factors) or (None, None)
+            sampling_model, weighted_data = normal_sufficient_model(bambi, terms) or (None, None)
+        if sampling_model is None:
+            sampling_model = around_population_model(bambi, terms)  # None where it would be Bambi's model
     return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
                       weighted_data, priors, bambi)
+
+
+def centred_terms(bambi, choices: list[Choice]) -> set[str]:
+    """The group terms of a formula model to sample centred: every term of a factor whose data
+    chose centring, and the intercept ``1|f`` of a factor whose intercepts did
+    (``Choice.intercepts_centered``)."""
+    by_factor = {choice.factor: choice for choice in choices}
+    component = bambi.parameters[bambi.family.likelihood.parent]
+    terms = set()
+    for name in component.group_specific_terms:
+        expression, factor = name.split("|")
+        choice = by_factor.get(factor)
+        if choice is not None and (choice.centered or (expression == "1" and choice.intercepts_centered)):
+            terms.add(name)
+    return terms
 
 
 def accepts_sufficient_statistics(function) -> bool:

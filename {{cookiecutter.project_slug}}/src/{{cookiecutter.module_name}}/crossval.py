@@ -68,8 +68,8 @@ def without_rows(model: pm.Model, rows: np.ndarray | None = None) -> pm.Model:
 def refittable_model(built: BuiltModel) -> pm.Model:
     """What a fit samples so that its refits without some rows reuse its compiled code: the
     sufficient-statistics model (refitted with the sums over the other rows), else a
-    :func:`without_rows` copy of the row-by-row model that leaves out no row."""
-    return built.sampled_model if built.weighted_data is not None else without_rows(built.model)
+    :func:`without_rows` copy of the row-by-row model it samples that leaves out no row."""
+    return built.sampled_model if built.weighted_data is not None else without_rows(built.sampled_model)
 
 
 def refitter(built: BuiltModel, settings: SamplerSettings, sampler=None):
@@ -87,7 +87,7 @@ def refitter(built: BuiltModel, settings: SamplerSettings, sampler=None):
         sampler = sampler if sampler is not None else ModelSampler(built.sampled_model, settings.engine)
         return lambda left_out: sampler.sample(settings, data=built.weighted_data(1 - left_out)).posterior.to_dataset()
     if sampler is None or LEFT_OUT not in sampler.model.named_vars:
-        sampler = ModelSampler(without_rows(built.model), settings.engine)
+        sampler = ModelSampler(without_rows(built.sampled_model), settings.engine)
     return lambda left_out: sampler.sample(settings, data={LEFT_OUT: left_out}).posterior.to_dataset()
 
 

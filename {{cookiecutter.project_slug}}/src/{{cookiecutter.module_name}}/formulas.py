@@ -206,7 +206,7 @@ DENSE_PAIR_OCCUPANCY = 0.1
 DENSE_PAIR_MAX_ENTRIES = 2**24
 
 
-def normal_sufficient_model(model, centred_factors: set[str] | None = None):
+def normal_sufficient_model(model, centred_terms: set[str] | None = None):
     """The PyMC model of a built normal-family ``bmb.Model`` with its row-by-row likelihood
     replaced by one from sums over rows, and a function giving those sums for row weights;
     None when the formula does not allow it.
@@ -224,7 +224,7 @@ def normal_sufficient_model(model, centred_factors: set[str] | None = None):
     model. Formulas with offsets or smooth terms, and sparse crossed designs (level pairs not
     far fewer than the rows), return None: they are sampled row by row.
     One factor's effects are sampled around the population value (:func:`hierarchically_centred`,
-    given the factors whose data chose centring).
+    given the group terms whose data chose centring).
 
     Returns
     -------
@@ -297,7 +297,7 @@ def normal_sufficient_model(model, centred_factors: set[str] | None = None):
     # The graph: Bambi's parameters, by name, in a copy of its model without the observed rows.
     fgraph, _ = fgraph_from_model(model.backend.model, inlined_views=True)
     named = {output.name: output for output in fgraph.outputs}
-    hierarchically_centred(fgraph, named, component, centred_factors)
+    hierarchically_centred(fgraph, named, component, centred_terms)
     # The sums as one data vector (models.SUMS), for refits without some rows.
     all_rows = weighted_data()
     values = pack(all_rows.values())
@@ -369,7 +369,27 @@ def level_pairs(first: np.ndarray, second: np.ndarray, n_first: int, n_second: i
 CENTRED_SUFFIX = "__around_population"
 
 
-def hierarchically_centred(fgraph, named: dict, component, centred_factors: set[str] | None = None) -> None:
+def around_population_model(model, centred_terms: set[str] | None = None):
+    """A copy of a built ``bmb.Model``'s PyMC model, row by row, with group effects drawn around
+    the population value (:func:`hierarchically_centred`), or None where that changes nothing.
+
+    The same posterior: the fit samples this model and keeps Bambi's variables. On Poisson
+    counts at 100k rows x 1,000 groups (``y ~ x + (x | g)``, intercepts' information ratio 4)
+    drawing the intercepts around the population value and the slopes non-centred lifts the
+    minimum bulk ESS of 2 chains x 1000 draws from 349 (``1|g_sigma``, all non-centred) to
+    646-720 (``x|g_sigma``) in the same sampling time.
+    """
+    from pymc.model.fgraph import fgraph_from_model, model_from_fgraph
+
+    fgraph, _ = fgraph_from_model(model.backend.model, inlined_views=True)
+    named = {output.name: output for output in fgraph.outputs}
+    component = model.parameters[model.family.likelihood.parent]
+    if not hierarchically_centred(fgraph, named, component, centred_terms):
+        return None
+    return model_from_fgraph(fgraph, mutate_fgraph=True)
+
+
+def hierarchically_centred(fgraph, named: dict, component, centred_terms: set[str] | None = None) -> list[str]:
     """Sample one factor's group effects around the population value: ``a_j ~ Normal(b, s)``
     with Bambi's ``u_j = a_j - b`` (or its non-centred ``z_j = (a_j - b) / s``), in place; a
     change of variables, so the same posterior.
@@ -380,14 +400,14 @@ def hierarchically_centred(fgraph, named: dict, component, centred_factors: set[
     at the population value (as ``models.varying_slopes`` does) removes the ridge. Only group
     terms whose expression is the intercept or a common numeric term are changed, and of
     several factors with the same expression (crossed or nested) only the one with the fewest
-    groups among those sampled centred (``centred_factors``: the factors whose data chose
-    centring; None: those Bambi built centred): its effects then carry the common value and the
+    groups among those sampled centred (``centred_terms``: the group terms, e.g. ``1|school``,
+    whose data chose centring; None: those Bambi built centred): its effects then carry the common value and the
     others stay centred at zero. Centring two crossed factors at ``b`` would move the ridge,
     not remove it: ``b`` is then pinned only by the prior of the factor with fewer groups
     (R-hat 4 for ``Intercept`` at 1M rows x 10,000 schools x 100 raters; centring the raters
     only: 1.00). ``bambi_model`` builds all factors one way (Bambi's ``noncentered``), so a factor that chose
     centring in a model built non-centred (Penicillin's 6 samples beside its 24 plates) is
-    sampled centred here, its ``*_offset`` kept as a deterministic.
+    sampled centred here, its ``*_offset`` kept as a deterministic. Returns the group terms changed.
     """
     from pymc.model.fgraph import ModelFreeRV, model_deterministic, model_free_rv
     from pytensor.tensor.random.basic import NormalRV
@@ -402,10 +422,10 @@ def hierarchically_centred(fgraph, named: dict, component, centred_factors: set[
 
     chosen = {}  # common term -> the group term centred at it
     for term in component.group_specific_terms.values():
-        expression, factor = term.name.split("|")
+        expression = term.name.split("|")[0]
         common = "Intercept" if expression == "1" else expression
         effects = sampled(term)
-        centred = free(term.name) is not None if centred_factors is None else factor in centred_factors
+        centred = free(term.name) is not None if centred_terms is None else term.name in centred_terms
         if free(common) is None or effects is None or effects.type.ndim != 1 or named[common].type.ndim != 0 \
                 or not centred or not isinstance(effects.owner.inputs[0].owner.op, NormalRV):  # e.g. a StudentT prior
             continue
@@ -424,3 +444,4 @@ def hierarchically_centred(fgraph, named: dict, component, centred_factors: set[
         difference = model_deterministic((centred - named[common]) / scale, output.name, *output.owner.op.dims)
         fgraph.replace(output, difference, import_missing=True)
         named[output.name] = difference
+    return [term.name for term in chosen.values()]

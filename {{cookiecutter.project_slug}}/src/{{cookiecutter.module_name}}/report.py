@@ -68,7 +68,8 @@ def parameterization_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
     """For every fit and group factor: centred or non-centred, and why."""
     rows = [
         {"model": name, "factor": choice["factor"],
-         "parameterization": "centred" if choice["centered"] else "non-centred", "reason": choice["reason"]}
+         "parameterization": choice.get("label", "centred" if choice["centered"] else "non-centred"),  # older fits: no label
+         "reason": choice["reason"]}
         for name, fit_data in fits.items()
         for choice in model_record(fit_data).get("parameterization", [])
     ]

@@ -78,7 +78,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
     settings : SamplerSettings
         ``engine`` is ``"nutpie"`` (compiled, fast) or ``"pymc"`` (PyMC's own NUTS);
         ``pointwise_rows`` and ``pointwise_draws`` bound the pointwise values (see
-        ``pointwise.py``). ``built.sampling_model`` (sufficient statistics), when there is
+        ``pointwise.py``). ``built.sampling_model`` (from sufficient statistics, or reparameterised), when there is
         one, is what gets sampled; the pointwise values come from ``built.model``. If a
         nutpie chain gets stuck (see :func:`stuck_chains`) the model is sampled again with
         PyMC's NUTS, with a warning, and the fit's ``sampler_fallback`` attribute says so.
