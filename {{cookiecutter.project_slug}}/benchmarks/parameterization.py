@@ -9,24 +9,39 @@ row-by-row model is used (as with ``sampler.sufficient_statistics: false``): the
 geometry is the same either way, and sampling time, which the parameterisation changes,
 is then not hidden by compilation.
 
-Run with ``make bench`` or ``python benchmarks/parameterization.py``.
+Then, for formula models, whose intercepts are decided on their own (``Choice.intercepts_centered``:
+drawn around the population intercept from a median information ratio of 3, slopes non-centred):
+``y ~ x + (x | group)`` on normal, Bernoulli and Poisson outcomes of the same simulated design
+at several sizes, Bambi's non-centred model against what the fit samples with ``auto`` and
+against the intercepts drawn around the population value whatever the ratio, with the
+project's fit path and sampler settings.
+
+Run with ``make bench`` or ``python benchmarks/parameterization.py [--tables custom intercepts]``.
 """
 
 import time
+from dataclasses import replace
 
 import arviz as az
+import numpy as np
 import pandas as pd
 import pymc as pm
 
 from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.config import load_config
+from {{ cookiecutter.module_name }}.config import ModelSpec, load_config
 from {{ cookiecutter.module_name }}.diagnostics import parameter_names
-from {{ cookiecutter.module_name }}.sampling import parallel_chains
+from {{ cookiecutter.module_name }}.formulas import around_population_model, normal_sufficient_model
+from {{ cookiecutter.module_name }}.parameterization import information_ratios
+from {{ cookiecutter.module_name }}.sampling import parallel_chains, sample_posterior
 
 from common import parser, simulated_case
+from formulas import counts_of, min_bulk_ess
 
 # (rows, groups): group sizes are drawn uniformly around rows / groups.
 CASES = {"1k rows / 40 groups": (40, 3, 47), "100k rows / 1000 groups": (1000, 50, 150)}
+# Formula intercepts: (family, groups, min size, max size), from weakly to well informed intercepts.
+INTERCEPT_CASES = [("bernoulli", 40, 3, 47), ("poisson", 40, 3, 47), ("bernoulli", 200, 25, 75),
+                   ("normal", 200, 5, 15), ("normal", 40, 3, 47), ("poisson", 1000, 50, 150)]
 
 
 def run_case(config, n_groups: int, min_size: int, max_size: int, draws: int, tune: int, chains: int, seed: int,
@@ -56,20 +71,67 @@ def run_case(config, n_groups: int, min_size: int, max_size: int, draws: int, tu
     return table, built.parameterization[0].reason
 
 
+def outcome_of(family: str, data):
+    """The normal case's rows with an outcome of ``family`` from the same linear predictor."""
+    frame = data.frame
+    if family == "poisson":
+        frame = counts_of(data)
+    elif family == "bernoulli":
+        eta = 0.3 + (frame["y"] - frame["y"].mean()) / frame["y"].std()
+        frame = frame.assign(y=np.random.default_rng(0).binomial(1, 1 / (1 + np.exp(-eta))))
+    return replace(data, frame=frame, outcome=frame["y"].to_numpy())
+
+
+def intercepts_case(config, family: str, n_groups: int, min_size: int, max_size: int, settings) -> list[dict]:
+    """``y ~ x + (x | group)``: Bambi's non-centred model, the model ``auto`` samples, and the
+    intercepts drawn around the population value whatever the ratio (slopes non-centred)."""
+    case_config, normal = simulated_case(config, n_groups, min_size, max_size, seed=settings.seed)
+    data = outcome_of(family, normal)
+    ratio = round(float(information_ratios(data.frame["group"], data.outcome, family).median()), 1)
+    rows = []
+    for setting in ("non_centered", "auto", "intercepts_centred"):
+        formula_config = case_config.model_copy(update={
+            "family": family, "parameterization": "auto" if setting == "auto" else "non_centered",
+            "models": [ModelSpec(name="formula", formula="y ~ x + (x | group)")]})
+        built = build_model(formula_config, "formula", data)
+        model, sampled = built.sampled_model, built.parameterization[0].label
+        if setting == "intercepts_centred":
+            model = (around_population_model(built.bambi, {"1|group"}) if built.weighted_data is None
+                     else normal_sufficient_model(built.bambi, {"1|group"})[0])
+            sampled = "non-centred, intercepts centred"
+        start = time.perf_counter()
+        idata = sample_posterior(model, "formula", settings, "nutpie")
+        seconds = time.perf_counter() - start
+        rows.append({"family": family, "rows": len(data.outcome), "groups": n_groups, "ratio": ratio,
+                     "setting": setting, "sampled": sampled, "divergences": int(idata.sample_stats["diverging"].sum()),
+                     "wall_s": round(seconds, 1), "min_ess_bulk": round(min_bulk_ess(idata))})
+        rows[-1]["vs_non_centered"] = round(rows[-1]["min_ess_bulk"] / rows[0]["min_ess_bulk"], 2)
+    return rows
+
+
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    options = parser(__doc__.splitlines()[0])
+    options.add_argument("--tables", nargs="+", default=["custom", "intercepts"], choices=["custom", "intercepts"])
+    args = options.parse_args()
     config = load_config(args.config)
     # Untimed warm-up: the first fit in a process pays one-off JIT and import costs.
     run_case(config, 10, 5, 5, draws=50, tune=50, chains=1, seed=args.seed, quiet=True)
-    tables = []
-    for label, (n_groups, min_size, max_size) in CASES.items():
-        print(label, flush=True)
-        table, reason = run_case(config, n_groups, min_size, max_size, args.draws, args.tune, args.chains, args.seed)
-        print(f"  auto: {reason}")
-        tables.append(table)
-    print()
-    print(pd.concat(tables).to_string(index=False))
-
+    if "custom" in args.tables:
+        tables = []
+        for label, (n_groups, min_size, max_size) in CASES.items():
+            print(label, flush=True)
+            table, reason = run_case(config, n_groups, min_size, max_size, args.draws, args.tune, args.chains,
+                                     args.seed)
+            print(f"  auto: {reason}")
+            tables.append(table)
+        print()
+        print(pd.concat(tables).to_string(index=False))
+    if "intercepts" in args.tables:
+        settings = config.sampler_settings().model_copy(update={"draws": args.draws, "tune": args.tune,
+                                                                "chains": args.chains, "seed": args.seed})
+        rows = [row for case in INTERCEPT_CASES for row in intercepts_case(config, *case, settings)]
+        print()
+        print(pd.DataFrame(rows).to_string(index=False))
 
 if __name__ == "__main__":
     main()
