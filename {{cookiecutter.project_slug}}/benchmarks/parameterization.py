@@ -133,5 +133,6 @@ def main() -> None:
         print()
         print(pd.DataFrame(rows).to_string(index=False))
 
+
 if __name__ == "__main__":
     main()

@@ -34,6 +34,7 @@ CENTERED_MIN_RATIO = 16.0
 # 2 chains x 1000 draws against all non-centred; slopes' information ratio about 1): ratios
 # 0.5-1.0 (Bernoulli and Poisson, 40 groups) lose (171-419 against 180-609), 1.9-2.8 are even,
 # 3.4-6.8 (normal, 40-200 groups; Poisson at 100k rows) win 1.4-3.4x (e.g. 646 against 349).
+# ``benchmarks/parameterization.py --tables intercepts`` reruns it at the project's settings.
 INTERCEPTS_CENTERED_MIN_RATIO = 3.0
 
 
