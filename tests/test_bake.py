@@ -37,6 +37,7 @@ EXPECTED_FILES = sorted(
         "benchmarks/pipeline.py",
         "benchmarks/sampling.py",
         "benchmarks/sweep.py",
+        "benchmarks/targets.py",
         "pyproject.toml",
         "config/analysis.yaml",
         "data/example/schools.csv",
@@ -60,7 +61,7 @@ EXPECTED_FILES = sorted(
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_bad_input", "test_browser", "test_calibration", "test_checks", "test_compare", "test_compiling", "test_config", "test_crossval", "test_data", "test_diagnostics",
+                "conftest", "test_bad_input", "test_benchmarks", "test_browser", "test_calibration", "test_checks", "test_compare", "test_compiling", "test_config", "test_crossval", "test_data", "test_diagnostics",
                 "test_estimates", "test_families", "test_formulas", "test_kernels", "test_models", "test_parameterization", "test_pipeline", "test_plots", "test_pointwise",
                 "test_predict", "test_priors", "test_progress", "test_real_data", "test_report", "test_sampling", "test_simulate", "test_sweep",
             )

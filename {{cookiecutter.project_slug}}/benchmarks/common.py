@@ -1,6 +1,11 @@
-"""What the benchmarks share: their command-line options and the simulated data they fit."""
+"""What the benchmarks share: their command-line options, the simulated data they fit, empty
+compile caches, and where their tables are kept for ``targets.py``."""
 
 import argparse
+import os
+from pathlib import Path
+
+import pandas as pd
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, DataConfig, ModelSpec
 from {{ cookiecutter.module_name }}.data import GroupedData, prepare
@@ -31,3 +36,25 @@ def simulated_case(config: AnalysisConfig, n_groups: int, min_size: int, max_siz
         "models": [ModelSpec(name="varying_slopes", custom="varying_slopes")],
     })
     return case_config, prepare(frame, case_config)
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def save_results(table: pd.DataFrame, name: str) -> Path:
+    """Keep a benchmark's table as ``benchmarks/results/<name>.csv``, where ``targets.py`` reads it."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def compile_caches_in(folder: Path) -> dict[str, str]:
+    """This process's environment with PyTensor's and Numba's compile caches in ``folder``.
+
+    PyTensor's whole *base* compile directory moves (its C modules and the Numba functions it
+    caches under ``<base_compiledir>/numba``; a new ``compiledir`` alone leaves those warm),
+    and Numba's own cache with it. Empty at first: a user's first fit; kept: every later one.
+    """
+    return {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={folder / 'pytensor'}",
+            "NUMBA_CACHE_DIR": str(folder / "numba")}

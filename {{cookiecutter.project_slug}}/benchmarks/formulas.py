@@ -14,7 +14,8 @@ Both from the formula to the posterior (model building and compilation included)
 same chains, tuning steps and draws; ESS is the minimum bulk ESS over every parameter, group
 effects included. Prints ESS per second and the project's ratio, and how far apart the two
 posteriors' means of the population-level parameters are in Monte Carlo standard errors (the
-same model: they should be within a few). Run with ``make bench`` or
+same model: they should be within a few); the table is kept in
+``benchmarks/results/formulas.csv`` for ``targets.py``. Run with ``make bench`` or
 ``python benchmarks/formulas.py [--cases 100k]``.
 """
 
@@ -32,7 +33,7 @@ from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.config import ModelSpec, load_config
 from {{ cookiecutter.module_name }}.sampling import parallel_chains, sample_posterior
 
-from common import parser, simulated_case
+from common import parser, save_results, simulated_case
 
 CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "warm-up": (10, 5, 5)}
 FORMULA = "y ~ x + (x | group)"
@@ -119,6 +120,7 @@ def main() -> None:
     project = table[table["engine"] == "project"].set_index(["case", "family", "formula"])["ess_per_s"]
     table["project_ratio"] = [project[key] / value for key, value
                               in zip(zip(table["case"], table["family"], table["formula"]), table["ess_per_s"])]
+    save_results(table, "formulas")
     print()
     print(table.round(2).to_string(index=False))
 

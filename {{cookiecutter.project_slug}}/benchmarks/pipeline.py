@@ -3,9 +3,14 @@
 Each case runs ``python -m {{ cookiecutter.module_name }} run`` in a fresh copy of the project's notebooks and
 config, in a temporary folder, with empty compile caches: PyTensor's whole base compile
 directory (its C modules and the Numba functions it caches under ``<base_compiledir>/numba``,
-which a new ``compiledir`` alone does not empty) and Numba's own cache. Before each cold run
-the operating system's file cache is dropped where the benchmark may (root on Linux), so the
-first imports read from disk as after a fresh install; the table says whether it was:
+which a new ``compiledir`` alone does not empty) and Numba's own cache. It runs in a new
+virtual environment that ``make`` builds as it does after a bake (``pip install -e '.[test]'``
+and the notebooks' kernel, from a copy of the project; not timed), so that the packages of
+the ``bench`` extra, which the pipeline does not use but some of its imports would load, cost
+nothing a user would not pay (``--environment this`` runs in this one instead). Before each
+cold run the operating system's file cache is dropped where the benchmark may (root on
+Linux), so the first imports read from disk as after a fresh install; the table says whether
+it was:
 
 * **example**: the project's own config and data. Five runs: cold (nothing fitted or
   compiled yet: a user's first run), warm caches (fits and reports deleted, compile caches
@@ -31,8 +36,10 @@ The 1M cases turn leave-groups-out cross-validation and exact refits off
 (``cross_validation.group_folds: 0``, ``max_refits: 0``): each fold is a row-by-row refit.
 For every run it prints the wall time, the notebooks executed, their summed execute and
 render times (``reports/timings.json``) and the peak memory of the whole process tree
-(the runner and its kernels, sampled every 0.2 s). Run with ``make bench`` or
-``python benchmarks/pipeline.py [--cases example 1M]``.
+(the runner and its kernels, sampled every 0.2 s), and for ``1M formulas`` the largest distance
+between the formula's and the hand-written model's estimates; the table is kept in
+``benchmarks/results/pipeline.csv`` for ``targets.py``. Run with ``make bench`` or
+``python benchmarks/pipeline.py [--cases example 1M] [--environment new|this]``.
 """
 
 import argparse
@@ -52,6 +59,8 @@ import yaml
 
 from {{ cookiecutter.module_name }}.simulate import EXAMPLES, simulate_grouped
 
+from common import compile_caches_in, save_results
+
 PROJECT = Path(__file__).resolve().parents[1]
 RATER_SD = 0.5  # the 1M crossed case's raters: 100 of them shift the outcome by this sd
 
@@ -61,6 +70,18 @@ def copy_project(target: Path) -> Path:
     for folder in ("notebooks", "config", "data"):
         shutil.copytree(PROJECT / folder, target / folder)
     return target / "config" / "analysis.yaml"
+
+
+def new_environment(folder: Path) -> Path:
+    """A virtual environment as ``make`` builds it after a bake, in a copy of the project in
+    ``folder``; returns its Python."""
+    for part in ("Makefile", "pyproject.toml", "README.md"):
+        shutil.copy2(PROJECT / part, folder / part)
+    shutil.copytree(PROJECT / "src", folder / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    base = getattr(sys, "_base_executable", sys.executable)  # this venv's interpreter, not the venv
+    subprocess.run(["make", "--no-print-directory", ".venv/.installed", f"PYTHON={base}"], cwd=folder, check=True,
+                   stdout=subprocess.DEVNULL)
+    return folder / ".venv" / "bin" / "python"
 
 
 def million_rows(config_path: Path, seed: int, case: str) -> None:
@@ -99,10 +120,10 @@ def million_rows(config_path: Path, seed: int, case: str) -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def run_measured(config_path: Path, environment: dict) -> dict:
-    """Run the pipeline; wall time, peak memory of the process tree, and the run's timings."""
+def run_measured(python: Path, config_path: Path, environment: dict) -> dict:
+    """Run the pipeline with ``python``; wall time, peak memory of the process tree, and the run's timings."""
     started = time.perf_counter()
-    process = psutil.Popen([sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--config", str(config_path)],
+    process = psutil.Popen([str(python), "-m", "{{ cookiecutter.module_name }}", "run", "--config", str(config_path)],
                            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
     while process.poll() is None:
@@ -164,12 +185,11 @@ def drop_file_cache() -> bool:
         return False
 
 
-def run_case(label: str, seed: int) -> list[dict]:
+def run_case(label: str, seed: int, python: Path) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as folder:
         folder = Path(folder)
         config_path = copy_project(folder / "project")
-        environment = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={folder / 'pytensor'}",
-                       "NUMBA_CACHE_DIR": str(folder / "numba")}
+        environment = compile_caches_in(folder)
         if label.startswith("1M"):
             million_rows(config_path, seed, label)
             runs = {"cold": None}
@@ -181,17 +201,19 @@ def run_case(label: str, seed: int) -> list[dict]:
             if before is not None:
                 before(config_path)
             file_cache = "dropped" if run == "cold" and drop_file_cache() else "kept"
-            row = {"case": label, "run": run, "file_cache": file_cache, **run_measured(config_path, environment)}
+            row = {"case": label, "run": run, "file_cache": file_cache, **run_measured(python, config_path, environment)}
             print("  " + ", ".join(f"{key} {value}" for key, value in row.items()), flush=True)
             rows.append(row)
         if label == "1M formulas":
-            print(formula_against_hand_written(config_path.parents[1] / "reports" / "estimates.csv"))
+            apart = formula_against_hand_written(config_path.parents[1] / "reports" / "estimates.csv")
+            print(apart.round(4).to_string(index=False))
+            rows[-1]["max_mcse_apart"] = apart["mcse_apart"].max()
         if label == "1M crossed":
             print(crossed_against_simulation(config_path.parents[1] / "reports" / "estimates.csv"))
         return rows
 
 
-def formula_against_hand_written(estimates_path: Path) -> str:
+def formula_against_hand_written(estimates_path: Path) -> pd.DataFrame:
     """How far ``formula_slopes``'s estimates are from ``varying_slopes``'s, in Monte Carlo
     standard errors (posterior sd / sqrt(bulk ESS), both fits' combined)."""
     estimates = pd.read_csv(estimates_path).fillna({"group": ""})
@@ -201,7 +223,7 @@ def formula_against_hand_written(estimates_path: Path) -> str:
         estimates[estimates["model"] == "varying_slopes"], on=keys, suffixes=("_formula", "_hand"))
     both["mcse_apart"] = (both["estimate_formula"] - both["estimate_hand"]).abs() / np.hypot(
         both["mcse_formula"], both["mcse_hand"])
-    return both[[*keys, "estimate_formula", "estimate_hand", "mcse_apart"]].round(4).to_string(index=False)
+    return both[[*keys, "estimate_formula", "estimate_hand", "mcse_apart"]]
 
 
 def crossed_against_simulation(estimates_path: Path) -> str:
@@ -222,10 +244,16 @@ def main() -> None:
     cases = ["example", "1M", "1M formulas", "1M intercepts", "1M slopes", "1M crossed"]
     options.add_argument("--cases", nargs="+", default=cases, choices=cases)
     options.add_argument("--seed", type=int, default=1)
+    options.add_argument("--environment", choices=["new", "this"], default="new",
+                         help="a new virtual environment as `make` builds it (default), or this one")
     args = options.parse_args()
-    rows = [row for label in args.cases for row in run_case(label, args.seed)]
+    with tempfile.TemporaryDirectory(prefix="bench-environment-") as folder:
+        python = new_environment(Path(folder)) if args.environment == "new" else Path(sys.executable)
+        rows = [row for label in args.cases for row in run_case(label, args.seed, python)]
+    table = pd.DataFrame(rows).assign(environment=args.environment)
+    save_results(table, "pipeline")
     print()
-    print(pd.DataFrame(rows).round(2).to_string(index=False))
+    print(table.round(2).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ automatic choice), chains, tuning steps and draws, by
   (``sampler.sufficient_statistics: auto``, the default, takes them for this custom model on
   any rows), its sampler
   callbacks loaded from Numba's cache when an earlier process compiled the same graph
-  (``compiling.py``; the ``cached`` column says whether they were: run twice to see both);
+  (``compiling.py``; the ``cached`` column says whether they were);
 * **project_rows**: the same with the row-by-row likelihood (``sufficient_statistics: false``).
   This is also what ``pm.sample()`` does by default, since PyMC 6 picks nutpie when it is
   installed;
@@ -19,21 +19,32 @@ automatic choice), chains, tuning steps and draws, by
 * **numpyro**: the project's model (sufficient statistics) with NumPyro's NUTS through JAX
   (``nuts_sampler="numpyro"``; also in the ``bench`` extra), to decide between the engines.
 
-Each engine first fits a tiny case, untimed, so that one-off JIT and import costs are not
-charged to whichever engine runs first. Every engine runs its chains side by side, one per core. (PyMC counts one usable core on
-some virtual machines and would otherwise run them one after another.)
+Each fit runs in a fresh process of its own, as a user's fit does, with compile caches of its
+engine's own, measured twice: **first fit**, with those caches empty (a new model: PyTensor
+compiles its graph to Numba or C), then **later fit**, with what the first fit left in them
+(every fit after a model's first, also after a prior edit: the priors' values are inputs of the
+compiled code). Stan and NumPyro compile afresh in every process (PyStan is given a new program
+each time; JAX keeps no compile cache on disk by default): their later fit is their first
+fit's row. Every engine runs its chains side by side, one per core. (PyMC counts one usable
+core on some virtual machines and would otherwise run them one after another.)
 
 For each it prints start-up (interpreter and imports, measured in a fresh process),
-compilation, sampling, the minimum bulk ESS over every parameter (group effects included),
-ESS per second with and without compilation, and the project's ratio to each. Run with
+compilation (everything but sampling, in the process of the fit, after its imports),
+sampling, the minimum bulk ESS over every parameter (group effects included), ESS per second
+with and without compilation, and the project's ratio to each, for first and later fits; the
+table is kept in ``benchmarks/results/sampling.csv`` for ``targets.py``. Run with
 ``make bench`` or ``python benchmarks/sampling.py [--cases 1k 100k]``.
 """
 
+import argparse
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 # JAX sees one CPU device unless told otherwise, and NumPyro would then run chains one after another.
 os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={os.cpu_count()}")
@@ -47,9 +58,11 @@ from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.sampling import ModelSampler, parallel_chains
 
-from common import parser, simulated_case
+from common import compile_caches_in, parser, save_results, simulated_case
 
-CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "1M": (10_000, 50, 150), "warm-up": (10, 5, 5)}
+CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "1M": (10_000, 50, 150)}
+FITS = ("first fit", "later fit")
+UNCACHED = {"stan", "numpyro"}  # compiled afresh in every process: a later fit is the first one again
 IMPORTS = {
     "project": "import pymc, nutpie",
     "project_rows": "import pymc, nutpie",
@@ -182,55 +195,70 @@ def run_stan(data, priors, centered: bool, settings) -> dict:
     return {"compile_s": compiled_at - started, "sample_s": finished - compiled_at, "posterior": posterior}
 
 
-def run_case(config, label: str, engines: list[str], settings, quiet: bool = False) -> list[dict]:
-    n_groups, min_size, max_size = CASES[label]
-    case_config, data = simulated_case(config, n_groups, min_size, max_size, settings.seed)
-    built = build_model(case_config, "varying_slopes", data)
-    if not quiet:
-        print(f"{label}: {len(data.outcome)} rows, {n_groups} groups, {'centred' if built.centered else 'non-centred'}",
-              flush=True)
-    rows = []
-    for engine in engines:
-        if engine == "stan":
-            result = run_stan(data, built.priors, built.centered, settings)
-        elif engine == "project":
-            result = run_project(build_model(case_config, "varying_slopes", data).sampled_model, settings)
-        elif engine == "numpyro":
-            result = run_pymc(build_model(case_config, "varying_slopes", data).sampled_model, settings, sampler="numpyro")
-        else:
-            row_by_row = case_config.model_copy(update={"sampler": settings.model_copy(update={"sufficient_statistics": False})})
-            model = build_model(row_by_row, "varying_slopes", data).model
-            result = run_pymc(model, settings, sampler="nutpie" if engine == "project_rows" else "pymc")
-        ess = min_bulk_ess(result.pop("posterior"))
-        row = {"case": label, "engine": engine, "startup_s": startup_seconds(engine), **result, "min_ess_bulk": ess}
-        row["ess_per_s"] = ess / (row["compile_s"] + row["sample_s"])
-        row["ess_per_s_sampling"] = ess / row["sample_s"]
-        if not quiet:
-            print(f"  {engine}: " + ", ".join(f"{key} {value:.1f}" for key, value in row.items()
-                                            if isinstance(value, float)), flush=True)
-        rows.append(row)
-    return rows
+def run_engine(config, label: str, engine: str, settings) -> dict:
+    """One fit of the case's model by ``engine`` in this process: its timings and minimum bulk ESS."""
+    case_config, data = simulated_case(config, *CASES[label], settings.seed)
+    if engine == "stan":
+        built = build_model(case_config, "varying_slopes", data)
+        result = run_stan(data, built.priors, built.centered, settings)
+    elif engine in ("project", "numpyro"):
+        model = build_model(case_config, "varying_slopes", data).sampled_model
+        result = run_project(model, settings) if engine == "project" else run_pymc(model, settings, sampler="numpyro")
+    else:
+        row_by_row = case_config.model_copy(update={"sampler": settings.model_copy(update={"sufficient_statistics": False})})
+        model = build_model(row_by_row, "varying_slopes", data).model
+        result = run_pymc(model, settings, sampler="nutpie" if engine == "project_rows" else "pymc")
+    ess = min_bulk_ess(result.pop("posterior"))
+    row = {"case": label, "engine": engine, "startup_s": startup_seconds(engine), **result, "min_ess_bulk": ess}
+    row["ess_per_s"] = ess / (row["compile_s"] + row["sample_s"])
+    row["ess_per_s_sampling"] = ess / row["sample_s"]
+    return row
+
+
+def run_in_fresh_process(label: str, engine: str, caches: Path, arguments) -> dict:
+    """``run_engine`` in a new Python process whose compile caches live in ``caches``."""
+    output = caches.parent / f"{engine}-{label}.json"
+    command = [sys.executable, __file__, "--one", engine, label, "--output", str(output), "--config", arguments.config,
+               "--draws", str(arguments.draws), "--tune", str(arguments.tune), "--chains", str(arguments.chains),
+               "--seed", str(arguments.seed)]
+    subprocess.run(command, env=compile_caches_in(caches), check=True)
+    return json.loads(output.read_text())
 
 
 def main() -> None:
     options = parser(__doc__.splitlines()[0])
-    options.add_argument("--cases", nargs="+", default=["1k", "100k"], choices=[case for case in CASES if case != "warm-up"])
+    options.add_argument("--cases", nargs="+", default=["1k", "100k"], choices=list(CASES))
     options.add_argument("--engines", nargs="+", default=list(IMPORTS), choices=list(IMPORTS))
+    options.add_argument("--one", nargs=2, metavar=("ENGINE", "CASE"), help=argparse.SUPPRESS)
+    options.add_argument("--output", help=argparse.SUPPRESS)
     args = options.parse_args()
-    config = load_config(args.config)
-    settings = config.sampler.model_copy(update={"draws": args.draws, "tune": args.tune, "chains": args.chains,
-                                                 "seed": args.seed, "engine": "nutpie"})
-    # Untimed warm-up: the first fit of each engine in a process pays one-off JIT and import
-    # costs (Numba's own, for nutpie), which would otherwise count against whichever runs first.
-    warm_up = settings.model_copy(update={"draws": 50, "tune": 50, "chains": 1})
-    run_case(config, "warm-up", [engine for engine in args.engines if engine != "stan"], warm_up, quiet=True)
-    rows = [row for label in args.cases for row in run_case(config, label, args.engines, settings)]
+    if args.one:  # a child process: one fit, its row written to --output
+        config = load_config(args.config)
+        settings = config.sampler.model_copy(update={"draws": args.draws, "tune": args.tune, "chains": args.chains,
+                                                     "seed": args.seed, "engine": "nutpie"})
+        Path(args.output).write_text(json.dumps(run_engine(config, args.one[1], args.one[0], settings)))
+        return
+    rows, first = [], {}
+    with tempfile.TemporaryDirectory(prefix="bench-sampling-") as folder:
+        for fit in FITS:
+            for label in args.cases:
+                for engine in args.engines:
+                    if fit == "later fit" and engine in UNCACHED:
+                        row = first[label, engine]
+                    else:
+                        row = run_in_fresh_process(label, engine, Path(folder) / engine, args)
+                        first.setdefault((label, engine), row)
+                        print(f"{label} {fit} {engine}: " + ", ".join(
+                            f"{key} {value:.1f}" for key, value in row.items() if isinstance(value, float)), flush=True)
+                    rows.append({"fit": fit, **row})
     table = pd.DataFrame(rows)
-    print()
-    print(table.round(2).to_string(index=False))
+    save_results(table, "sampling")
+    for fit in FITS:
+        print(f"\n{fit}" + (" (Stan's and NumPyro's rows: their first fit's)" if fit == "later fit" else ""))
+        print(table[table["fit"] == fit].drop(columns="fit").round(2).to_string(index=False))
     if "project" in args.engines:
         print()
-        print(ratios(table).T.round(2).to_string())
+        print(pd.concat({fit: ratios(table[table["fit"] == fit]).T for fit in FITS}, axis=1).round(2).to_string())
 
 
 def ratios(table: pd.DataFrame) -> pd.DataFrame:
