@@ -20,7 +20,7 @@ automatic choice), chains, tuning steps and draws, by
   (``nuts_sampler="numpyro"``; also in the ``bench`` extra), to decide between the engines.
 
 Each fit runs in a fresh process of its own, as a user's fit does, with compile caches of its
-engine's own, measured twice: **first fit**, with those caches empty (a new model: PyTensor
+engine and case's own, measured twice: **first fit**, with those caches empty (a new model: PyTensor
 compiles its graph to Numba or C), then **later fit**, with what the first fit left in them
 (every fit after a model's first, also after a prior edit: the priors' values are inputs of the
 compiled code). Stan and NumPyro compile afresh in every process (PyStan is given a new program
@@ -246,7 +246,7 @@ def main() -> None:
                     if fit == "later fit" and engine in UNCACHED:
                         row = first[label, engine]
                     else:
-                        row = run_in_fresh_process(label, engine, Path(folder) / engine, args)
+                        row = run_in_fresh_process(label, engine, Path(folder) / f"{engine}-{label}", args)
                         first.setdefault((label, engine), row)
                         print(f"{label} {fit} {engine}: " + ", ".join(
                             f"{key} {value:.1f}" for key, value in row.items() if isinstance(value, float)), flush=True)
