@@ -218,10 +218,12 @@ def run_engine(config, label: str, engine: str, settings) -> dict:
 def run_in_fresh_process(label: str, engine: str, caches: Path, arguments) -> dict:
     """``run_engine`` in a new Python process whose compile caches live in ``caches``."""
     output = caches.parent / f"{engine}-{label}.json"
-    command = [sys.executable, __file__, "--one", engine, label, "--output", str(output), "--config", arguments.config,
+    command = [sys.executable, __file__, "--one", engine, label, "--output", str(output),
+               "--config", str(Path(arguments.config).resolve()),
                "--draws", str(arguments.draws), "--tune", str(arguments.tune), "--chains", str(arguments.chains),
                "--seed", str(arguments.seed)]
-    subprocess.run(command, env=compile_caches_in(caches), check=True)
+    # In the temporary folder: PyStan builds its extension modules in the working folder's build/.
+    subprocess.run(command, env=compile_caches_in(caches), cwd=caches.parent, check=True)
     return json.loads(output.read_text())
 
 
