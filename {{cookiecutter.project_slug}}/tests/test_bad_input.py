@@ -84,6 +84,30 @@ DATA_CASES = {
     "absent predictor": (lambda f: f.drop(columns="ses"), {}, ["column 'ses' named in the config (data.predictors)"]),
     "formula names an absent column": (lambda f: f, {"models": [{"name": "m", "formula": "score ~ income"}]},
                                        ["column 'income' named in the config (models[m].formula)"]),
+    "formula call names an absent column": (lambda f: f, {"models": [{"name": "m", "formula": "score ~ I(income ** 2)"}]},
+                                            ["column 'income' named in the config (models[m].formula)"]),
+    # An outcome that does not vary leaves nothing to model (nutpie: "All initialization points failed")
+    "constant outcome": (lambda f: f.assign(score=3.5), {}, ["'score' (data.outcome) has the same value (3.5) in all 30 rows",
+                                                            "nothing to model", "Fix: check that data.outcome"]),
+    "binary outcome of one category": (lambda f: f.assign(score=1), {"family": "bernoulli"},
+                                       ["'score' (data.outcome) has the same value (1) in all 30 rows"]),
+    "counts all zero": (lambda f: f.assign(score=0), {"family": "poisson"}, ["has the same value (0) in all 30 rows"]),
+    "binomial with no failure": (lambda f: f.assign(n_items=np.arange(30) % 4 + 1, score=np.arange(30) % 4 + 1),
+                                 {"family": "binomial", "data.trials": "n_items"},
+                                 ["'score' (data.outcome) has no failure in any of the 30 rows", "data.trials 'n_items'"]),
+}
+
+# id -> (change to the data frame, config keys to set, expected message parts): what a setting would cost,
+# refused before anything runs (the message names the config file)
+COST_CASES = {
+    "draws beyond memory": (lambda f: f, {"sampler.draws": 100_000_000},
+                            ["sampler.draws 100,000,000 x sampler.chains", "GB of memory", "available",
+                             "Fix: lower sampler.draws"]),
+    "chains beyond memory": (lambda f: f, {"sampler.draws": 2_000_000, "sampler.chains": 5000},
+                             ["sampler.chains 5000", "of memory", "Fix:"]),
+    "more folds than groups": (lambda f: f, {"cross_validation": {"group_folds": 100_000}},
+                               ["cross_validation.group_folds: 100,000 folds", "'school' has 6 groups",
+                                "at most 6", "leave-one-group-out"]),
 }
 
 # id -> (raw text of the CSV, expected message parts)
@@ -148,6 +172,23 @@ CONFIG_CASES = {
     "binomial without trials": ({"family": "binomial"}, ["data.trials: the binomial family needs"]),
     "repeated model names": ({"models": ["varying_slopes", "varying_slopes"]}, ["names must be unique"]),
     "unknown parameterisation": ({"parameterization": "sideways"}, ["parameterization", "'auto', 'centered' or 'non_centered'"]),
+    # Every candidate models data.outcome, so that PSIS-LOO compares like with like
+    "formula of another outcome": ({"models": [{"name": "m", "formula": "ses ~ 1 + (1 | school)"}]},
+                                   ["models[m].formula", "models 'ses'", "(data.outcome) is 'score'",
+                                    "Fix: write the formula as 'score ~ ...'"]),
+    "formula of a transformed outcome": ({"models": [{"name": "m", "formula": "np.log(score) ~ ses"}]},
+                                         ["models 'np.log(score)'", "is 'score'"]),
+    "binomial formula without its trials": ({"family": "binomial", "data.trials": "n_items",
+                                             "models": [{"name": "m", "formula": "score ~ ses"}]},
+                                            ["models 'score'", "is 'p(score, n_items)'", "'p(score, n_items) ~ ...'"]),
+    # Formulas call only formulae's and Bambi's transforms and numpy's element-wise functions
+    "formula calls an unknown function": ({"models": [{"name": "m", "formula": "score ~ frobnicate(ses) + (1 | school)"}]},
+                                          ["model 'm': the term 'frobnicate(ses)' calls 'frobnicate'", "Allowed: abs, B, binary, bs, C, c,",
+                                           "np.<name>", "Fix: correct the name"]),
+    "formula calls into pandas": ({"models": [{"name": "m", "formula": "score ~ pd.read_csv(ses)"}]},
+                                  ["calls 'pd.read_csv'"]),
+    "formula calls a numpy function that is not element-wise": ({"models": [{"name": "m", "formula": "score ~ np.loadtxt(ses)"}]},
+                                                                ["calls 'np.loadtxt'"]),
 }
 
 
@@ -190,10 +231,33 @@ def test_bad_data(project, case):
     raw = yaml.safe_load((project / "config" / "analysis.yaml").read_text())
     for dotted, value in keys.items():
         set_key(raw, dotted, value)
+    if raw["family"] == "binomial":  # every formula models the outcome, for binomial with its trials
+        raw["models"][1]["formula"] = f"p({raw['data']['outcome']}, {raw['data']['trials']}) ~ ses"
     write_config(project, raw)
     data_path = project / "data" / "study.csv"
     change(valid_frame()).to_csv(data_path, index=False)
     run_and_check(project, expected, data_path)
+
+
+@pytest.mark.parametrize("case", list(COST_CASES))
+def test_unbounded_settings(project, case):
+    change, keys, expected = COST_CASES[case]
+    raw = yaml.safe_load((project / "config" / "analysis.yaml").read_text())
+    for dotted, value in keys.items():
+        set_key(raw, dotted, value)
+    config_path = write_config(project, raw)
+    run_and_check(project, expected, config_path)
+
+
+def test_a_formula_with_literals_in_calls_is_accepted(project):
+    """``I(ses ** 2)`` reads the column ses and the number 2 (once refused as a column '')."""
+    from {{ cookiecutter.module_name }}.config import load_config
+    from {{ cookiecutter.module_name }}.data import load_data
+
+    raw = yaml.safe_load((project / "config" / "analysis.yaml").read_text())
+    raw["models"] = [{"name": "m", "formula": "score ~ ses + I(ses ** 2) + center(ses) + np.log1p(n_items) + (1 | school)"}]
+    data = load_data(load_config(write_config(project, raw)))
+    assert len(data.outcome) == 30
 
 
 @pytest.mark.parametrize("case", list(FILE_CASES))
@@ -314,3 +378,223 @@ def test_dropping_missing_rows_is_opt_in(project, config):
     raw["data"]["drop_missing"] = True
     data = load_data(load_config(write_config(project, raw)))
     assert len(data.outcome) == 28 and np.isfinite(data.outcome).all()
+
+
+# A sweep file is shared like a config and runs no code: subsets are comparisons of columns with literals.
+# id -> (subset, expected message parts)
+SUBSET_CASES = {
+    "pandas @ reaching os": ("@pd.io.common.os.system('touch {marker}') == 0", ["'@' refers to Python variables"]),
+    "a call": ("__import__('os').system('touch {marker}') == 0", ["a call (__import__('os')", "is not allowed"]),
+    "attribute access": ("ses.__class__ == 'x' or '{marker}' == ''", ["attribute access (ses.__class__)"]),
+    "a method call": ("ses.abs() > 1", ["a call (ses.abs())"]),
+    "arithmetic": ("ses * 2 > 1", ["arithmetic (ses * 2)"]),
+    "indexing": ("school[0] == 's'", ["indexing (school[0])"]),
+    "a comprehension in a list": ("school in [s for s in '{marker}']", ["'in' takes a list of literals"]),
+    "a name in a list": ("school in [ses, 's1']", ["may hold only literals"]),
+    "a lambda": ("(lambda: 1)() == 1", ["a call"]),
+    "an absent column": ("region == 'north'", ["no column 'region' in the data", "columns: school, ses"]),
+    "no row selected": ("ses > 1000", ["it selects no row"]),
+    "text against a number": ("school > 3", ["cannot compare school with 3"]),
+}
+
+
+@pytest.mark.parametrize("case", list(SUBSET_CASES))
+def test_a_sweep_subset_runs_no_code(project, case, tmp_path_factory):
+    """Refused before any variant starts (no cluster, no config written for the variant), exit 1,
+    naming the sweep file, the variant and what is not allowed; the marker file is never made."""
+    marker = tmp_path_factory.mktemp("marker") / "ran"
+    subset, expected = SUBSET_CASES[case]
+    sweep_file = project / "sweeps" / "bad.yaml"
+    sweep_file.parent.mkdir()
+    sweep_file.write_text(yaml.safe_dump({"variants": [{"name": "north", "subset": subset.format(marker=marker)}]}))
+    result = CliRunner().invoke(app, ["sweep", str(sweep_file)])
+    assert result.exit_code == 1, result.output
+    message = result.stderr
+    for part in [str(sweep_file), "variant 'north'", "Fix: write the subset as comparisons", *expected]:
+        assert part in message, f"{part!r} not in:\n{message}"
+    assert not marker.exists(), "the subset ran code"
+    assert not (project / "reports" / "sweeps" / "bad" / "north").exists()
+    for relative, content in EARLIER.items():
+        assert (project / relative).read_bytes() == content
+
+
+@pytest.mark.parametrize("subset, query", [
+    ("school in ['s0', 's1'] and not ses > 0", "school in ['s0', 's1'] and not ses > 0"),
+    ("-0.5 < ses <= 1 or school == 's5'", "-0.5 < ses <= 1 or school == 's5'"),
+    ("(school != 's3') & ~(ses < -1)", "(school != 's3') & ~(ses < -1)"),
+    ("n_items == 10 and school not in ('s2',)", "n_items == 10 and school not in ('s2',)"),
+])
+def test_a_sweep_subset_selects_what_pandas_query_selects(subset, query):
+    from {{ cookiecutter.module_name }}.subsets import subset_rows
+
+    frame = valid_frame()
+    selected = subset_rows(frame, subset)
+    assert 0 < len(selected) < len(frame)
+    pd.testing.assert_frame_equal(selected, frame.query(query))
+
+
+# One run at a time on a project's outputs (run_lock.py)
+HOLD_LOCK = """
+import os, signal, sys, time
+from pathlib import Path
+from {{ cookiecutter.module_name }}.run_lock import holding_outputs
+with holding_outputs(Path(sys.argv[1]), Path("config/analysis.yaml")):
+    Path(sys.argv[2]).write_text(str(os.getpid()))
+    if sys.argv[3] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def holder_process(folder, seconds):
+    """A process holding the lock on ``folder`` (for ``seconds``, or killed with SIGKILL: "kill"), once it has it."""
+    import subprocess
+    import sys
+    import time
+
+    ready = folder.parent / f"holder-{seconds}"
+    process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder), str(ready), str(seconds)])
+    deadline = time.monotonic() + 60
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return process
+
+
+def test_a_run_is_refused_while_another_holds_the_outputs(project):
+    holder = holder_process(project / "artifacts", 60)
+    try:
+        result = CliRunner().invoke(app, ["run", "--config", str(project / "config" / "analysis.yaml")])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1, result.output
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    for part in [str(project / "artifacts" / "run.lock"), f"the run with pid {holder.pid}, started 20",
+                 "is writing this project's fits and reports", "--wait"]:
+        assert part in line, line
+    for relative, content in EARLIER.items():
+        assert (project / relative).read_bytes() == content
+
+
+def test_a_killed_runs_lock_is_taken_over_and_a_waiting_run_starts_when_the_other_ends(project):
+    import time
+
+    from {{ cookiecutter.module_name }}.run_lock import holder, holding_outputs
+
+    folder = project / "artifacts"
+    killed = holder_process(folder, "kill")
+    assert killed.wait() == -9
+    said = []
+    with holding_outputs(folder, project / "config" / "analysis.yaml", say=said.append):
+        import os
+
+        assert holder(folder)["pid"] == os.getpid()
+    assert len(said) == 1 and f"pid {killed.pid}" in said[0] and "ended without finishing" in said[0]
+    assert holder(folder) is None, "the record goes with the lock"
+
+    running = holder_process(folder, 2)
+    said, started = [], time.monotonic()
+    with holding_outputs(folder, project / "config" / "analysis.yaml", wait=True, say=said.append):
+        assert running.poll() == 0, "the lock was taken before the other run ended"
+    assert time.monotonic() - started > 1 and said and said[0].startswith(f"waiting for the run with pid {running.pid}")
+
+
+def test_two_runs_started_together_one_runs_the_other_is_refused(project):
+    """Two `run` commands at once on one project (as from two terminals): one takes the
+    outputs, the other exits 1 at once naming it; the first is unharmed (stopped here, it exits
+    as an interrupted run does, 130), and the earlier outputs are unchanged."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import PROJECT_ROOT
+
+    shutil.copytree(PROJECT_ROOT / "notebooks", project / "notebooks")
+    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--fast", "--config",
+               str(project / "config" / "analysis.yaml")]
+    runs = [subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while all(run.poll() is None for run in runs) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        refused = next(run for run in runs if run.poll() is not None)
+        other = runs[1] if refused is runs[0] else runs[0]
+        _, stderr = refused.communicate()
+        assert refused.returncode == 1 and f"the run with pid {other.pid}" in stderr, stderr
+        assert other.poll() is None, "the first run should still be running"
+        other.send_signal(signal.SIGTERM)
+        _, other_stderr = other.communicate(timeout=60)
+        assert other.returncode == 130, other_stderr
+    finally:
+        for run in runs:
+            run.kill()
+    for relative, content in EARLIER.items():
+        assert (project / relative).read_bytes() == content
+
+
+# Designs the data cannot identify: warned before sampling and in the report
+def design_config(project, models, frame=None):
+    from {{ cookiecutter.module_name }}.config import load_config
+    from {{ cookiecutter.module_name }}.data import load_data
+
+    if frame is not None:
+        frame.to_csv(project / "data" / "study.csv", index=False)
+    raw = yaml.safe_load((project / "config" / "analysis.yaml").read_text())
+    raw["models"] = models
+    config = load_config(write_config(project, raw))
+    return config, load_data(config)
+
+
+def test_grouping_by_a_continuous_column_is_warned(project):
+    from {{ cookiecutter.module_name }}.design import design_warnings
+
+    config, data = design_config(project, [{"name": "by_ses", "formula": "score ~ 1 + (1 | ses)"}])
+    (warning,) = design_warnings(config, data)
+    assert "model 'by_ses': the factor 'ses' has 30 levels for 30 rows" in warning
+    assert "a measurement rather than a label" in warning
+
+
+def test_a_varying_slope_with_one_value_per_group_is_warned(project):
+    from {{ cookiecutter.module_name }}.design import design_warnings
+
+    frame = valid_frame().assign(ses=np.repeat(np.arange(6.0), 5))  # one value of ses in each school
+    config, data = design_config(project, [{"name": "slopes", "formula": "score ~ ses + (ses | school)"},
+                                           "varying_slopes", {"name": "intercepts", "formula": "score ~ ses + (1 | school)"}],
+                                 frame)
+    found = design_warnings(config, data)
+    assert len(found) == 2, found
+    assert all("the slope of 'ses' varies by 'school', but only 0 of its 6 groups" in warning for warning in found)
+    assert found[0].startswith("model 'slopes'") and found[1].startswith("model 'varying_slopes'")
+
+
+def test_the_example_design_has_no_warning(config, example_data):
+    from {{ cookiecutter.module_name }}.design import design_warnings
+
+    assert design_warnings(config, example_data) == []
+
+
+def test_design_warnings_reach_the_terminal_before_sampling_and_the_report(project, monkeypatch, capsys):
+    import json
+
+    from {{ cookiecutter.module_name }} import pipeline
+    from conftest import PROJECT_ROOT
+
+    design_config(project, [{"name": "by_ses", "formula": "score ~ 1 + (1 | ses)"}])
+    monkeypatch.setattr(pipeline, "run_locked", lambda *args: "not run")
+    assert pipeline.run_pipeline(project / "config" / "analysis.yaml", show_progress=False) == "not run"
+    assert "warning: model 'by_ses': the factor 'ses' has 30 levels for 30 rows" in capsys.readouterr().err
+    cells = json.loads((PROJECT_ROOT / "notebooks" / "06_report.ipynb").read_text())["cells"]
+    assert any("for warning in design_warnings(config, data):" in "".join(cell["source"]) for cell in cells)
+
+
+def test_a_samplers_backtrace_never_reaches_the_terminal():
+    from {{ cookiecutter.module_name }}.pipeline import error_summary
+
+    nutpie = ("All initialization points failed\n\nCaused by:\n    Logp function returned error: NaN\n\n"
+              "Stack backtrace:\n   0: <unknown>\n   1: <unknown>\n" + "   2: <unknown>\n" * 50)
+    assert error_summary(nutpie) == "All initialization points failed Caused by: Logp function returned error: NaN"
+    assert len(error_summary("x" * 5000)) == 400

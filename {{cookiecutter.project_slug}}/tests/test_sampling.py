@@ -88,3 +88,109 @@ def test_stored_convergence_table_is_arviz_summary(example_fit):
     assert list(stored.index) == list(fresh.index)
     np.testing.assert_allclose(stored[["r_hat", "ess_bulk", "ess_tail"]].to_numpy(),
                                fresh[["r_hat", "ess_bulk", "ess_tail"]].to_numpy().astype(float))
+
+
+# Stuck chains (chain_health.py): nutpie's progress as it reports it, a chain at a time
+def chain_state(draws, tuning, step_size, steps, divergences=0):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(started=True, finished_draws=draws, tuning=tuning, step_size=step_size,
+                           latest_num_steps=steps, divergences=divergences)
+
+
+def test_a_chain_whose_step_size_collapsed_is_found_during_its_warm_up():
+    """As nutpie reported mlmRev's Contraception (seed 2): chain 0 at 1.3e-05 and 1023 leapfrog
+    steps from its 10th warm-up draw, chain 1 adapted to 0.38 and finished in 0.6 s."""
+    from {{ cookiecutter.module_name }}.chain_health import ChainWatch
+
+    watch = ChainWatch(tune=300)
+    watch([chain_state(10, True, 0.0, 1023), chain_state(309, False, 0.37, 15)])
+    assert watch.stuck == {}, "too few draws to judge"
+    watch([chain_state(24, True, 1.3e-5, 1023), chain_state(600, False, 0.38, 15)])
+    assert list(watch.stuck) == [0] and "step size 1.3e-05 at the maximum tree depth" in watch.stuck[0]
+
+
+def test_healthy_chains_are_left_alone():
+    """Small step sizes in early warm-up, long trajectories with a normal step size, a few divergences."""
+    from {{ cookiecutter.module_name }}.chain_health import ChainWatch
+
+    watch = ChainWatch(tune=300)
+    watch([chain_state(30, True, 0.001, 255), chain_state(40, True, 0.002, 255)])  # nobody adapted yet
+    watch([chain_state(400, False, 0.05, 1023), chain_state(500, False, 0.3, 31, divergences=3)])
+    watch([chain_state(400, False, 0.2, 63), chain_state(600, False, 0.3, 1023)])
+    assert watch.stuck == {}
+
+
+def test_a_chain_divergent_on_most_draws_is_found():
+    from {{ cookiecutter.module_name }}.chain_health import ChainWatch
+
+    watch = ChainWatch(tune=100)
+    watch([chain_state(150, False, 0.3, 7, divergences=40), chain_state(150, False, 0.3, 7, divergences=1)])
+    assert list(watch.stuck) == [0] and "divergent on 40 of 50 draws" in watch.stuck[0]
+
+
+def test_a_finished_fit_with_a_collapsed_chain_is_flagged(example_fit):
+    from {{ cookiecutter.module_name }}.chain_health import stuck_chains
+
+    assert stuck_chains(example_fit) == {}
+    stats = example_fit.sample_stats.to_dataset()
+    depth_name = "maxdepth_reached" if "maxdepth_reached" in stats else "reached_max_treedepth"  # nutpie's, PyMC's
+    step, depth = stats["step_size"].copy(), stats[depth_name].copy()
+    step[0] = 1e-5
+    depth[0] = True
+    broken = xr.DataTree.from_dict({"sample_stats": stats.assign({"step_size": step, depth_name: depth})})
+    assert list(stuck_chains(broken)) == [0]
+
+
+def test_a_stuck_sampler_is_stopped_at_once_and_cancelled():
+    from {{ cookiecutter.module_name }}.chain_health import ChainsStuck, ChainWatch
+    from {{ cookiecutter.module_name }}.sampling import wait_unless_stuck
+
+    class Running:
+        cancelled, polls = False, 0
+
+        def wait(self, timeout):
+            self.polls += 1
+            if self.polls == 3:
+                watch.stuck[1] = "step size 1e-05 at the maximum tree depth"
+            raise TimeoutError
+
+        def cancel(self):
+            self.cancelled = True
+
+    watch, running = ChainWatch(tune=10), Running()
+    with pytest.raises(ChainsStuck, match="chain 1: step size 1e-05"):
+        wait_unless_stuck(running, watch, poll_s=0)
+    assert running.cancelled and running.polls == 3
+
+
+def test_a_stuck_fit_is_sampled_again_with_the_next_seed_then_pymc(example_fit, monkeypatch):
+    """What is done is recorded on the draws (and shown as a fit warning, diagnostics.py)."""
+    from {{ cookiecutter.module_name }}.chain_health import ChainsStuck
+    from {{ cookiecutter.module_name }}.config import SamplerSettings
+    from {{ cookiecutter.module_name }}.sampling import ModelSampler
+
+    calls = []
+
+    def sample_once(self, settings, data, seed, name, engine, progressbar):
+        calls.append((seed, engine))
+        if len(calls) < stuck_attempts + 1:
+            raise ChainsStuck({0: "step size 1e-05 at the maximum tree depth"})
+        return xr.DataTree.from_dict({"posterior": example_fit.posterior.to_dataset(),
+                                      "sample_stats": example_fit.sample_stats.to_dataset()})
+
+    monkeypatch.setattr(ModelSampler, "_sample", sample_once)
+    settings = SamplerSettings(engine="nutpie", seed=7)
+    stuck_attempts = 1
+    draws = ModelSampler(None, "nutpie").sample(settings)
+    assert calls == [(7, "nutpie"), (8, "nutpie")]
+    assert draws.attrs["sampler_fallback"] == ("nutpie (seed 7) stopped: chain 0: step size 1e-05 at the maximum tree "
+                                               "depth; sampled again with nutpie, seed 8 (new initial points)")
+    calls.clear()
+    stuck_attempts = 2
+    draws = ModelSampler(None, "nutpie").sample(settings)
+    assert calls == [(7, "nutpie"), (8, "nutpie"), (7, "pymc")]
+    assert draws.attrs["sampler_fallback"].endswith("sampled again with PyMC's NUTS")
+    calls.clear()
+    stuck_attempts = 0
+    assert "sampler_fallback" not in ModelSampler(None, "nutpie").sample(settings).attrs and len(calls) == 1

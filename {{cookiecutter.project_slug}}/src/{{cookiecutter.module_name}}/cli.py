@@ -49,11 +49,13 @@ def run(
     strict: bool = typer.Option(
         False, "--strict", help="Exit with code 3 if any fit misses a diagnostic threshold (reports are still written)."
     ),
+    wait: bool = typer.Option(False, "--wait", help="If another run of this project is writing its outputs, wait for "
+                              "it to finish instead of refusing."),
 ) -> None:
     """Fit every candidate model and render all notebooks to reports/."""
     signal.signal(signal.SIGTERM, _interrupt)  # `kill`, a scheduler or CI stopping the run: as Ctrl-C
     try:
-        index = run_pipeline(config, fast=fast, force=force, jobs=jobs, calibration=calibration)
+        index = run_pipeline(config, fast=fast, force=force, jobs=jobs, calibration=calibration, wait=wait)
     except KeyboardInterrupt:
         typer.echo("Interrupted: no published fit or report was changed; fits finished in this run are kept in "
                    "artifacts/fits/.staging and the next run reuses them.", err=True)

@@ -11,10 +11,12 @@ from typing import Literal
 import formulae
 import yaml
 from pydantic import (
-    BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator,
+    BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, PrivateAttr, ValidationError, field_validator,
+    model_validator,
 )
 
 from {{ cookiecutter.module_name }} import models
+from {{ cookiecutter.module_name }}.formula_syntax import FUNCTIONS, unknown_functions
 
 Family = Literal["normal", "student_t", "bernoulli", "binomial", "poisson", "negative_binomial"]
 Parameterization = Literal["auto", "centered", "non_centered"]
@@ -169,6 +171,12 @@ class ModelSpec(_Strict):
                 terms = formula_terms(self.formula)
             except Exception as error:  # formulae raises several types
                 raise ValueError(f"model {self.name!r}: formula {self.formula!r} does not parse: {error}") from error
+            for term, function in unknown_functions(self.formula):
+                raise ValueError(
+                    f"model {self.name!r}: the term {term!r} calls {function!r}, which formulas cannot use. Allowed: "
+                    f"{', '.join(sorted(FUNCTIONS, key=lambda name: (name.lower(), name)))}, and numpy's element-wise functions as np.<name> "
+                    "(np.log1p, np.sqrt). Fix: correct the name, or add the transformed column to the CSV"
+                )
             unknown = sorted(set(self.priors) - terms - FAMILY_PARAMETERS)
             if unknown:
                 raise ValueError(
@@ -309,6 +317,12 @@ class AnalysisConfig(_Strict):
     paths: Paths = Paths()
     # The project folder; relative paths above are resolved against it.
     root: Path = Path(".")
+    _source: Path | None = PrivateAttr(default=None)  # the file it was read from (load_config)
+
+    @property
+    def source(self) -> Path | str:
+        """The config file, for messages (``"the config"`` if it was not read from one)."""
+        return self._source or "the config"
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -445,10 +459,13 @@ def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> AnalysisConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with keys data, models, sampler (and optionally priors).")
     try:
-        return AnalysisConfig.model_validate({**raw, "root": project_root(path)})
+        config = AnalysisConfig.model_validate({**raw, "root": project_root(path)})
+        config._source = path
+        return config
     except ValidationError as error:
-        lines = [
-            f"  {'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
-            for issue in error.errors()
-        ]
+        lines = []
+        for issue in error.errors():
+            where = ".".join(str(part) for part in issue["loc"])
+            message = issue["msg"].removeprefix("Value error, ")  # pydantic's words for a validator's ValueError
+            lines.append(f"  {where}: {message}" if where else f"  {message}")
         raise ConfigError(f"{path}: invalid config:\n" + "\n".join(lines)) from error

@@ -4,11 +4,11 @@ import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import formulae
 import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig
+from {{ cookiecutter.module_name }}.formula_syntax import check_response, formula_columns
 from {{ cookiecutter.module_name }}.validation import DataError, validate
 
 __all__ = ["DataError", "GroupedData", "load_data", "prepare", "read_table"]
@@ -140,7 +140,7 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
     roles["data.exposure"] = [config.data.exposure] if config.data.exposure else []
     for spec in config.models:
         if spec.formula is not None:
-            roles[f"models[{spec.name}].formula"] = sorted(formulae.model_description(spec.formula).var_names)
+            roles[f"models[{spec.name}].formula"] = formula_columns(spec.formula)
     for role, columns in roles.items():
         for column in columns:
             if column in frame.columns:
@@ -151,6 +151,12 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
                 f"{config.data_path}: column {column!r} named in the config ({role}) is not in the file. "
                 f"Columns found: {', '.join(frame.columns)}.{hint}"
             )
+    for spec in config.models:  # after the columns: a misspelled data.outcome is named as such
+        if spec.formula is not None:
+            try:
+                check_response(spec.formula, config.data.outcome, config.data.trials, config.family_of(spec.name))
+            except ValueError as error:
+                raise DataError(f"{config.source}: models[{spec.name}].formula: {error}") from None
 
 
 def group_levels(labels: pd.Series) -> list:

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -34,8 +35,10 @@ from {{ cookiecutter.module_name }}.cache import (file_sha256, model_inputs, rec
                                         step_fingerprint)
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
+from {{ cookiecutter.module_name }}.design import check_costs, design_warnings
 from {{ cookiecutter.module_name }}.files import write_text_atomically
 from {{ cookiecutter.module_name }}.progress import PROGRESS_DIR_ENV, read_progress
+from {{ cookiecutter.module_name }}.run_lock import RunLocked, holding_outputs
 
 
 FIT_NOTEBOOK = "02_fit.ipynb"
@@ -75,7 +78,7 @@ class OutputError(RuntimeError):
 def check_writable(*folders: Path) -> None:
     """Create each output folder and write a small file in it, before any notebook runs."""
     for folder in folders:
-        probe = folder / ".write-test"
+        probe = folder / f".write-test-{os.getpid()}"  # two runs started together probe apart
         try:
             folder.mkdir(parents=True, exist_ok=True)
             probe.write_bytes(b"0" * 4096)
@@ -184,6 +187,20 @@ def render_html(executed: Path, html_path: Path, hide_code: bool = False) -> Pat
     return html_path
 
 
+# Libraries compiled from Rust (nutpie) append a stack backtrace to their messages.
+BACKTRACE_MARKERS = ("Stack backtrace:", "stack backtrace:", "\nBacktrace", "Traceback (most recent call last)")
+MAX_ERROR_CHARS = 400
+
+
+def error_summary(message: str) -> str:
+    """A notebook's error in one line for the terminal: no backtrace, at most a few hundred
+    characters (the executed notebook in ``reports/failed/`` keeps all of it)."""
+    for marker in BACKTRACE_MARKERS:
+        message = message.split(marker, 1)[0]
+    line = " ".join(message.split())
+    return line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 1] + "…"
+
+
 def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Path, kernel=None) -> Path:
     """Execute one notebook with Papermill; raise :class:`NotebookFailed` naming the cell.
 
@@ -208,7 +225,7 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
         kept = failed_dir / output.name
         os.replace(output, kept)
         raise NotebookFailed(
-            f"{source} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
+            f"{source} failed in cell {error.exec_count}: {error.ename}: {error_summary(error.evalue)}\n"
             f"The executed notebook with the full traceback is kept at {kept}; "
             "the previous reports are unchanged.",
             step=step.name, cell=error.exec_count, kept=kept,
@@ -399,7 +416,7 @@ def write_run_summaries(config: AnalysisConfig, config_path: Path, steps: list[S
 
 def run_pipeline(
     config_path: str | Path, fast: bool = False, show_progress: bool = True, force: bool = False, jobs: int = 2,
-    calibration: bool = False,
+    calibration: bool = False, wait: bool = False,
 ) -> Path:
     """Validate the config and data, execute every notebook, render HTML and the index.
 
@@ -420,6 +437,8 @@ def run_pipeline(
         and imports of one overlap the work of another.
     calibration : bool
         Also run the simulation-based calibration (notebook 07), as ``calibration.enabled`` does.
+    wait : bool
+        If another run holds these outputs (``run_lock.py``), wait for it instead of refusing.
 
     Returns
     -------
@@ -428,8 +447,9 @@ def run_pipeline(
 
     Raises
     ------
-    ConfigError, DataError
-        Before any notebook runs.
+    ConfigError, DataError, OutputError
+        Before any notebook runs (:class:`run_lock.RunLocked`, an OutputError, when another
+        run is writing the same outputs).
     NotebookFailed
         If a notebook raises; notebooks that depend on it are not run, and nothing of
         this run is published.
@@ -437,8 +457,22 @@ def run_pipeline(
     run_started = time.perf_counter()
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
-    load_data(config)  # fail on bad data here, before any notebook starts
+    data = load_data(config)  # fail on bad data here, before any notebook starts
+    check_costs(config, data, fast)
+    for line in design_warnings(config, data):
+        print(f"warning: {line}", file=sys.stderr)
     check_writable(config.reports_dir, config.fits_dir)
+    try:
+        with holding_outputs(config.resolve(config.paths.artifacts), config_path, wait,
+                             say=lambda line: print(line, file=sys.stderr)):
+            return run_locked(config, config_path, fast, show_progress, force, jobs, calibration, run_started)
+    except RunLocked as error:
+        raise OutputError(str(error)) from None
+
+
+def run_locked(config: AnalysisConfig, config_path: Path, fast: bool, show_progress: bool, force: bool, jobs: int,
+               calibration: bool, run_started: float) -> Path:
+    """:func:`run_pipeline` once the config and data are valid and the outputs are this run's."""
     notebooks_dir = config.root / "notebooks"
     staging = config.reports_dir / ".staging"
     shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted run

@@ -15,6 +15,7 @@ import xarray as xr
 
 from {{ cookiecutter.module_name }}.build import BuiltModel, build_model
 from {{ cookiecutter.module_name }}.cache import fit_key
+from {{ cookiecutter.module_name }}.chain_health import ChainsStuck, ChainWatch, describe, stuck_chains
 from {{ cookiecutter.module_name }}.checks import LOO_PIT, loo_pit_values
 from {{ cookiecutter.module_name }}.compare import LOO_GROUP, loo_group, psis_loo
 from {{ cookiecutter.module_name }}.config import SamplerSettings
@@ -80,8 +81,8 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
         ``pointwise_rows`` and ``pointwise_draws`` bound the pointwise values (see
         ``pointwise.py``). ``built.sampling_model`` (from sufficient statistics, or reparameterised), when there is
         one, is what gets sampled; the pointwise values come from ``built.model``. If a
-        nutpie chain gets stuck (see :func:`stuck_chains`) the model is sampled again with
-        PyMC's NUTS, with a warning, and the fit's ``sampler_fallback`` attribute says so.
+        nutpie chain gets stuck (see ``chain_health.py``) the model is sampled again
+        (:meth:`ModelSampler.sample`), with a warning, and the fit's ``sampler_fallback`` attribute says so.
     progressbar : bool
     sampler : ModelSampler, optional
         Of ``crossval.refittable_model(built)`` (compiled once for the fit and its refits:
@@ -97,14 +98,11 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
     """
     sampler = sampler or ModelSampler(refittable_model(built), settings.engine)
     idata = sampler.sample(settings, name=built.name, progressbar=progressbar)
-    fallback = None
-    if settings.engine == "nutpie" and stuck_chains(idata):
-        # A nutpie chain whose step size collapses diverges on every draw and never moves
-        # (seen on real Poisson data with crossed factors); PyMC's NUTS, initialised
-        # differently, samples the same model. The fit records the switch.
-        fallback = f"nutpie chain(s) {stuck_chains(idata)} stuck (divergent on most draws): resampled with PyMC's NUTS"
+    # A stuck nutpie chain (seen on real data: Poisson with crossed factors, a logit with a
+    # squared term) is sampled again; the fit records how.
+    fallback = idata.attrs.get("sampler_fallback")
+    if fallback:
         warnings.warn(f"{built.name}: {fallback}", stacklevel=2)
-        idata = sampler.sample(settings, name=built.name, engine="pymc", progressbar=progressbar)
     # Warm-up draws are not used downstream and would double the file size; the observed
     # data are added back for the rows that get pointwise draws, aligned with them.
     for group in ("warmup_posterior", "warmup_sample_stats", "observed_data"):
@@ -160,9 +158,36 @@ class ModelSampler:
                name: str | None = None, engine: str | None = None, progressbar: bool = False) -> xr.DataTree:
         """Draws with the settings' draws, tune, chains and target_accept (``seed`` in place
         of theirs if given), with ``data`` in place of those ``pm.Data`` values, reporting each
-        chain's draws to the pipeline's display as ``name`` if given. ``engine`` overrides the sampler's."""
+        chain's draws to the pipeline's display as ``name`` if given. ``engine`` overrides the sampler's.
+
+        A nutpie chain that stops exploring (``chain_health.py``) is found while it samples,
+        usually in the warm-up: sampling stops, and is done again with the next seed (new
+        initial points and adaptation), then, if a chain gets stuck again, with PyMC's NUTS.
+        The draws' ``sampler_fallback`` attribute then says what happened and what was used.
+        """
         engine = engine or self.engine
         seed = settings.seed if seed is None else seed
+        if engine != "nutpie":
+            return self._sample(settings, data, seed, name, engine, progressbar)
+        notes = []
+        for attempt_seed, attempt_engine in ((seed, "nutpie"), (seed + 1, "nutpie"), (seed, "pymc")):
+            try:
+                idata = self._sample(settings, data, attempt_seed, name, attempt_engine, progressbar)
+            except ChainsStuck as stuck:
+                notes.append(f"nutpie (seed {attempt_seed}) stopped: {stuck}")
+                continue
+            found = stuck_chains(idata) if attempt_engine == "nutpie" else {}
+            if not found:
+                break
+            notes.append(f"nutpie (seed {attempt_seed}) stuck: {describe(found)}")
+        if notes:
+            used = "PyMC's NUTS" if attempt_engine == "pymc" else f"nutpie, seed {attempt_seed} (new initial points)"
+            idata.attrs["sampler_fallback"] = "; ".join(notes) + f"; sampled again with {used}"
+        return idata
+
+    def _sample(self, settings: SamplerSettings, data: dict[str, np.ndarray] | None, seed: int, name: str | None,
+                engine: str, progressbar: bool) -> xr.DataTree:
+        """One call of the engine (see :meth:`sample`); raises ChainsStuck when nutpie was stopped."""
         total = settings.tune + settings.draws
         progress = reporting(name, engine, settings.chains, total) if name else contextlib.nullcontext({})
         with progress as progress_arguments:
@@ -176,12 +201,21 @@ class ModelSampler:
                     read = {variable.name for variable in compiled.shared_var_keys}
                     compiled = compiled.with_data(**{key: value for key, value in data.items() if key in read})
                 started = time.time()
-                idata = nutpie.sample(
+                watch = ChainWatch(settings.tune)
+                report = progress_arguments.get("progress_callback")
+
+                def follow(states) -> None:
+                    watch(states)
+                    if report:
+                        report(states)
+
+                running = nutpie.sample(
                     compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                     cores=parallel_chains(settings.chains), seed=pymc_seed(seed, settings.chains),
                     target_accept=settings.target_accept, save_warmup=False, progress_bar=progressbar,
-                    **progress_arguments,
+                    blocking=False, progress_callback=follow,
                 )
+                idata = wait_unless_stuck(running, watch)
                 patch_nutpie_idata(idata, self.model, sampling_time=time.time() - started)
             else:
                 with self.model:
@@ -197,6 +231,21 @@ class ModelSampler:
         sampling_only = [name for name in idata.posterior.data_vars if name.endswith(CENTRED_SUFFIX)]
         idata["posterior"] = idata.posterior.to_dataset().drop_vars(sampling_only)
         return idata
+
+
+def wait_unless_stuck(running, watch: ChainWatch, poll_s: float = 0.25) -> xr.DataTree:
+    """nutpie's draws once it has finished; stopped, with ChainsStuck, as soon as ``watch``
+    finds a stuck chain (nutpie's ``wait`` raises TimeoutError while it samples)."""
+    try:
+        while True:
+            try:
+                return running.wait(timeout=poll_s)
+            except TimeoutError:
+                if watch.stuck:
+                    raise ChainsStuck(dict(watch.stuck)) from None
+    except BaseException:  # stuck, Ctrl-C or SIGTERM: no chain goes on sampling in the background
+        running.cancel()
+        raise
 
 
 def pymc_seed(seed: int, chains: int) -> int:
@@ -216,12 +265,6 @@ def data_sampler(model: pm.Model, settings: SamplerSettings):
     values of its ``pm.Data`` variables, compiled once (see :class:`ModelSampler`)."""
     sampler = ModelSampler(model, settings.engine)
     return lambda data, seed=None: sampler.sample(settings, data=data, seed=seed)
-
-
-def stuck_chains(idata: xr.DataTree, share: float = 0.5) -> list[int]:
-    """Chains with more than ``share`` of their draws divergent: they did not explore."""
-    divergent = idata.sample_stats["diverging"].mean(dim="draw")
-    return [int(chain) for chain in divergent["chain"].values[divergent.values > share]]
 
 
 def sample_prior_predictive(built: BuiltModel, draws: int, seed: int, max_rows: int | None = 5000) -> xr.DataTree:

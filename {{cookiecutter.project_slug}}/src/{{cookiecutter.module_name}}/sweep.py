@@ -3,7 +3,8 @@
 A sweep file (``sweeps/prior_scale.yaml``) names a base config, overrides every variant shares
 (``set``), and the variants: a ``grid``
 of dotted config keys and values (every combination) and/or a list of named ``variants``,
-each with overrides (``set``) and optionally a ``subset`` of the data's rows (a pandas query).
+each with overrides (``set``) and optionally a ``subset`` of the data's rows (comparisons of
+columns with literals joined by and/or/not, see ``subsets.py``: a sweep file runs no code).
 Every variant is a full, cached pipeline run with its own config, fits and reports::
 
     reports/sweeps/<sweep>/<variant>/       config.yaml, index.html, the notebooks, estimates.csv
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from {{ cookiecutter.module_name }}.config import ConfigError, load_config, project_root
 from {{ cookiecutter.module_name }}.files import write_text_atomically
+from {{ cookiecutter.module_name }}.subsets import SubsetError, subset_rows
 
 
 class Variant(BaseModel):
@@ -44,7 +46,7 @@ class Variant(BaseModel):
 
     name: str
     set: dict[str, Any] = {}      # dotted config key -> value, e.g. priors.group_sd.intercept: 0.5
-    subset: str | None = None     # rows of the data to keep, e.g. "region == 'north'"
+    subset: str | None = None     # rows of the data to keep, e.g. "region == 'north'" (see subsets.py)
 
     @field_validator("name")
     @classmethod
@@ -124,9 +126,10 @@ def prepare_variant(sweep: Sweep, variant: Variant, root: Path) -> Path:
     if variant.subset:
         data_path = root / config["data"]["path"]
         try:
-            rows = pd.read_csv(data_path).query(variant.subset)
-        except Exception as error:
-            raise ConfigError(f"variant {variant.name!r}: subset {variant.subset!r} of {data_path}: {error}") from error
+            rows = subset_rows(pd.read_csv(data_path), variant.subset)
+        except SubsetError as error:
+            raise ConfigError(f"variant {variant.name!r}: subset {variant.subset!r} of {data_path}: {error}. "
+                              "Fix: write the subset as comparisons of columns with literals") from error
         subset_path = artifacts / "data.csv"
         (root / artifacts).mkdir(parents=True, exist_ok=True)
         write_text_atomically(root / subset_path, rows.to_csv(index=False))
@@ -193,6 +196,10 @@ def run_sweep(path: str | Path, scheduler: str | None = None, workers: int | Non
     for variant in sweep.expanded():
         try:
             prepared[variant.name] = prepare_variant(sweep, variant, root)
+        except ConfigError as error:
+            if isinstance(error.__cause__, SubsetError):  # the sweep file itself is wrong: nothing runs
+                raise ConfigError(f"{Path(path).resolve()}: {error}") from None
+            results[variant.name] = {"status": "failed", "error": f"{type(error).__name__}: {error}", "seconds": 0.0}
         except Exception as error:
             results[variant.name] = {"status": "failed", "error": f"{type(error).__name__}: {error}", "seconds": 0.0}
     if prepared:

@@ -115,6 +115,24 @@ def _failure_lines(error: pa.errors.SchemaErrors, config: AnalysisConfig) -> lis
     return lines
 
 
+def check_outcome_varies(frame: pd.DataFrame, config: AnalysisConfig, path: Path) -> None:
+    """An outcome with one value in every row (or, binomial, no success or no failure in any
+    row) leaves nothing to estimate: the sampler would start from a flat or unbounded
+    likelihood and fail (nutpie: "All initialization points failed")."""
+    outcome = frame[config.data.outcome]
+    column = f"column {config.data.outcome!r} (data.outcome)"
+    fix = "Fix: check that data.outcome names the column to model and data.path the right file (or subset)."
+    if outcome.nunique() < 2:
+        raise DataError(f"{path}: {column} has the same value ({outcome.iloc[0]}) in all {len(frame)} rows, so there "
+                        f"is nothing to model. {fix}")
+    if config.data.trials:
+        trials = frame[config.data.trials]
+        for share, rows in (("no success", outcome == 0), ("no failure", outcome == trials)):
+            if rows.all():
+                raise DataError(f"{path}: {column} has {share} in any of the {len(frame)} rows (against "
+                                f"data.trials {config.data.trials!r}), so the proportion cannot be estimated. {fix}")
+
+
 def validate(frame: pd.DataFrame, config: AnalysisConfig, path: Path) -> pd.DataFrame:
     """The rows to analyse, or a :class:`DataError` listing every problem.
 
@@ -147,6 +165,7 @@ def validate(frame: pd.DataFrame, config: AnalysisConfig, path: Path) -> pd.Data
         lines = _failure_lines(error, config)
         raise DataError(f"{path}: {len(lines)} problem(s) in the data:\n" + "\n".join(f"  {line}" for line in lines)) from None
 
+    check_outcome_varies(frame, config, path)
     n_groups = frame[config.data.group].nunique()
     if n_groups < 2:
         raise DataError(

@@ -1,0 +1,104 @@
+"""What a formula may name, checked before any model is built.
+
+Bambi evaluates a formula's calls with formulae: its transforms, Bambi's own, and whatever
+the calling module can reach. A config names a model, it does not run code, so a call is
+allowed only if it is one of those transforms or an element-wise numpy function
+(``np.log``); the names a formula reads are columns of the data, and its response is the
+config's outcome. Every term is checked here, so a typo fails before the first notebook,
+with the term and the fix, not as a ``KeyError`` inside a fit.
+"""
+
+import formulae
+import numpy as np
+from formulae.terms.call_resolver import LazyCall, LazyOperator, LazyValue, LazyVariable
+from formulae.transforms import TRANSFORMS
+
+# bambi.transformations.transformations_namespace: written out so that checking a config does
+# not import Bambi (and PyMC, seconds); tests/test_formulas.py checks the two agree.
+BAMBI_TRANSFORMS = ("c", "counts", "censored", "constrained", "truncated", "weighted",
+                    "log", "log2", "log10", "exp", "exp2", "abs")
+FUNCTIONS = frozenset(TRANSFORMS) | frozenset(BAMBI_TRANSFORMS)
+
+
+def is_known_function(name: str) -> bool:
+    """A transform of formulae or Bambi, or ``np.<ufunc>`` (element-wise maths: ``np.log1p``)."""
+    if name in FUNCTIONS:
+        return True
+    prefix, _, function = name.partition(".")
+    return prefix in ("np", "numpy") and isinstance(getattr(np, function, None), np.ufunc)
+
+
+def _walk(node, columns: list[str], calls: list[str]) -> None:
+    """Collect the columns and the functions a lazily evaluated expression uses."""
+    if isinstance(node, LazyVariable):
+        columns.append(node.name)
+    elif isinstance(node, LazyCall):
+        calls.append(node.callee)
+        for argument in [*node.args, *node.kwargs.values()]:
+            _walk(argument, columns, calls)
+    elif isinstance(node, LazyOperator):
+        for argument in node.args:
+            _walk(argument, columns, calls)
+    elif not isinstance(node, LazyValue):  # a literal: nothing to read
+        raise TypeError(f"unexpected part of a formula: {node!r}")
+
+
+def _components(term) -> list:
+    """The variables and calls of a term, of a group-specific term's expression and factor too."""
+    if hasattr(term, "expr"):  # (expr | factor)
+        return [*_components(term.expr), *_components(term.factor)]
+    return list(getattr(term, "components", []))
+
+
+def term_uses(component) -> tuple[list[str], list[str]]:
+    """``(columns, functions)`` of one variable or call of a formula."""
+    columns, calls = [], []
+    if hasattr(component, "call"):
+        _walk(component.call, columns, calls)
+    else:
+        columns.append(component.name)
+    return columns, calls
+
+
+def formula_columns(formula: str) -> list[str]:
+    """Every data column ``formula`` reads (its response's too), in order of appearance."""
+    description = formulae.model_description(formula)
+    found = []
+    for term in [description.response.term, *description.terms]:
+        for component in _components(term):
+            found += term_uses(component)[0]
+    return list(dict.fromkeys(found))
+
+
+def unknown_functions(formula: str) -> list[tuple[str, str]]:
+    """``(term, function)`` for each call that is not a known transform."""
+    description = formulae.model_description(formula)
+    found = []
+    for term in [description.response.term, *description.terms]:
+        for component in _components(term):
+            found += [(component.name, call) for call in term_uses(component)[1] if not is_known_function(call)]
+    return found
+
+
+def check_response(formula: str, outcome: str, trials: str | None, family: str) -> None:
+    """The formula must model the config's outcome (``p(outcome, trials)`` for binomial), so
+    that every candidate's PSIS-LOO scores the same data. Raises ValueError otherwise."""
+    response = formulae.model_description(formula).response
+    if response is None:
+        raise ValueError(f"formula {formula!r} has no response; write it as '{outcome} ~ ...'")
+    components = response.term.components
+    expected = f"p({outcome}, {trials})" if family == "binomial" else outcome
+    written = components[0].name if len(components) == 1 else str(response.term)
+    matches = False
+    if len(components) == 1 and family == "binomial" and hasattr(components[0], "call"):
+        call = components[0].call
+        arguments = [getattr(argument, "name", None) for argument in call.args]
+        matches = call.callee in ("p", "prop", "proportion") and arguments == [outcome, trials] and not call.kwargs
+    elif len(components) == 1 and family != "binomial":
+        matches = not hasattr(components[0], "call") and components[0].name == outcome
+    if not matches:
+        raise ValueError(
+            f"formula {formula!r} models {written!r}, but the analysis's outcome (data.outcome) is {expected!r}: every "
+            f"candidate model must model the same outcome, so that PSIS-LOO compares them on the same data. "
+            f"Fix: write the formula as '{expected} ~ ...'" + (", or change data.outcome" if family != "binomial" else "")
+        )
