@@ -284,3 +284,29 @@ def test_other_formulas_are_sampled_row_by_row(frame, formula, family):
     model = bmb.Model(formula, frame, family=BAMBI_FAMILIES[family])
     model.build()
     assert normal_sufficient_model(model) is None
+
+
+def test_the_functions_formulas_may_call_are_formulaes_and_bambis():
+    """formula_syntax writes Bambi's transforms out (checking a config imports no Bambi): they must be Bambi's own."""
+    from bambi.transformations import transformations_namespace
+    from formulae.transforms import TRANSFORMS
+
+    from {{ cookiecutter.module_name }}.formula_syntax import BAMBI_TRANSFORMS, FUNCTIONS, is_known_function
+
+    assert set(BAMBI_TRANSFORMS) == set(transformations_namespace) | {"hsgp"}
+    assert FUNCTIONS == set(TRANSFORMS) | set(transformations_namespace)
+    assert is_known_function("np.log1p") and is_known_function("np.sqrt")
+    assert not is_known_function("np.loadtxt") and not is_known_function("os.system") and not is_known_function("np.lib")
+
+
+def test_a_formula_calling_a_literal_and_transforms_builds_in_bambi(config, example_data):
+    """What the check lets through, Bambi builds: literals inside calls, numpy's ufuncs, formulae's transforms."""
+    from {{ cookiecutter.module_name }}.formula_syntax import formula_columns, unknown_functions
+    from {{ cookiecutter.module_name }}.formulas import bambi_model
+
+    response = config.model("varying_intercepts").formula.split("~")[0].strip()
+    formula = f"{response} ~ I(ses ** 2) + np.abs(ses) + center(ses) + (1 | school)"
+    assert unknown_functions(formula) == []
+    assert {"ses", "school", config.data.outcome} <= set(formula_columns(formula))
+    model = bambi_model(formula, example_data, config.family, {})
+    assert {"I(ses ** 2)", "np.abs(ses)", "center(ses)"} <= set(model.parameters[model.family.likelihood.parent].common_terms)

@@ -13,10 +13,11 @@ import numpy as np
 from formulae.terms.call_resolver import LazyCall, LazyOperator, LazyValue, LazyVariable
 from formulae.transforms import TRANSFORMS
 
-# bambi.transformations.transformations_namespace: written out so that checking a config does
-# not import Bambi (and PyMC, seconds); tests/test_formulas.py checks the two agree.
+# bambi.transformations.transformations_namespace, and hsgp, which Bambi adds to formulae's
+# transforms when imported: written out so that checking a config does not import Bambi (and
+# PyMC, seconds); tests/test_formulas.py checks they agree.
 BAMBI_TRANSFORMS = ("c", "counts", "censored", "constrained", "truncated", "weighted",
-                    "log", "log2", "log10", "exp", "exp2", "abs")
+                    "log", "log2", "log10", "exp", "exp2", "abs", "hsgp")
 FUNCTIONS = frozenset(TRANSFORMS) | frozenset(BAMBI_TRANSFORMS)
 
 
