@@ -53,9 +53,10 @@ EXPECTED_FILES = sorted(
         *(
             f"src/schools_analysis/{module}.py"
             for module in (
-                "__init__", "__main__", "build", "cache", "calibration", "checks", "cli", "compare", "compiling", "config", "crossval", "dashboard", "data",
-                "diagnostics", "estimates", "files", "formulas", "kernels", "models", "parameterization", "pipeline", "plots",
-                "pointwise", "predict", "priors", "progress", "report", "sampling", "simulate", "sweep", "validation",
+                "__init__", "__main__", "build", "cache", "calibration", "chain_health", "checks", "cli", "compare", "compiling", "config",
+                "crossval", "dashboard", "data", "design", "diagnostics", "estimates", "files", "formula_syntax", "formulas", "kernels",
+                "models", "parameterization", "pipeline", "plots", "pointwise", "predict", "priors", "progress", "report", "run_lock",
+                "sampling", "simulate", "subsets", "sweep", "validation",
             )
         ),
         *(

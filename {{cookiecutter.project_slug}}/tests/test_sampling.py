@@ -164,6 +164,18 @@ def test_a_stuck_sampler_is_stopped_at_once_and_cancelled():
     assert running.cancelled and running.polls == 3
 
 
+    class PanicException(BaseException):  # pyo3's, raised by nutpie's abort when a chain failed to start
+        pass
+
+    class Panicking(Running):
+        def cancel(self):
+            raise PanicException("called `Result::unwrap()` on an `Err` value: Invalid initial point")
+
+    watch = ChainWatch(tune=10)
+    with pytest.raises(ChainsStuck):
+        wait_unless_stuck(Panicking(), watch, poll_s=0)
+
+
 def test_a_stuck_fit_is_sampled_again_with_the_next_seed_then_pymc(example_fit, monkeypatch):
     """What is done is recorded on the draws (and shown as a fit warning, diagnostics.py)."""
     from {{ cookiecutter.module_name }}.chain_health import ChainsStuck

@@ -244,7 +244,11 @@ def wait_unless_stuck(running, watch: ChainWatch, poll_s: float = 0.25) -> xr.Da
                 if watch.stuck:
                     raise ChainsStuck(dict(watch.stuck)) from None
     except BaseException:  # stuck, Ctrl-C or SIGTERM: no chain goes on sampling in the background
-        running.cancel()
+        try:
+            running.cancel()
+        except BaseException as error:  # nutpie panics (pyo3's PanicException) aborting a chain that failed to start
+            if isinstance(error, KeyboardInterrupt):
+                raise
         raise
 
 
