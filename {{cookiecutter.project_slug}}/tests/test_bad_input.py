@@ -182,7 +182,7 @@ CONFIG_CASES = {
                             ["sampler.draws 100,000,000 x sampler.chains", "GB of memory", "available",
                              "Fix: lower sampler.draws"]),
     "chains beyond memory": ({"sampler.draws": 2_000_000, "sampler.chains": 5000}, ["sampler.chains 5000", "of memory", "Fix:"]),
-    "more folds than groups": ({"cross_validation": {"group_folds": 100_000}},
+    "more folds than groups": ({"cross_validation.group_folds": 100_000},
                                ["cross_validation.group_folds: 100,000 folds", "'school' has 6 groups",
                                 "at most 6", "leave-one-group-out"]),
 }

@@ -71,7 +71,7 @@ def stuck_chains(idata: xr.DataTree) -> dict[int, str]:
     divergent = stats["diverging"].mean(dim="draw").values
     for chain, share in zip(chains, divergent):
         if share > DIVERGENT_SHARE:
-            found[int(chain)] = f"divergent on {share:.0%} of its draws"
+            found[int(chain)] = f"divergent on {100 * share:.0f}% of its draws"
     if "step_size" in stats and ("maxdepth_reached" in stats or "reached_max_treedepth" in stats):
         saturated = (stats["maxdepth_reached"] if "maxdepth_reached" in stats else stats["reached_max_treedepth"])
         saturated = saturated.mean(dim="draw").values
@@ -80,5 +80,5 @@ def stuck_chains(idata: xr.DataTree) -> dict[int, str]:
             others = np.delete(step, position)
             if others.size and saturated[position] > 0.5 and step[position] < STEP_SIZE_COLLAPSE * others.max():
                 found[int(chain)] = (f"step size {step[position]:.2g} at the maximum tree depth on "
-                                     f"{saturated[position]:.0%} of its draws, against {others.max():.2g}")
+                                     f"{100 * saturated[position]:.0f}% of its draws, against {others.max():.2g}")
     return found
