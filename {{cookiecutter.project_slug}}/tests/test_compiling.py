@@ -12,7 +12,7 @@ import pymc as pm
 import pytest
 
 from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.compiling import compile_model, with_prior_values_as_data
+from {{ cookiecutter.module_name }}.compiling import compile_model, near_initial_point, with_prior_values_as_data
 
 
 def grouped_model(prior_sd: float = 1.0, n_groups: int = 4, n_rows: int = 30) -> pm.Model:
@@ -63,6 +63,28 @@ def test_draws_are_nutpie_s_own_draw_for_draw_also_with_new_data():
         for variable in ("mu", "tau", "effect"):
             np.testing.assert_array_equal(draws[0][variable].values, draws[1][variable].values, err_msg=name)
 
+
+
+def test_chains_started_near_the_initial_point_sample_where_nutpie_s_unjittered_start_fails():
+    """The stuck-chain fallback (sampling.py). At the initial point itself a centred group mean's
+    gradient is exactly 0, which nutpie refuses ("All initialization points failed")."""
+    import nutpie
+
+    model = grouped_model()
+    centre = np.concatenate([np.ravel(value) for value in model.initial_point().values()])
+    assert [model.rvs_to_values[variable].name for variable in model.free_RVs] == list(model.initial_point())
+    near = near_initial_point(compile_model(model), model, spread=1e-3)
+    starts = [near.initial_point_func(seed) for seed in (1, 2)]
+    assert not np.array_equal(*starts)
+    for start in starts:
+        assert 0 < np.abs(start - centre).max() <= 1e-3
+    with pytest.raises(RuntimeError, match="initializ"):
+        nutpie.sample(nutpie.compile_pymc_model(model, jitter_rvs=set()), draws=50, tune=50, chains=2, seed=3,
+                      progress_bar=False)
+    draws = nutpie.sample(near, draws=200, tune=200, chains=2, seed=3, progress_bar=False)
+    assert (draws.posterior["mu"].std("draw") > 0.05).all()  # both chains explore
+    # the data's mean is 1.0: the chains move from the start (0) to it
+    assert 0.3 < float(draws.posterior["mu"].mean()) < 1.7
 
 def test_log_density_and_gradient_equal_nutpie_s_at_random_points():
     import nutpie
@@ -121,7 +143,7 @@ SCRIPT = textwrap.dedent("""
     import numpy as np
     sys.path.insert(0, TESTS)
     from test_compiling import callback_values, flat_point, grouped_model
-    from {{ cookiecutter.module_name }}.compiling import compile_model, with_prior_values_as_data
+    from {{ cookiecutter.module_name }}.compiling import compile_model, near_initial_point, with_prior_values_as_data
     import nutpie
     out = dict()
     for prior_sd, n_groups in CASES:

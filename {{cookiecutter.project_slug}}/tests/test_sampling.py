@@ -176,7 +176,7 @@ def test_a_stuck_sampler_is_stopped_at_once_and_cancelled():
         wait_unless_stuck(Panicking(), watch, poll_s=0)
 
 
-def test_a_stuck_fit_is_sampled_again_with_the_next_seed_then_pymc(example_fit, monkeypatch):
+def test_a_stuck_fit_is_sampled_again_without_jitter_then_with_pymc(example_fit, monkeypatch):
     """What is done is recorded on the draws (and shown as a fit warning, diagnostics.py)."""
     from {{ cookiecutter.module_name }}.chain_health import ChainsStuck
     from {{ cookiecutter.module_name }}.config import SamplerSettings
@@ -184,8 +184,8 @@ def test_a_stuck_fit_is_sampled_again_with_the_next_seed_then_pymc(example_fit, 
 
     calls = []
 
-    def sample_once(self, settings, data, seed, name, engine, progressbar):
-        calls.append((seed, engine))
+    def sample_once(self, settings, data, seed, name, engine, progressbar, jitter=True):
+        calls.append((seed, engine, jitter))
         if len(calls) < stuck_attempts + 1:
             raise ChainsStuck({0: "step size 1e-05 at the maximum tree depth"})
         return xr.DataTree.from_dict({"posterior": example_fit.posterior.to_dataset(),
@@ -195,14 +195,15 @@ def test_a_stuck_fit_is_sampled_again_with_the_next_seed_then_pymc(example_fit, 
     settings = SamplerSettings(engine="nutpie", seed=7)
     stuck_attempts = 1
     draws = ModelSampler(None, "nutpie").sample(settings)
-    assert calls == [(7, "nutpie"), (8, "nutpie")]
-    assert draws.attrs["sampler_fallback"] == ("nutpie (seed 7) stopped: chain 0: step size 1e-05 at the maximum tree "
-                                               "depth; sampled again with nutpie, seed 8 (new initial points)")
+    assert calls == [(7, "nutpie", True), (7, "nutpie", False)]
+    assert draws.attrs["sampler_fallback"] == (
+        "nutpie stopped: chain 0: step size 1e-05 at the maximum tree depth; sampled again with nutpie from the "
+        "initial point (not jittered)")
     calls.clear()
     stuck_attempts = 2
     draws = ModelSampler(None, "nutpie").sample(settings)
-    assert calls == [(7, "nutpie"), (8, "nutpie"), (7, "pymc")]
-    assert draws.attrs["sampler_fallback"].endswith("sampled again with PyMC's NUTS")
+    assert calls == [(7, "nutpie", True), (7, "nutpie", False), (7, "pymc", False)]
+    assert "sampled again with PyMC's NUTS from the initial point" in draws.attrs["sampler_fallback"]
     calls.clear()
     stuck_attempts = 0
     assert "sampler_fallback" not in ModelSampler(None, "nutpie").sample(settings).attrs and len(calls) == 1

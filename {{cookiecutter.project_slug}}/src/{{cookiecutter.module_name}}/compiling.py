@@ -16,6 +16,7 @@ rather than constants in it, so that a model whose priors changed (an edited pri
 priors scaled to new data of the same shape) is the same graph and loads from the caches too.
 """
 
+import dataclasses
 import hashlib
 import warnings
 
@@ -131,6 +132,27 @@ def compile_model(model, var_names=None) -> CompiledPyMCModel:
         n_expanded=n_expanded, shape_info=shape_info, logp_func=logp_fn, expand_func=expand_fn,
         reparameterized_names=reparameterized,
     )
+
+
+def near_initial_point(compiled: CompiledPyMCModel, model, spread: float = 1e-3) -> CompiledPyMCModel:
+    """``compiled`` with each chain starting within ``spread`` of the model's initial point (PyMC's
+    support points, on the unconstrained scale) rather than nutpie's default, that point moved by
+    up to 1 in each coordinate: a coefficient of a large predictor (``I(age ** 2)``) moved that far
+    saturates the linear predictor, and a chain started there can fail to find its way back.
+
+    Not at the point itself: there a centred group mean's gradient is exactly 0 (its groups'
+    effects equal it), which nutpie refuses as an initial point.
+    """
+    point = make_initial_point_fn(model=model, default_strategy="support_point", jitter_rvs=set(),
+                                  return_transformed=True)(None)
+    # nutpie's order of the unconstrained values: the model's free variables, each flattened.
+    centre = np.concatenate([np.ravel(point[model.rvs_to_values[variable].name]) for variable in model.free_RVs])
+    centre = centre.astype("float64")
+
+    def initial_point(seed=None) -> np.ndarray:
+        return centre + np.random.default_rng(seed).uniform(-spread, spread, centre.shape)
+
+    return dataclasses.replace(compiled, initial_point_func=initial_point)
 
 
 def array_lines(names: list[str], shared_data: dict[str, np.ndarray]) -> str:

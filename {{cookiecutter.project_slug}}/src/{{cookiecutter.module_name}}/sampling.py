@@ -161,33 +161,37 @@ class ModelSampler:
         chain's draws to the pipeline's display as ``name`` if given. ``engine`` overrides the sampler's.
 
         A nutpie chain that stops exploring (``chain_health.py``) is found while it samples,
-        usually in the warm-up: sampling stops, and is done again with the next seed (new
-        initial points and adaptation), then, if a chain gets stuck again, with PyMC's NUTS.
-        The draws' ``sampler_fallback`` attribute then says what happened and what was used.
+        usually in the warm-up: sampling stops, and is done again with every chain starting at
+        the model's initial point rather than one jittered by up to 1 (the usual cause: see
+        ``compiling.near_initial_point``), then, if a chain gets stuck again, with PyMC's NUTS
+        from the initial point too (``init="adapt_diag"``). The draws' ``sampler_fallback`` attribute then
+        says what happened and what was used.
         """
         engine = engine or self.engine
         seed = settings.seed if seed is None else seed
         if engine != "nutpie":
             return self._sample(settings, data, seed, name, engine, progressbar)
         notes = []
-        for attempt_seed, attempt_engine in ((seed, "nutpie"), (seed + 1, "nutpie"), (seed, "pymc")):
+        attempts = {"nutpie": ("nutpie", True), "nutpie from the initial point": ("nutpie", False),
+                    "PyMC's NUTS from the initial point": ("pymc", False)}
+        for attempt, (attempt_engine, jitter) in attempts.items():
             try:
-                idata = self._sample(settings, data, attempt_seed, name, attempt_engine, progressbar)
+                idata = self._sample(settings, data, seed, name, attempt_engine, progressbar, jitter=jitter)
             except ChainsStuck as stuck:
-                notes.append(f"nutpie (seed {attempt_seed}) stopped: {stuck}")
+                notes.append(f"{attempt} stopped: {stuck}")
                 continue
             found = stuck_chains(idata) if attempt_engine == "nutpie" else {}
             if not found:
                 break
-            notes.append(f"nutpie (seed {attempt_seed}) stuck: {describe(found)}")
+            notes.append(f"{attempt} stuck: {describe(found)}")
         if notes:
-            used = "PyMC's NUTS" if attempt_engine == "pymc" else f"nutpie, seed {attempt_seed} (new initial points)"
-            idata.attrs["sampler_fallback"] = "; ".join(notes) + f"; sampled again with {used}"
+            idata.attrs["sampler_fallback"] = "; ".join(notes) + f"; sampled again with {attempt} (not jittered)"
         return idata
 
     def _sample(self, settings: SamplerSettings, data: dict[str, np.ndarray] | None, seed: int, name: str | None,
-                engine: str, progressbar: bool) -> xr.DataTree:
-        """One call of the engine (see :meth:`sample`); raises ChainsStuck when nutpie was stopped."""
+                engine: str, progressbar: bool, jitter: bool = True) -> xr.DataTree:
+        """One call of the engine (see :meth:`sample`), its chains' initial points jittered or
+        not; raises ChainsStuck when nutpie was stopped."""
         total = settings.tune + settings.draws
         progress = reporting(name, engine, settings.chains, total) if name else contextlib.nullcontext({})
         with progress as progress_arguments:
@@ -195,7 +199,9 @@ class ModelSampler:
                 import nutpie
                 from pymc.backends.arviz import patch_nutpie_idata
 
-                compiled = self.compiled()
+                from {{ cookiecutter.module_name }}.compiling import near_initial_point
+
+                compiled = self.compiled() if jitter else near_initial_point(self.compiled(), self.model)
                 if data:
                     # Data the compiled code does not read (folded away: a sum of size 0) is left out.
                     read = {variable.name for variable in compiled.shared_var_keys}
@@ -225,7 +231,7 @@ class ModelSampler:
                         var_names=traced_variables(self.model), draws=settings.draws, tune=settings.tune,
                         chains=settings.chains, target_accept=settings.target_accept, random_seed=seed,
                         nuts_sampler=engine, cores=parallel_chains(settings.chains), progressbar=progressbar,
-                        **progress_arguments,
+                        init="jitter+adapt_diag" if jitter else "adapt_diag", **progress_arguments,
                     )
         # nutpie keeps every free variable, whatever var_names says.
         sampling_only = [name for name in idata.posterior.data_vars if name.endswith(CENTRED_SUFFIX)]
