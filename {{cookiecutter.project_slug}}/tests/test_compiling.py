@@ -186,3 +186,49 @@ def test_a_later_process_loads_the_callbacks_also_after_a_prior_edit_but_not_for
     # Five groups instead of four is another graph: compiled afresh.
     assert later["1.0 5"]["logp_hits"] == later["1.0 5"]["expand_hits"] == 0
     np.testing.assert_allclose(later["1.0 5"]["logp"], later["1.0 5"]["nutpie"], rtol=1e-12)
+
+
+MISSING_NAME_SCRIPT = textwrap.dedent("""
+    import importlib, sys, types, warnings
+    import numpy as np
+    import nutpie
+    # The module as a release that renamed NAME would have it, for this package's imports only.
+    real = importlib.import_module(MODULE)
+
+    class Renamed(types.ModuleType):
+        def __getattr__(self, attribute):
+            if attribute == NAME:
+                raise AttributeError(attribute)
+            return getattr(real, attribute)
+
+    sys.modules[MODULE] = Renamed(MODULE)
+    import {{ cookiecutter.module_name }}.compiling
+    sys.modules[MODULE] = real
+    sys.path.insert(0, TESTS)
+    from test_compiling import grouped_model
+    from {{ cookiecutter.module_name }}.config import SamplerSettings
+    from {{ cookiecutter.module_name }}.sampling import ModelSampler
+    from {{ cookiecutter.module_name }}.compiling import compile_model
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = compile_model(grouped_model())
+        fit = ModelSampler(grouped_model(), "nutpie").sample(SamplerSettings(draws=100, tune=100, chains=2, seed=3))
+    draws, reference = (nutpie.sample(model, draws=100, tune=100, chains=2, seed=3, progress_bar=False).posterior
+                        for model in (compiled, nutpie.compile_pymc_model(grouped_model())))
+    print([str(warning.message) for warning in caught if "compiled in every process" in str(warning.message)])
+    print(np.array_equal(draws["mu"].values, reference["mu"].values), dict(fit.posterior.sizes))
+""")
+
+
+@pytest.mark.parametrize("module, name", [("nutpie.compile_pymc", "_make_functions"),
+                                          ("pytensor.link.numba.cache", "compile_numba_function_src")])
+def test_a_missing_private_name_falls_back_to_nutpie_s_public_compile_with_a_warning(module, name, tmp_path):
+    """What a release of nutpie or PyTensor that renames an internal (``private_apis.py``) does to a fit."""
+    script = (MISSING_NAME_SCRIPT.replace("TESTS", repr(os.path.dirname(__file__)))
+              .replace("MODULE", repr(module)).replace("NAME", repr(name)))
+    environment = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
+    messages, same = result.stdout.strip().splitlines()[-2:]
+    assert name in messages and "written against nutpie" in messages and messages.count("compiled in every") == 2
+    assert same == "True {'chain': 2, 'draw': 100, 'school': 4}", "nutpie's own draws, and a fit through the sampler"

@@ -16,6 +16,8 @@ rather than constants in it, so that a model whose priors changed (an edited pri
 priors scaled to new data of the same shape) is the same graph and loads from the caches too.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import hashlib
 import warnings
@@ -23,16 +25,21 @@ import warnings
 import numba
 import numpy as np
 import pytensor
-from nutpie.compile_pymc import (
-    CompiledPyMCModel,
-    _make_functions,
-    _prepare_dims_and_coords,
-    _wrap_with_lock,
-    make_user_data,
-)
-from nutpie.compile_pymc import address_as_void_pointer  # noqa: F401 (called by the generated callbacks)
 from pymc.initial_point import make_initial_point_fn
-from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+
+from {{ cookiecutter.module_name }}.private_apis import NUTPIE_INTERNALS_MISSING
+
+if not NUTPIE_INTERNALS_MISSING:
+    from {{ cookiecutter.module_name }}.private_apis import (  # noqa: F401 (address_as_void_pointer: called by the generated callbacks)
+        CACHED_SRC_FUNCTIONS,
+        CompiledPyMCModel,
+        _make_functions,
+        _prepare_dims_and_coords,
+        _wrap_with_lock,
+        address_as_void_pointer,
+        compile_numba_function_src,
+        make_user_data,
+    )
 
 # Part of every cache key: change it when the generated source changes meaning.
 WRAPPER_VERSION = "1"
@@ -99,7 +106,13 @@ def expand_numba(dim, expanded, x_, out_, user_data_):
 
 def compile_model(model, var_names=None) -> CompiledPyMCModel:
     """What ``nutpie.compile_pymc_model(model, var_names=var_names)`` returns (numba backend, its
-    default initial points), with callbacks that Numba loads from its cache in later processes."""
+    default initial points), with callbacks that Numba loads from its cache in later processes:
+    nutpie's own where the internals this builds on are missing (see ``private_apis.py``)."""
+    if NUTPIE_INTERNALS_MISSING:
+        import nutpie
+
+        warnings.warn(f"nutpie's callbacks are compiled in every process: {NUTPIE_INTERNALS_MISSING}", stacklevel=2)
+        return nutpie.compile_pymc_model(model, var_names=var_names)
     initial_point = _wrap_with_lock(make_initial_point_fn(
         model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs), return_transformed=True))
     n_dim, n_expanded, logp_fn, expand_fn, initial_point, shape_info, reparameterized = _make_functions(
