@@ -55,7 +55,7 @@ EXPECTED_FILES = sorted(
             for module in (
                 "__init__", "__main__", "build", "cache", "calibration", "chain_health", "checks", "cli", "compare", "compiling", "config",
                 "crossval", "dashboard", "data", "design", "diagnostics", "estimates", "files", "formula_syntax", "formulas", "kernels",
-                "models", "parameterization", "pipeline", "plots", "pointwise", "predict", "priors", "progress", "report", "run_lock",
+                "models", "parameterization", "pipeline", "plots", "pointwise", "predict", "priors", "private_apis", "progress", "report", "run_lock",
                 "sampling", "simulate", "subsets", "sweep", "validation",
             )
         ),
