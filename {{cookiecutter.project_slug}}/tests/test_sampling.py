@@ -197,8 +197,8 @@ def test_a_stuck_fit_is_sampled_again_without_jitter_then_with_pymc(example_fit,
     draws = ModelSampler(None, "nutpie").sample(settings)
     assert calls == [(7, "nutpie", True), (7, "nutpie", False)]
     assert draws.attrs["sampler_fallback"] == (
-        "nutpie stopped: chain 0: step size 1e-05 at the maximum tree depth; sampled again with nutpie from the "
-        "initial point (not jittered)")
+        "nutpie stopped: chain 0: step size 1e-05 at the maximum tree depth; sampled again with nutpie from within "
+        "0.001 of the initial point")
     calls.clear()
     stuck_attempts = 2
     draws = ModelSampler(None, "nutpie").sample(settings)

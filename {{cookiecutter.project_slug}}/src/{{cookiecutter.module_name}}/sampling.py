@@ -161,18 +161,18 @@ class ModelSampler:
         chain's draws to the pipeline's display as ``name`` if given. ``engine`` overrides the sampler's.
 
         A nutpie chain that stops exploring (``chain_health.py``) is found while it samples,
-        usually in the warm-up: sampling stops, and is done again with every chain starting at
-        the model's initial point rather than one jittered by up to 1 (the usual cause: see
+        usually in the warm-up: sampling stops, and is done again with every chain starting
+        within 0.001 of the model's initial point rather than within 1 (the usual cause: see
         ``compiling.near_initial_point``), then, if a chain gets stuck again, with PyMC's NUTS
-        from the initial point too (``init="adapt_diag"``). The draws' ``sampler_fallback`` attribute then
-        says what happened and what was used.
+        from the initial point itself (``init="adapt_diag"``). The draws' ``sampler_fallback``
+        attribute then says what happened and what was used.
         """
         engine = engine or self.engine
         seed = settings.seed if seed is None else seed
         if engine != "nutpie":
             return self._sample(settings, data, seed, name, engine, progressbar)
         notes = []
-        attempts = {"nutpie": ("nutpie", True), "nutpie from the initial point": ("nutpie", False),
+        attempts = {"nutpie": ("nutpie", True), "nutpie from within 0.001 of the initial point": ("nutpie", False),
                     "PyMC's NUTS from the initial point": ("pymc", False)}
         for attempt, (attempt_engine, jitter) in attempts.items():
             try:
@@ -185,13 +185,13 @@ class ModelSampler:
                 break
             notes.append(f"{attempt} stuck: {describe(found)}")
         if notes:
-            idata.attrs["sampler_fallback"] = "; ".join(notes) + f"; sampled again with {attempt} (not jittered)"
+            idata.attrs["sampler_fallback"] = "; ".join(notes) + f"; sampled again with {attempt}"
         return idata
 
     def _sample(self, settings: SamplerSettings, data: dict[str, np.ndarray] | None, seed: int, name: str | None,
                 engine: str, progressbar: bool, jitter: bool = True) -> xr.DataTree:
-        """One call of the engine (see :meth:`sample`), its chains' initial points jittered or
-        not; raises ChainsStuck when nutpie was stopped."""
+        """One call of the engine (see :meth:`sample`), its chains started at jittered initial
+        points or (``jitter=False``) at or near the model's own; raises ChainsStuck when nutpie was stopped."""
         total = settings.tune + settings.draws
         progress = reporting(name, engine, settings.chains, total) if name else contextlib.nullcontext({})
         with progress as progress_arguments:
