@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
+import xarray as xr
 
 from {{ cookiecutter.module_name }}.formulas import (BAMBI_FAMILIES, CENTRED_SUFFIX, around_population_model,
                                                     indexed_group_terms, level_pairs, normal_sufficient_model)
@@ -310,3 +311,50 @@ def test_a_formula_calling_a_literal_and_transforms_builds_in_bambi(config, exam
     assert {"ses", "school", config.data.outcome} <= set(formula_columns(formula))
     model = bambi_model(formula, example_data, config.family, {})
     assert {"I(ses ** 2)", "np.abs(ses)", "center(ses)"} <= set(model.parameters[model.family.likelihood.parent].common_terms)
+
+
+@pytest.mark.parametrize(("formula", "family"), [
+    ("y ~ x + rater + C(classroom) + (x | school)", "normal"),
+    ("count ~ x + C(classroom) + (1 | school) + (1 | rater)", "poisson"),
+])
+def test_without_bambi_s_private_clean_results_the_draws_are_the_same_with_a_warning(frame, formula, family,
+                                                                                    monkeypatch):
+    """What a Bambi release without ``PyMCModel._clean_results`` (``private_apis.py``) does to a
+    formula model's results: the public-attribute fallback gives Bambi's own numbers."""
+    import importlib
+
+    import bambi.backend.pymc
+
+    from {{ cookiecutter.module_name }} import formulas, private_apis
+
+    model = bmb.Model(formula, frame.assign(x=frame["x"] * 100), family=BAMBI_FAMILIES[family])
+    model.build()
+    with model.backend.model:
+        prior = pm.sample_prior_predictive(draws=60, random_seed=5).prior.to_dataset()
+    # Two chains of 30 draws of every free variable, as a posterior sampled from the PyMC model,
+    # its dimensions in another order than Bambi's (the fallback restores Bambi's).
+    free = [variable.name for variable in model.backend.model.free_RVs]
+    draws = prior[free].squeeze("chain", drop=True)
+    posterior = xr.concat([draws.isel(draw=slice(0, 30)), draws.isel(draw=slice(30, 60)).assign_coords(draw=range(30))],
+                          dim="chain").assign_coords(chain=[0, 1]).transpose("draw", "chain", ...)
+    expected = formulas.bambi_results(model, xr.DataTree.from_dict({"posterior": posterior}))
+    # Bambi without the method, as private_apis.py sees it on import.
+    monkeypatch.delattr(bambi.backend.pymc.PyMCModel, "_clean_results")
+    try:
+        renamed = importlib.reload(private_apis)
+        assert renamed.bambi_clean_results is None
+        monkeypatch.setattr(formulas, "bambi_clean_results", renamed.bambi_clean_results)
+        monkeypatch.setattr(formulas, "BAMBI_INTERNALS_MISSING", renamed.BAMBI_INTERNALS_MISSING)
+        with pytest.warns(UserWarning, match=r"_clean_results is missing \(written against Bambi 0.21.0\); the Inter"):
+            fallback = formulas.bambi_results(model, xr.DataTree.from_dict({"posterior": posterior}))
+    finally:
+        monkeypatch.undo()
+        importlib.reload(private_apis)
+    expected, fallback = expected.posterior.to_dataset(), fallback.posterior.to_dataset()
+    assert sorted(fallback.data_vars) == sorted(expected.data_vars)
+    assert not any(name.endswith("_offset") for name in fallback.data_vars)
+    for name in expected.data_vars:
+        assert fallback[name].dims == expected[name].dims, name
+        np.testing.assert_allclose(fallback[name].values, expected[name].values, rtol=1e-10, atol=1e-10, err_msg=name)
+    # The Intercept really moved: x is in hundreds, so the shift is large.
+    assert float(np.abs(fallback["Intercept"] - posterior["Intercept"]).mean()) > 1

@@ -15,6 +15,7 @@ factors (:func:`normal_sufficient_model`). Both give Bambi's own model; the test
 """
 
 import itertools
+import warnings
 from contextlib import contextmanager
 
 import formulae
@@ -24,6 +25,8 @@ from formulae.categorical import ContrastMatrix
 from formulae.terms.terms import GroupSpecificTerm
 from formulae.terms.variable import Variable
 from formulae.utils import row_khatri_rao_sparse
+
+from {{ cookiecutter.module_name }}.private_apis import BAMBI_INTERNALS_MISSING, bambi_clean_results
 
 # Our family names -> Bambi's.
 BAMBI_FAMILIES = {
@@ -194,8 +197,40 @@ def bambi_results(model, idata):
     """Bambi's own post-processing of a posterior sampled from ``model.backend.model``:
     the ``Intercept`` at predictors = 0 (Bambi samples it at the predictors' means),
     Bambi's dimension order, and the non-centred ``*_offset`` draws left out; exactly
-    what ``bmb.Model.fit`` returns for the same draws."""
-    return model.backend._clean_results(idata, omit_offsets=True, include_response_params=False)
+    what ``bmb.Model.fit`` returns for the same draws. Without that private method (a newer
+    Bambi, ``private_apis.py``), :func:`uncentred_results` does the same, with a warning."""
+    if bambi_clean_results is not None:
+        return bambi_clean_results(model.backend, idata, omit_offsets=True, include_response_params=False)
+    warnings.warn(f"{BAMBI_INTERNALS_MISSING}; the Intercept is moved to predictors = 0 from the model's terms",
+                  stacklevel=2)
+    return uncentred_results(model, idata)
+
+
+def uncentred_results(model, idata):
+    """:func:`bambi_results` from Bambi's public model attributes alone (the fallback when
+    ``_clean_results`` is gone): the ``*_offset`` draws left out, the dimensions in Bambi's order
+    (the model's coordinates, ``*__factor_dim`` last) and, where Bambi centred the common
+    predictors, each component's ``Intercept`` moved from the predictors' means to predictors = 0
+    (``Intercept - sum_k mean(x_k) b_k``)."""
+    posterior = idata.posterior.to_dataset()
+    posterior = posterior.drop_vars([name for name in posterior.data_vars if name.endswith("_offset")])
+    used = [dim for dim in model.backend.model.coords if dim in posterior.dims]
+    order = ["chain", "draw"] + [dim for dim in used if not dim.endswith("__factor_dim")] + [
+        dim for dim in used if dim.endswith("__factor_dim")]
+    posterior = posterior.drop_dims([dim for dim in posterior.dims if dim not in order]).transpose(*order)
+    if model.center_predictors:
+        for component in model.conditional_parameters.values():  # the parameters with a formula
+            if not (component.intercept_term and component.common_terms):
+                continue
+            shift = 0.0
+            for term in component.common_terms.values():
+                coefficients = posterior[term.alias or term.name]
+                means = np.asarray(term.data, dtype=float).reshape(len(term.data), -1).mean(axis=0)
+                shift = shift + coefficients.values.reshape(*coefficients.shape[:2], -1) @ means
+            name = component.intercept_term.alias or component.intercept_term.name
+            posterior[name] = posterior[name] - shift
+    idata["posterior"] = posterior
+    return idata
 
 
 # A pair of grouping factors keeps its cross sums as a dense groups x groups array when at least
