@@ -1,5 +1,6 @@
 """Prune files of options that were not chosen, start a git repository, then print the next steps."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,8 @@ PYTHON_VERSION = "{{ cookiecutter.python_version }}"
 PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
 INIT_GIT = "{{ cookiecutter.init_git }}"
 FIRST_COMMIT_MESSAGE = "Initial commit from the Bayesian multilevel template"
+# uv.lock is copied unrendered (it is large and not a template); its project entry names the project here.
+LOCK_NAME_PLACEHOLDER = 'name = "{{ "{{" }} cookiecutter.project_slug {{ "}}" }}"'
 
 
 def git(*args: str) -> subprocess.CompletedProcess:
@@ -50,15 +53,25 @@ def start_repository() -> str:
     return "Started a git repository with one commit; artifacts/ and reports/ are left out by .gitignore."
 
 
+def name_the_locked_project() -> None:
+    """Write the project's name into uv.lock as uv spells it (PEP 503: lowercase, runs of -_. as one -)."""
+    lock = Path("uv.lock")
+    normalized = re.sub(r"[-_.]+", "-", PROJECT_SLUG).lower()
+    lock.write_text(lock.read_text().replace(LOCK_NAME_PLACEHOLDER, f'name = "{normalized}"', 1))
+
+
+name_the_locked_project()
+
 if LICENSE == "No license":
     Path("LICENSE").unlink()
 
-# Keep the example data set of the chosen outcome type, at the path the config names.
-examples = Path("data/example")
-for chosen in (examples / OUTCOME_TYPE).iterdir():
-    chosen.rename(examples / chosen.name)
-for folder in [path for path in examples.iterdir() if path.is_dir()]:
-    shutil.rmtree(folder)
+# Keep the example data of the chosen outcome type, at the paths the config names: the tidy
+# table in data/example/, and the raw students file that prepare.py joins to data/raw/schools.csv.
+for examples in (Path("data/example"), Path("data/raw")):
+    for chosen in (examples / OUTCOME_TYPE).iterdir():
+        chosen.rename(examples / chosen.name)
+    for folder in [path for path in examples.iterdir() if path.is_dir()]:
+        shutil.rmtree(folder)
 
 created = f"Created {PROJECT_SLUG}/."
 if INIT_GIT == "yes":
@@ -71,7 +84,7 @@ print(
 Next steps:
 
     cd {PROJECT_SLUG}
-    make run     # create .venv (Python >= {PYTHON_VERSION}), fit the example, write reports/index.html
+    make run     # create .venv from uv.lock (Python >= {PYTHON_VERSION}), fit the example, write reports/index.html
     make test    # run the project's tests
     make lab     # work in the notebooks in JupyterLab, on the kernel "Python ({PROJECT_SLUG})"
 

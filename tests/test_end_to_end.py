@@ -1,10 +1,13 @@
 """Bake the default project and use it as a user would: its Makefile builds the environment,
 runs the pipeline and runs the project's own tests."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,37 @@ def test_bad_data_exits_non_zero_and_keeps_the_reports(baked_project, fast_run):
     assert "schools.csv: column 'scores' named in the config (data.outcome) is not in the file" in result.stderr
     assert "Did you mean 'score'?" in result.stderr
     assert index.read_bytes() == before
+
+
+def installed_versions(python: Path) -> dict[str, str]:
+    """Every distribution in the environment of ``python``, by its normalised name (PEP 503)."""
+    listing = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m, json; "
+         "print(json.dumps([(d.metadata['Name'], d.version) for d in m.distributions()]))"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in json.loads(listing)}
+
+
+def locked_versions(project: Path) -> dict[str, str]:
+    return {package["name"]: package["version"] for package in tomllib.loads((project / "uv.lock").read_text())["package"]}
+
+
+def test_make_installs_exactly_the_locked_versions(baked_project, fast_run):
+    """What `make` installed is uv.lock's, one for one: every distribution in .venv at the lock's
+    version, and nothing the lock asks for on this machine missing (uv's own check)."""
+    assert fast_run.returncode == 0, fast_run.stdout[-2000:] + fast_run.stderr[-4000:]
+    installed = installed_versions(baked_project / ".venv" / "bin" / "python")
+    locked = locked_versions(baked_project)
+    assert {"pymc", "pytensor", "arviz", "bambi", "nutpie", "numpy", "papermill", "pytest"} <= installed.keys()
+    assert {name: version for name, version in installed.items() if locked.get(name) != version} == {}
+    check = subprocess.run(
+        [str(baked_project / ".uv" / "bin" / "uv"), "sync", "--locked", "--extra", "test", "--check", "--offline",
+         "--python", sys._base_executable], cwd=baked_project, capture_output=True, text=True,
+        env={**os.environ, "UV_PROJECT_ENVIRONMENT": ".venv", "UV_PYTHON_DOWNLOADS": "never"},
+    )
+    assert check.returncode == 0, check.stderr[-3000:]
+    assert "Would make no changes" in check.stderr
 
 
 def test_generated_project_passes_its_own_tests(baked_project, fast_run):
