@@ -8,7 +8,7 @@ DEMO_DIR := build/demo
 # The default project_slug in cookiecutter.json (checked by tests/test_bake.py).
 DEMO_SLUG := schools-analysis
 
-.PHONY: demo test test-fast lock clean
+.PHONY: demo test test-fast bench lock clean
 
 demo: $(STAMP)  ## bake the default project and run its whole pipeline to HTML
 	$(BIN)/cookiecutter --no-input --overwrite-if-exists --output-dir $(DEMO_DIR) .
@@ -17,6 +17,9 @@ demo: $(STAMP)  ## bake the default project and run its whole pipeline to HTML
 
 test: $(STAMP)  ## every template test, including a full bake-build-run of the default project
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## `make demo` from a fresh clone, set-up against pipeline time (benchmarks/demo.py; minutes)
+	$(BIN)/python benchmarks/demo.py --python $(PYTHON)
 
 test-fast: $(STAMP)  ## the template tests that take seconds
 	$(BIN)/python -m pytest -m "not slow"

@@ -109,12 +109,40 @@ def test_make_installs_exactly_the_locked_versions(baked_project, fast_run):
     assert {"pymc", "pytensor", "arviz", "bambi", "nutpie", "numpy", "papermill", "pytest"} <= installed.keys()
     assert {name: version for name, version in installed.items() if locked.get(name) != version} == {}
     check = subprocess.run(
-        [str(baked_project / ".uv" / "bin" / "uv"), "sync", "--locked", "--extra", "test", "--check", "--offline",
-         "--python", sys._base_executable], cwd=baked_project, capture_output=True, text=True,
+        [str(baked_project / ".uv" / "bin" / "uv"), "sync", "--locked", "--extra", "test", "--extra", "dev", "--check",
+         "--offline", "--python", sys._base_executable], cwd=baked_project, capture_output=True, text=True,
         env={**os.environ, "UV_PROJECT_ENVIRONMENT": ".venv", "UV_PYTHON_DOWNLOADS": "never"},
     )
     assert check.returncode == 0, check.stderr[-3000:]
     assert "Would make no changes" in check.stderr
+
+
+# The project's tests that build, compile and fit models without running the pipeline: those that
+# a release renaming an API (private_apis.py's names, Bambi's, ArviZ's, PyMC's) would break first.
+NEWEST_VERSIONS_TESTS = ["tests/test_compiling.py", "tests/test_formulas.py", "tests/test_sampling.py",
+                         "tests/test_models.py", "tests/test_priors.py", "tests/test_estimates.py"]
+
+
+def test_the_newest_allowed_versions_pass_the_fast_tests(cookies_session, baked_project):
+    """The project on the newest versions pyproject.toml allows, not the lock's, so that a
+    breaking release shows up in the template's CI before a user's first fit."""
+    result = cookies_session.bake(extra_context={"project_name": "newest versions", "init_git": "no"})
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    upgrade = subprocess.run(
+        [str(Path(sys.executable).with_name("uv")), "lock", "--upgrade", "--python", sys._base_executable],
+        cwd=project, capture_output=True, text=True, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+    assert upgrade.returncode == 0, upgrade.stderr[-3000:]
+    shipped, newest = locked_versions(baked_project), locked_versions(project)
+    moved = {name: f"{shipped.get(name)} -> {version}" for name, version in newest.items()
+             if name != project.name and shipped.get(name) != version}
+    print(f"newer than uv.lock: {moved or 'none'}")
+    install = make(".venv/.installed", project)
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-4000:]
+    tests = subprocess.run([str(project / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            *NEWEST_VERSIONS_TESTS], cwd=project, capture_output=True, text=True)
+    assert tests.returncode == 0, f"on the newest versions ({moved}):\n{tests.stdout[-6000:]}"
 
 
 def test_generated_project_passes_its_own_tests(baked_project, fast_run):

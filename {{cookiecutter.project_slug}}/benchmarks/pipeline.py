@@ -4,7 +4,7 @@ Each case runs ``python -m {{ cookiecutter.module_name }} run`` in a fresh copy 
 config, in a temporary folder, with empty compile caches: PyTensor's whole base compile
 directory (its C modules and the Numba functions it caches under ``<base_compiledir>/numba``,
 which a new ``compiledir`` alone does not empty) and Numba's own cache. It runs in a new
-virtual environment that ``make`` builds as it does after a bake (``pip install -e '.[test]'``
+virtual environment that ``make`` builds as it does after a bake (``uv sync --locked`` from ``uv.lock``
 and the notebooks' kernel, from a copy of the project; not timed), so that the packages of
 the ``bench`` extra, which the pipeline does not use but some of its imports would load, cost
 nothing a user would not pay (``--environment this`` runs in this one instead). Before each
@@ -75,7 +75,7 @@ def copy_project(target: Path) -> Path:
 def new_environment(folder: Path) -> Path:
     """A virtual environment as ``make`` builds it after a bake, in a copy of the project in
     ``folder``; returns its Python."""
-    for part in ("Makefile", "pyproject.toml", "README.md"):
+    for part in ("Makefile", "pyproject.toml", "uv.lock", "README.md"):
         shutil.copy2(PROJECT / part, folder / part)
     shutil.copytree(PROJECT / "src", folder / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
     base = getattr(sys, "_base_executable", sys.executable)  # this venv's interpreter, not the venv

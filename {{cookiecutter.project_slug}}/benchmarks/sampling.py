@@ -15,7 +15,7 @@ automatic choice), chains, tuning steps and draws, by
   installed;
 * **pymc_nuts**: PyMC's own NUTS (``nuts_sampler="pymc"``) on the row-by-row model, the
   sampler PyMC uses when nutpie is not installed;
-* **stan**: the same model in Stan through PyStan (``pip install -e '.[bench]'``);
+* **stan**: the same model in Stan through PyStan (the ``bench`` extra, which ``make bench`` installs);
 * **numpyro**: the project's model (sufficient statistics) with NumPyro's NUTS through JAX
   (``nuts_sampler="numpyro"``; also in the ``bench`` extra), to decide between the engines.
 
