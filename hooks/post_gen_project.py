@@ -88,7 +88,7 @@ Next steps:
     make test    # run the project's tests
     make lab     # work in the notebooks in JupyterLab, on the kernel "Python ({PROJECT_SLUG})"
 
-Point config/analysis.yaml at your own CSV to analyse your data.
+Point config/analysis.yaml at your own CSV to analyse your data (or at raw files to prepare: data.prepare).
 Override the interpreter with e.g. `make run PYTHON=/path/to/python{PYTHON_VERSION}`.
 """
 )

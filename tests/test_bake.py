@@ -1,6 +1,7 @@
 """Bake the template with every option value and check what it generates."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import yaml
 TEMPLATE = Path(__file__).resolve().parents[1]
 OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 CHOICES = {name: values for name, values in OPTIONS.items() if isinstance(values, list) and not name.startswith("_")}
+# uv, installed with the template's test requirements at the version the generated Makefile pins.
+UV = str(Path(sys.executable).with_name("uv"))
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
 # outcome_type -> family, outcome column, and the trials or exposure column it needs.
 OUTCOME_TYPES = {
@@ -39,9 +42,13 @@ EXPECTED_FILES = sorted(
         "benchmarks/sweep.py",
         "benchmarks/targets.py",
         "pyproject.toml",
+        "uv.lock",
         "config/analysis.yaml",
         "data/example/schools.csv",
         "data/example/true_parameters.json",
+        "data/processed/.gitkeep",
+        "data/raw/schools.csv",
+        "data/raw/students.csv",
         "notebooks/01_prior_predictive.ipynb",
         "notebooks/02_fit.ipynb",
         "notebooks/03_diagnostics.ipynb",
@@ -55,8 +62,8 @@ EXPECTED_FILES = sorted(
             for module in (
                 "__init__", "__main__", "build", "cache", "calibration", "chain_health", "checks", "cli", "compare", "compiling", "config",
                 "crossval", "dashboard", "data", "design", "diagnostics", "estimates", "files", "formula_syntax", "formulas", "kernels",
-                "models", "parameterization", "pipeline", "plots", "pointwise", "predict", "priors", "private_apis", "progress", "report", "run_lock",
-                "sampling", "simulate", "subsets", "sweep", "validation",
+                "models", "parameterization", "pipeline", "plots", "pointwise", "predict", "prepare", "preparation", "priors", "private_apis", "progress",
+                "report", "run_lock", "sampling", "simulate", "subsets", "sweep", "tables", "validation",
             )
         ),
         *(
@@ -64,7 +71,7 @@ EXPECTED_FILES = sorted(
             for name in (
                 "conftest", "test_bad_input", "test_benchmarks", "test_browser", "test_calibration", "test_checks", "test_compare", "test_compiling", "test_config", "test_crossval", "test_data", "test_diagnostics",
                 "test_estimates", "test_families", "test_formulas", "test_kernels", "test_models", "test_parameterization", "test_pipeline", "test_plots", "test_pointwise",
-                "test_predict", "test_priors", "test_progress", "test_real_data", "test_report", "test_sampling", "test_simulate", "test_sweep",
+                "test_predict", "test_prepare", "test_priors", "test_progress", "test_real_data", "test_report", "test_sampling", "test_simulate", "test_sweep",
             )
         ),
     ]
@@ -78,6 +85,20 @@ def files_of(project: Path) -> list[str]:
         for path in project.rglob("*")
         if path.is_file() and path.relative_to(project).parts[0] != ".git"
     )
+
+
+def assert_the_lock_is_the_project_s(project: Path) -> None:
+    """uv.lock names the project as uv spells it and satisfies its pyproject.toml: ``uv lock --check``
+    re-reads both without the network and fails on any difference (a dependency added, removed or
+    with other bounds, another project name)."""
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    names = [package["name"] for package in lock["package"] if package["source"] == {"editable": "."}]
+    assert names == [re.sub(r"[-_.]+", "-", project.name).lower()]
+    check = subprocess.run(
+        [UV, "lock", "--check", "--offline", "--python", sys._base_executable], cwd=project, capture_output=True,
+        text=True, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+    assert check.returncode == 0, check.stderr[-3000:]
 
 
 def option_values() -> list:
@@ -131,12 +152,13 @@ def test_every_option_value_bakes_a_valid_project(cookies, answers):
         if "formula" in model:
             assert (extra or outcome) in model["formula"]
 
+    # One lock for every option: resolved for Python >= 3.12, nutpie installed with either sampler.
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert pyproject["project"]["requires-python"] == f">={result.context['python_version']}"
+    assert pyproject["project"]["requires-python"] == ">=3.12"
     dependencies = " ".join(pyproject["project"]["dependencies"])
-    for package in ("pymc>=6", "arviz>=1", "papermill", "nbconvert", "jupyterlab", "seaborn", "pandas"):
+    for package in ("pymc>=6", "arviz>=1", "papermill", "nbconvert", "jupyterlab", "seaborn", "pandas", "nutpie"):
         assert package in dependencies
-    assert ("nutpie" in dependencies) == (result.context["sampler"] == "nutpie")
+    assert_the_lock_is_the_project_s(project)
     assert pyproject["tool"]["ruff"]["target-version"] == "py" + result.context["python_version"].replace(".", "")
 
     license_file = project / "LICENSE"
@@ -149,6 +171,26 @@ def test_every_option_value_bakes_a_valid_project(cookies, answers):
     for name in files_of(project):
         if name.endswith(".py"):
             compile((project / name).read_text(), name, "exec")
+
+
+def test_the_generated_makefile_installs_with_the_uv_the_lock_is_tested_with():
+    makefile = (TEMPLATE / "{{cookiecutter.project_slug}}" / "Makefile").read_text()
+    pinned = re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE).group(1)
+    assert re.search(rf"^uv=={re.escape(pinned)}\s", (TEMPLATE / "requirements-dev.txt").read_text(), re.MULTILINE)
+    version = subprocess.run([UV, "--version"], capture_output=True, text=True, check=True).stdout
+    assert version.split()[1] == pinned
+    # pip installs uv alone; every other package comes from the lock, refused when it is out of date.
+    pip_lines = [line for line in makefile.splitlines() if "pip install" in line]
+    assert pip_lines and all("uv==$(UV_VERSION)" in line for line in pip_lines)
+    assert "sync --locked" in makefile and "--frozen" not in makefile
+
+
+def test_a_slug_with_underscores_gets_uv_s_spelling_in_the_lock(cookies):
+    result = cookies.bake(extra_context={"project_slug": "county__radon_study"})
+    assert result.exit_code == 0, result.exception
+    assert 'name = "county-radon-study"\nversion = "0.1.0"\nsource = { editable = "." }' in (
+        result.project_path / "uv.lock").read_text()
+    assert_the_lock_is_the_project_s(result.project_path)
 
 
 def test_names_are_derived_from_the_project_name(cookies):

@@ -7,6 +7,7 @@ import time
 import nbformat
 import papermill
 import psutil
+import pytest
 from jupyter_core.utils import run_sync
 
 from {{ cookiecutter.module_name }}.kernels import WARM_MODULES, KernelPool
@@ -134,3 +135,31 @@ def test_a_kernel_that_died_while_it_waited_is_not_handed_out(tmp_path):
 def test_warm_modules_exist():
     """A renamed module would silently stop being imported ahead."""
     assert not [name for name in WARM_MODULES if importlib.util.find_spec(name) is None]
+
+
+def test_without_jupyter_client_s_launch_hooks_kernels_start_unforked_with_a_warning(tmp_path, monkeypatch):
+    """What a jupyter_client release that renamed the private hooks PrestartedKernel overrides
+    (``private_apis.py``) does to a run: one warning, kernels started as Jupyter starts them."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from {{ cookiecutter.module_name }} import kernels, private_apis
+
+    with monkeypatch.context() as renamed:
+        renamed.setattr(AsyncKernelManager, "_async_launch_kernel", None)  # defined on a base class: hidden here
+        missing = private_apis._jupyter_client_hooks()["JUPYTER_CLIENT_HOOKS_MISSING"]
+    assert missing == ("jupyter_client.manager.AsyncKernelManager has no _async_launch_kernel "
+                       "(written against jupyter_client 8.10.0)")
+    monkeypatch.setattr(kernels, "JUPYTER_CLIENT_HOOKS_MISSING", missing)
+    kernels.start_factory(tmp_path)
+    assert kernels._started is None, "no factory is started ahead for a pool that cannot fork"
+    probe_notebook(tmp_path / "probe.ipynb")
+    with pytest.warns(UserWarning, match="has no _async_launch_kernel .*: the notebooks' kernels start as Jupyter"):
+        unforked = pool(tmp_path, needed=1, size=1, fork=True)
+    assert unforked._factory is None
+    kernel = unforked.take()
+    run = papermill.execute_notebook(tmp_path / "probe.ipynb", tmp_path / "run.ipynb", cwd=tmp_path,
+                                     kernel_name=KERNEL_NAME, progress_bar=False, km=kernel)
+    unforked.release(kernel)
+    unforked.close()
+    assert json.loads(run.cells[2].outputs[0]["text"])["imported"] == list(WARM_MODULES), "started and warmed up"
+    assert not kernel_processes()

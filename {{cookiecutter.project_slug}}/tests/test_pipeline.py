@@ -18,7 +18,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from conftest import copy_project
 from {{ cookiecutter.module_name }}.config import load_config
 from {{ cookiecutter.module_name }}.data import DataError
-from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, Step, execute, fit_problems, plan, run_pipeline
+from {{ cookiecutter.module_name }}.files import atomic_path
+from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, Step, execute, fit_problems, plan, publish, run_pipeline
 
 
 def test_every_notebook_is_executed_and_rendered(pipeline_run):
@@ -422,3 +423,16 @@ def test_index_is_a_dashboard_of_the_run(pipeline_run):
     # ... and the report's warnings are styled callouts, not grey block quotes.
     report = (config.reports_dir / "06_report.html").read_text()
     assert "blockquote { border-left: 4px solid" in report and "<blockquote>" in report
+
+
+def test_a_write_killed_in_staging_is_not_published(tmp_path):
+    """SIGKILL skips :func:`atomic_path`'s cleanup: its temporary file stays in staging, and must
+    not reach the published folder as if it were a whole file."""
+    staging, published = tmp_path / ".staging", tmp_path / "fits"
+    with atomic_path(staging / "model.nc") as temporary:
+        temporary.write_bytes(b"whole")
+    killed = staging / ".other.nc.abc123.tmp"  # as atomic_path names it, left by a killed process
+    killed.write_bytes(b"half")
+    publish(staging, published)
+    assert sorted(path.name for path in published.rglob("*")) == ["model.nc"]
+    assert (published / "model.nc").read_bytes() == b"whole" and not staging.exists()

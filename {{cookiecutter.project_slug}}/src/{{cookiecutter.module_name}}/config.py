@@ -33,6 +33,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PrepareConfig(_Strict):
+    """The data preparation (``preparation.py``): a function of ``prepare.py`` that turns the
+    raw files into the tidy table at ``data.path``."""
+
+    function: str = "tidy"              # a function in src/<package>/prepare.py
+    raw: dict[str, Path] = Field(min_length=1)  # the function's argument -> the raw CSV it is read from
+
+    @model_validator(mode="after")
+    def _matches_function(self):
+        function = resolve_preparation(self.function)
+        parameters = inspect.signature(function).parameters
+        required = {name for name, parameter in parameters.items() if parameter.default is inspect.Parameter.empty}
+        if not set(self.raw) <= set(parameters) or not required <= set(self.raw):
+            raise ValueError(
+                f"raw names {', '.join(self.raw)}, but {self.function}() in src/{PACKAGE}/prepare.py takes "
+                f"({', '.join(parameters)}). Fix: name each raw file after the argument it is passed as"
+            )
+        return self
+
+
 class DataConfig(_Strict):
     path: Path
     outcome: str
@@ -43,6 +63,7 @@ class DataConfig(_Strict):
     exposure: str | None = None          # Poisson / negative binomial: log(exposure) is an offset
     drop_missing: bool = False           # drop rows with a missing value in a used column (else an error)
     true_parameters: Path | None = None
+    prepare: PrepareConfig | None = None  # made from raw files by prepare.py; null: path is read as it is
 
 
 class NormalPrior(_Strict):
@@ -100,6 +121,24 @@ def resolve_custom(path: str) -> Callable:
     if not inspect.isfunction(function):
         raise ValueError(f"no function {function_name!r} in {module.__name__}")
     return function
+
+
+def resolve_preparation(name: str) -> Callable:
+    """The function ``name`` of ``prepare.py``, which ``data.prepare`` names.
+
+    Imported only when a config names a preparation: a project that has none does not
+    depend on that module.
+    """
+    try:
+        module = importlib.import_module(f"{PACKAGE}.prepare")
+    except Exception as error:  # a syntax error or a failed import in the user's module
+        raise ValueError(f"src/{PACKAGE}/prepare.py cannot be imported: {type(error).__name__}: {error}") from error
+    functions = [key for key, value in vars(module).items()
+                 if inspect.isfunction(value) and value.__module__ == module.__name__]
+    if name not in functions:
+        raise ValueError(f"function: no function {name!r} in src/{PACKAGE}/prepare.py; its functions: "
+                         f"{', '.join(functions) or 'none'}")
+    return getattr(module, name)
 
 
 # Model names become file names (artifacts/fits/<name>.nc, reports/02_fit_<name>.html).
@@ -340,6 +379,11 @@ class AnalysisConfig(_Strict):
         if unknown:
             raise ValueError(f"priors.group_sd: {unknown} are not 'intercept' or a predictor")
         check_column_names(self.data)
+        if self.data.prepare is not None:
+            for name, raw in self.data.prepare.raw.items():
+                if self.resolve(raw).resolve() == self.data_path.resolve():
+                    raise ValueError(f"data.prepare.raw.{name} is data.path ({raw}): the preparation would overwrite "
+                                     "the file it reads. Fix: set data.path to a file in data/processed/")
         families = {spec.family or self.family for spec in self.models}
         if "binomial" in families and self.data.trials is None:
             raise ValueError("data.trials: the binomial family needs the column with the number of trials")

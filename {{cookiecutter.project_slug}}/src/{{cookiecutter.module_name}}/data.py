@@ -1,14 +1,14 @@
 """Turn a tidy CSV into the arrays and coordinates the models need."""
 
-import difflib
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig
 from {{ cookiecutter.module_name }}.formula_syntax import check_response, formula_columns
+from {{ cookiecutter.module_name }}.preparation import described, run_preparation
+from {{ cookiecutter.module_name }}.tables import closest_column, read_table
 from {{ cookiecutter.module_name }}.validation import DataError, validate
 
 __all__ = ["DataError", "GroupedData", "load_data", "prepare", "read_table"]
@@ -91,44 +91,6 @@ class GroupedData:
         if len(labels) == len(self.outcome):
             return self
         return self.rows(pd.Index(self.coords["obs"]).get_indexer(labels))
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read the CSV, with an error that names the file when it cannot be read."""
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found. Set data.path in the config to your CSV "
-                        "(a relative path is read from the project folder, the one holding pyproject.toml).")
-    try:
-        names = pd.read_csv(path, nrows=1, header=None).iloc[0].astype(str).tolist()
-        frame = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DataError(
-            f"{path}: cannot be read as CSV ({error}). Fix: save the file as comma-separated UTF-8 text with a header row."
-        ) from error
-    duplicated = sorted({name for name in names if names.count(name) > 1})
-    if duplicated:
-        raise DataError(
-            f"{path}: column name(s) {duplicated} appear more than once in the header. Fix: give every column a unique name."
-        )
-    if frame.empty:
-        raise DataError(f"{path}: the file has a header but no rows. Fix: point data.path at the file with the data.")
-    if frame.shape[1] == 1:
-        for name, delimiter in (("semicolons", ";"), ("tabs", "\t")):
-            if delimiter in str(frame.columns[0]):
-                raise DataError(
-                    f"{path}: the header is one column, {str(frame.columns[0])[:60]!r}: the file looks separated by "
-                    f"{name}. Fix: save it as comma-separated CSV (e.g. pandas: read_csv(sep={delimiter!r}).to_csv(...))."
-                )
-    return frame
-
-
-def closest_column(name: str, columns) -> str | None:
-    """The column a misspelled ``name`` most likely meant: same letters in another case first."""
-    by_lower = {str(column).lower(): str(column) for column in columns}
-    if name.lower() in by_lower:
-        return by_lower[name.lower()]
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
-    return by_lower[close[0]] if close else None
 
 
 def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
@@ -224,5 +186,16 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
 
 
 def load_data(config: AnalysisConfig) -> GroupedData:
-    """Read the configured CSV and prepare it for the models."""
-    return prepare(read_table(config.data_path), config)
+    """Read the configured CSV and prepare it for the models.
+
+    If the config names a data preparation (``data.prepare``), the CSV is first made from the
+    raw files, unless it is current (``preparation.py``).
+    """
+    if config.data.prepare is None:
+        return prepare(read_table(config.data_path), config)
+    run_preparation(config)
+    try:
+        return prepare(read_table(config.data_path), config)
+    except DataError as error:
+        raise DataError(f"{error}\n{config.data.path} is made by {described(config)}: "
+                        "fix the raw files or the function.") from None

@@ -2,7 +2,8 @@
 
 Each write goes to a temporary file in the target's folder (same file system) and is then
 renamed over the target, which POSIX makes atomic. If the write fails or the process is
-killed, the previous file is still in place. The new file gets the permissions any new file
+killed, the previous file is still in place (a killed process leaves its temporary file, which
+:func:`remove_unfinished_writes` deletes). The new file gets the permissions any new file
 gets here (0644 with the usual umask), not the temporary file's private 0600, so a shared
 folder or a web server can serve the reports.
 """
@@ -23,6 +24,7 @@ def _current_umask() -> int:
 
 
 FILE_MODE = 0o666 & ~_current_umask()
+TEMPORARY_SUFFIX = ".tmp"
 
 
 @contextmanager
@@ -30,7 +32,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path to write to; renamed to ``path`` when the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     os.close(handle)
     try:
         yield Path(temporary)
@@ -43,3 +45,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_text_atomically(path: Path, text: str) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def remove_unfinished_writes(folder: Path) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_path` under ``folder``: writes whose process
+    was killed (SIGKILL runs no cleanup). Call it only where no write can be under way.
+
+    Returns
+    -------
+    list of Path
+        The files deleted.
+    """
+    found = sorted(Path(folder).rglob(f".*{TEMPORARY_SUFFIX}"))
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found

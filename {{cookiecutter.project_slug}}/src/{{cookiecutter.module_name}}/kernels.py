@@ -23,11 +23,14 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
+
+from {{ cookiecutter.module_name }}.private_apis import JUPYTER_CLIENT_HOOKS_MISSING
 
 # What the notebooks import (not Bambi, which only a formula model's build imports), and dask.array,
 # which xarray imports when it first opens a fit (0.4 s).
@@ -142,7 +145,8 @@ def start_factory(cwd: Path) -> None:
     that its imports overlap the caller's own (the command line's, before a run): 2 s sooner to
     the first notebook."""
     global _started
-    _started = KernelFactory(cwd)
+    if JUPYTER_CLIENT_HOOKS_MISSING is None:  # else no pool forks (KernelPool)
+        _started = KernelFactory(cwd)
 
 
 def stop_started_factory() -> None:
@@ -281,6 +285,10 @@ class KernelPool:
     def __init__(self, needed: int, size: int, starting: int, cwd: Path, kernel_name: str,
                  extra_arguments: list[str], timeout_s: float, fork: bool = True) -> None:
         self.cwd, self.kernel_name, self.extra_arguments, self.timeout_s = cwd, kernel_name, extra_arguments, timeout_s
+        if fork and needed > 0 and JUPYTER_CLIENT_HOOKS_MISSING is not None:
+            warnings.warn(f"{JUPYTER_CLIENT_HOOKS_MISSING}: the notebooks' kernels start as Jupyter starts them, "
+                          "not forked (1-3 s more per notebook)", stacklevel=2)
+            fork = False
         self._factory = _next_factory(cwd, timeout_s) if fork and needed > 0 else None
         self._left = needed
         self._size = max(1, size)

@@ -36,7 +36,8 @@ from {{ cookiecutter.module_name }}.cache import (file_sha256, model_inputs, rec
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
 from {{ cookiecutter.module_name }}.design import check_costs, design_warnings
-from {{ cookiecutter.module_name }}.files import write_text_atomically
+from {{ cookiecutter.module_name }}.files import TEMPORARY_SUFFIX, write_text_atomically
+from {{ cookiecutter.module_name }}.preparation import described, run_preparation
 from {{ cookiecutter.module_name }}.progress import PROGRESS_DIR_ENV, read_progress
 from {{ cookiecutter.module_name }}.run_lock import RunLocked, holding_outputs
 
@@ -240,9 +241,10 @@ def execute(step: Step, notebooks_dir: Path, executed_dir: Path, failed_dir: Pat
 
 
 def publish(staging: Path, reports_dir: Path) -> None:
-    """Move every staged file into ``reports_dir`` (same file system: each move is atomic)."""
+    """Move every staged file into ``reports_dir`` (same file system: each move is atomic); not
+    the temporary file of a write whose process was killed, which is not a whole file."""
     for staged in sorted(staging.rglob("*")):
-        if staged.is_file():
+        if staged.is_file() and not (staged.name.startswith(".") and staged.name.endswith(TEMPORARY_SUFFIX)):
             target = reports_dir / staged.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, target)
@@ -420,6 +422,9 @@ def run_pipeline(
 ) -> Path:
     """Validate the config and data, execute every notebook, render HTML and the index.
 
+    If the config names a data preparation, ``data.path`` is first made from the raw files
+    (``preparation.py``: only when a raw file or ``prepare.py`` changed).
+
     A notebook whose inputs are unchanged since the last run (see ``cache.py``) is not
     executed again; its earlier notebook and HTML are kept.
 
@@ -457,6 +462,8 @@ def run_pipeline(
     run_started = time.perf_counter()
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
+    if config.data.prepare is not None and run_preparation(config):
+        print(f"Prepared {config.data.path} with {described(config)}", file=sys.stderr)
     data = load_data(config)  # fail on bad data here, before any notebook starts
     check_costs(config, data, fast)
     for line in design_warnings(config, data):

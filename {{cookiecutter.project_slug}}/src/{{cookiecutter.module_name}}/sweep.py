@@ -18,6 +18,12 @@ side on the cores left over), or an existing cluster (``--scheduler tcp://host:8
 this project installed and the project folder at the same path). A variant whose inputs are
 unchanged since the last sweep reuses its fits and notebooks (``cache.py``); a failing variant
 is reported in the overview and does not stop the others.
+
+A worker that dies (killed, out of memory) takes no file with it half-written: a variant publishes
+its fits and reports by renaming finished files. Dask runs the variant again on another worker,
+up to ``distributed.scheduler.allowed-failures`` times, then the variant is reported as failed
+(``KilledWorker``). When the variants are done, the temporary files of writes a killed worker never
+finished are deleted.
 """
 
 import base64
@@ -37,7 +43,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from {{ cookiecutter.module_name }}.config import ConfigError, load_config, project_root
-from {{ cookiecutter.module_name }}.files import write_text_atomically
+from {{ cookiecutter.module_name }}.files import remove_unfinished_writes, write_text_atomically
+from {{ cookiecutter.module_name }}.preparation import run_preparation
+from {{ cookiecutter.module_name }}.run_lock import RunLocked, holding_outputs
 from {{ cookiecutter.module_name }}.subsets import SubsetError, subset_rows
 
 
@@ -123,8 +131,16 @@ def prepare_variant(sweep: Sweep, variant: Variant, root: Path) -> Path:
     for key, value in {**sweep.set, **variant.set}.items():
         with_override(config, key, value)
     config["paths"] = {"reports": str(reports), "artifacts": str(artifacts)}
+    config_path = root / reports / "config.yaml"
+    config_path.parent.mkdir(parents=True, exist_ok=True)
     if variant.subset:
         data_path = root / config["data"]["path"]
+        if config["data"].get("prepare"):
+            # The subset is of the table the raw files make (made here once, if not current); the
+            # variant then reads its subset as it is, or its own run would make the whole table again.
+            write_text_atomically(config_path, yaml.safe_dump(config, sort_keys=False))
+            run_preparation(load_config(config_path))
+            config["data"]["prepare"] = None
         try:
             rows = subset_rows(pd.read_csv(data_path), variant.subset)
         except SubsetError as error:
@@ -134,8 +150,6 @@ def prepare_variant(sweep: Sweep, variant: Variant, root: Path) -> Path:
         (root / artifacts).mkdir(parents=True, exist_ok=True)
         write_text_atomically(root / subset_path, rows.to_csv(index=False))
         config["data"]["path"] = str(subset_path)
-    config_path = root / reports / "config.yaml"
-    config_path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomically(config_path, yaml.safe_dump(config, sort_keys=False))
     if load_config(config_path).root != root:  # a bad override fails here, with the key and what is allowed
         raise ConfigError(f"{config_path}: its project folder is not {root}. Fix: keep pyproject.toml in the project "
@@ -204,7 +218,13 @@ def run_sweep(path: str | Path, scheduler: str | None = None, workers: int | Non
             results[variant.name] = {"status": "failed", "error": f"{type(error).__name__}: {error}", "seconds": 0.0}
     if prepared:
         if scheduler:
-            cluster, client, jobs = None, Client(scheduler), 1
+            try:  # waits distributed.comm.timeouts.connect (30 s by default) for the scheduler
+                cluster, client, jobs = None, Client(scheduler), 1
+            except (OSError, TimeoutError) as error:
+                raise ConfigError(
+                    f"--scheduler {scheduler}: no Dask scheduler answered ({type(error).__name__}). Start one there "
+                    "(`dask scheduler`, then `dask worker ADDRESS` on each machine), check the address and port, "
+                    "or leave --scheduler out to run the sweep on this machine.") from None
         else:
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
             workers = workers or cores
@@ -216,11 +236,17 @@ def run_sweep(path: str | Path, scheduler: str | None = None, workers: int | Non
                                      pure=False): name
                        for name, config_path in prepared.items()}
             for future in as_completed(futures):
-                results[futures[future]] = future.result()
+                try:
+                    results[futures[future]] = future.result()
+                except Exception as error:  # Dask's own failure (a worker died): the other variants go on
+                    results[futures[future]] = {"status": "failed", "error": dask_failure(error),
+                                                "seconds": round(time.perf_counter() - started, 1)}
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+        for config_path in prepared.values():
+            remove_unfinished_variant_writes(config_path)
     results = {variant.name: {**results[variant.name], "overrides": variant.set, "subset": variant.subset}
                for variant in sweep.expanded()}  # in the sweep file's order, not the order they finished
     folder = root / "reports" / "sweeps" / sweep.name
@@ -231,6 +257,29 @@ def run_sweep(path: str | Path, scheduler: str | None = None, workers: int | Non
     write_text_atomically(folder / "results.json", json.dumps({"seconds": seconds, "fast": fast,
                                                                 "variants": results}, indent=2, default=str))
     return write_overview_page(folder, sweep, results, overview, seconds)
+
+
+def dask_failure(error: Exception) -> str:
+    """One line saying why Dask returned no result for a variant."""
+    from dask.distributed import KilledWorker
+
+    if isinstance(error, KilledWorker):
+        tries = error.allowed_failures + 1
+        return (f"KilledWorker: the Dask worker running this variant died (killed, or out of memory?) "
+                f"{'on its only try' if tries == 1 else f'on all {tries} tries'} (distributed.scheduler.allowed-failures: "
+                f"{error.allowed_failures}), the last on {error.last_worker.address}; no file of it is half-written. "
+                "Fix: read that worker's log, then run the sweep again to retry the variant.")
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def remove_unfinished_variant_writes(config_path: Path) -> None:
+    """Delete the temporary files of writes a killed worker left in a variant's folders, under the
+    variant's run lock: a variant that another sweep is still running is left alone."""
+    config = load_config(config_path)
+    artifacts = config.resolve(config.paths.artifacts)
+    with contextlib.suppress(RunLocked), holding_outputs(artifacts, config_path):
+        remove_unfinished_writes(artifacts)
+        remove_unfinished_writes(config.reports_dir)
 
 
 def overview_table(results: dict[str, dict], root: Path, sweep_name: str) -> pd.DataFrame:
