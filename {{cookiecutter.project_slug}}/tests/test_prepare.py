@@ -218,3 +218,15 @@ def test_a_sweep_variant_with_a_subset_takes_it_from_the_prepared_table(project,
     pd.testing.assert_frame_equal(subset, prepared[prepared["school"] != school].reset_index(drop=True))
     assert 0 < len(subset) < len(prepared) == ENROLLED
     assert len(load_data(variant_config).frame) == len(subset)
+
+
+def test_simulate_does_not_write_over_a_prepared_table(project):
+    """The next run would replace the simulated example with the prepared table again."""
+    config_path = project / "config" / "analysis.yaml"
+    load_data(project_config(project))
+    before = (project / PROCESSED).read_bytes()
+    result = CliRunner().invoke(app, ["simulate", "--overwrite", "--config", str(config_path)])
+    assert result.exit_code == 1, result.output
+    assert f"error: {PROCESSED} is made from raw files (data.prepare in {config_path})" in result.stderr
+    assert "Fix: remove data.prepare, or point data.path at another file." in result.stderr
+    assert (project / PROCESSED).read_bytes() == before

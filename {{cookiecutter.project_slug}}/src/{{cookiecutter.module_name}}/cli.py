@@ -118,6 +118,10 @@ def simulate(
     except ConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
+    if settings.data.prepare is not None:  # the next run would replace the simulation with the prepared table
+        typer.echo(f"error: {settings.data.path} is made from raw files (data.prepare in {config}); the example "
+                   "is not written over it. Fix: remove data.prepare, or point data.path at another file.", err=True)
+        raise typer.Exit(code=1)
     if settings.data.true_parameters is None:
         typer.echo("error: data.true_parameters is not set in the config; nowhere to write the truth.", err=True)
         raise typer.Exit(code=1)
