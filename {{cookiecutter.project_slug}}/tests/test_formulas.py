@@ -321,8 +321,6 @@ def test_without_bambi_s_private_clean_results_the_draws_are_the_same_with_a_war
                                                                                     monkeypatch):
     """What a Bambi release without ``PyMCModel._clean_results`` (``private_apis.py``) does to a
     formula model's results: the public-attribute fallback gives Bambi's own numbers."""
-    import importlib
-
     import bambi.backend.pymc
 
     from {{ cookiecutter.module_name }} import formulas, private_apis
@@ -338,18 +336,15 @@ def test_without_bambi_s_private_clean_results_the_draws_are_the_same_with_a_war
     posterior = xr.concat([draws.isel(draw=slice(0, 30)), draws.isel(draw=slice(30, 60)).assign_coords(draw=range(30))],
                           dim="chain").assign_coords(chain=[0, 1]).transpose("draw", "chain", ...)
     expected = formulas.bambi_results(model, xr.DataTree.from_dict({"posterior": posterior}))
-    # Bambi without the method, as private_apis.py sees it on import.
-    monkeypatch.delattr(bambi.backend.pymc.PyMCModel, "_clean_results")
-    try:
-        renamed = importlib.reload(private_apis)
-        assert renamed.bambi_clean_results is None
-        monkeypatch.setattr(formulas, "bambi_clean_results", renamed.bambi_clean_results)
-        monkeypatch.setattr(formulas, "BAMBI_INTERNALS_MISSING", renamed.BAMBI_INTERNALS_MISSING)
-        with pytest.warns(UserWarning, match=r"_clean_results is missing \(written against Bambi 0.21.0\); the Inter"):
-            fallback = formulas.bambi_results(model, xr.DataTree.from_dict({"posterior": posterior}))
-    finally:
-        monkeypatch.undo()
-        importlib.reload(private_apis)
+    # Bambi without the method, as private_apis.py sees it when it first looks.
+    with monkeypatch.context() as renamed:
+        renamed.delattr(bambi.backend.pymc.PyMCModel, "_clean_results")
+        missing = private_apis._bambi_internals()
+    assert missing["bambi_clean_results"] is None
+    monkeypatch.setattr(formulas, "bambi_clean_results", missing["bambi_clean_results"])
+    monkeypatch.setattr(formulas, "BAMBI_INTERNALS_MISSING", missing["BAMBI_INTERNALS_MISSING"])
+    with pytest.warns(UserWarning, match=r"_clean_results is missing \(written against Bambi 0.21.0\); the Intercept"):
+        fallback = formulas.bambi_results(model, xr.DataTree.from_dict({"posterior": posterior}))
     expected, fallback = expected.posterior.to_dataset(), fallback.posterior.to_dataset()
     assert sorted(fallback.data_vars) == sorted(expected.data_vars)
     assert not any(name.endswith("_offset") for name in fallback.data_vars)
