@@ -184,8 +184,8 @@ def test_a_stuck_fit_is_sampled_again_without_jitter_then_with_pymc(example_fit,
 
     calls = []
 
-    def sample_once(self, settings, data, seed, name, engine, progressbar, jitter=True):
-        calls.append((seed, engine, jitter))
+    def sample_once(self, settings, data, seed, name, engine, progressbar, jitter=True, in_process=False):
+        calls.append((seed, engine, jitter, in_process))
         if len(calls) < stuck_attempts + 1:
             raise ChainsStuck({0: "step size 1e-05 at the maximum tree depth"})
         return xr.DataTree.from_dict({"posterior": example_fit.posterior.to_dataset(),
@@ -195,15 +195,39 @@ def test_a_stuck_fit_is_sampled_again_without_jitter_then_with_pymc(example_fit,
     settings = SamplerSettings(engine="nutpie", seed=7)
     stuck_attempts = 1
     draws = ModelSampler(None, "nutpie").sample(settings)
-    assert calls == [(7, "nutpie", True), (7, "nutpie", False)]
+    assert calls == [(7, "nutpie", True, False), (7, "nutpie", False, False)]
     assert draws.attrs["sampler_fallback"] == (
         "nutpie stopped: chain 0: step size 1e-05 at the maximum tree depth; sampled again with nutpie from within "
         "0.001 of the initial point")
     calls.clear()
     stuck_attempts = 2
     draws = ModelSampler(None, "nutpie").sample(settings)
-    assert calls == [(7, "nutpie", True), (7, "nutpie", False), (7, "pymc", False)]
+    # PyMC's chains one after another in this process: none forked from a process nutpie's threads ran in.
+    assert calls == [(7, "nutpie", True, False), (7, "nutpie", False, False), (7, "pymc", False, True)]
     assert "sampled again with PyMC's NUTS from the initial point" in draws.attrs["sampler_fallback"]
     calls.clear()
     stuck_attempts = 0
     assert "sampler_fallback" not in ModelSampler(None, "nutpie").sample(settings).attrs and len(calls) == 1
+
+
+def test_pymc_s_chains_in_process_are_not_forked(monkeypatch):
+    """``in_process``: ``pm.sample`` with one core (no chain processes); else one per core."""
+    import pymc as pm
+
+    from {{ cookiecutter.module_name }}.config import SamplerSettings
+    from {{ cookiecutter.module_name }}.sampling import ModelSampler, parallel_chains
+
+    cores = []
+
+    def sample(**arguments):
+        cores.append(arguments["cores"])
+        raise StopIteration  # what follows the call is not under test
+
+    monkeypatch.setattr(pm, "sample", sample)
+    with pm.Model() as model:
+        pm.Normal("mu")
+    settings = SamplerSettings(engine="pymc", seed=1, chains=4)
+    for in_process in (True, False):
+        with pytest.raises(StopIteration):
+            ModelSampler(model, "pymc")._sample(settings, None, 1, None, "pymc", False, in_process=in_process)
+    assert cores == [1, parallel_chains(4)]

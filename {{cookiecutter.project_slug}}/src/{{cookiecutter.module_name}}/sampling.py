@@ -164,7 +164,9 @@ class ModelSampler:
         usually in the warm-up: sampling stops, and is done again with every chain starting
         within 0.001 of the model's initial point rather than within 1 (the usual cause: see
         ``compiling.near_initial_point``), then, if a chain gets stuck again, with PyMC's NUTS
-        from the initial point itself (``init="adapt_diag"``). The draws' ``sampler_fallback``
+        from the initial point itself (``init="adapt_diag"``), its chains one after another in this
+        process: PyMC's chains in forked processes could hang on state nutpie's threads left
+        (seen once in a notebook's cross-validation refits). The draws' ``sampler_fallback``
         attribute then says what happened and what was used.
         """
         engine = engine or self.engine
@@ -176,7 +178,8 @@ class ModelSampler:
                     "PyMC's NUTS from the initial point": ("pymc", False)}
         for attempt, (attempt_engine, jitter) in attempts.items():
             try:
-                idata = self._sample(settings, data, seed, name, attempt_engine, progressbar, jitter=jitter)
+                idata = self._sample(settings, data, seed, name, attempt_engine, progressbar, jitter=jitter,
+                                     in_process=attempt_engine != "nutpie")
             except ChainsStuck as stuck:
                 notes.append(f"{attempt} stopped: {stuck}")
                 continue
@@ -189,9 +192,10 @@ class ModelSampler:
         return idata
 
     def _sample(self, settings: SamplerSettings, data: dict[str, np.ndarray] | None, seed: int, name: str | None,
-                engine: str, progressbar: bool, jitter: bool = True) -> xr.DataTree:
+                engine: str, progressbar: bool, jitter: bool = True, in_process: bool = False) -> xr.DataTree:
         """One call of the engine (see :meth:`sample`), its chains started at jittered initial
-        points or (``jitter=False``) at or near the model's own; raises ChainsStuck when nutpie was stopped."""
+        points or (``jitter=False``) at or near the model's own, PyMC's one after another in this
+        process if ``in_process``; raises ChainsStuck when nutpie was stopped."""
         total = settings.tune + settings.draws
         progress = reporting(name, engine, settings.chains, total) if name else contextlib.nullcontext({})
         with progress as progress_arguments:
@@ -230,7 +234,8 @@ class ModelSampler:
                     idata = pm.sample(
                         var_names=traced_variables(self.model), draws=settings.draws, tune=settings.tune,
                         chains=settings.chains, target_accept=settings.target_accept, random_seed=seed,
-                        nuts_sampler=engine, cores=parallel_chains(settings.chains), progressbar=progressbar,
+                        nuts_sampler=engine, cores=1 if in_process else parallel_chains(settings.chains),
+                        progressbar=progressbar,
                         init="jitter+adapt_diag" if jitter else "adapt_diag", **progress_arguments,
                     )
         # nutpie keeps every free variable, whatever var_names says.
