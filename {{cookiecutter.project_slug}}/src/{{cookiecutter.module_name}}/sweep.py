@@ -131,8 +131,7 @@ def prepare_variant(sweep: Sweep, variant: Variant, root: Path) -> Path:
     for key, value in {**sweep.set, **variant.set}.items():
         with_override(config, key, value)
     config["paths"] = {"reports": str(reports), "artifacts": str(artifacts)}
-    config_path = root / reports / "config.yaml"
-    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path = root / reports / "config.yaml"  # its folder is made when it is written: not for a refused subset
     if variant.subset:
         data_path = root / config["data"]["path"]
         if config["data"].get("prepare"):
