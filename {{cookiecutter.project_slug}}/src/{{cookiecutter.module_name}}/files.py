@@ -47,6 +47,11 @@ def write_text_atomically(path: Path, text: str) -> None:
         temporary.write_text(text, encoding="utf-8")
 
 
+def is_unfinished_write(path: Path) -> bool:
+    """Whether ``path`` is a temporary file of :func:`atomic_path` (as it names them), not a whole file."""
+    return path.name.startswith(".") and path.name.endswith(TEMPORARY_SUFFIX)
+
+
 def remove_unfinished_writes(folder: Path) -> list[Path]:
     """Delete the temporary files of :func:`atomic_path` under ``folder``: writes whose process
     was killed (SIGKILL runs no cleanup). Call it only where no write can be under way.
@@ -56,7 +61,7 @@ def remove_unfinished_writes(folder: Path) -> list[Path]:
     list of Path
         The files deleted.
     """
-    found = sorted(Path(folder).rglob(f".*{TEMPORARY_SUFFIX}"))
+    found = sorted(path for path in Path(folder).rglob("*") if path.is_file() and is_unfinished_write(path))
     for path in found:
         path.unlink(missing_ok=True)
     return found

@@ -36,7 +36,7 @@ from {{ cookiecutter.module_name }}.cache import (file_sha256, model_inputs, rec
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
 from {{ cookiecutter.module_name }}.data import load_data
 from {{ cookiecutter.module_name }}.design import check_costs, design_warnings
-from {{ cookiecutter.module_name }}.files import TEMPORARY_SUFFIX, write_text_atomically
+from {{ cookiecutter.module_name }}.files import is_unfinished_write, write_text_atomically
 from {{ cookiecutter.module_name }}.preparation import described, run_preparation
 from {{ cookiecutter.module_name }}.progress import PROGRESS_DIR_ENV, read_progress
 from {{ cookiecutter.module_name }}.run_lock import RunLocked, holding_outputs
@@ -244,7 +244,7 @@ def publish(staging: Path, reports_dir: Path) -> None:
     """Move every staged file into ``reports_dir`` (same file system: each move is atomic); not
     the temporary file of a write whose process was killed, which is not a whole file."""
     for staged in sorted(staging.rglob("*")):
-        if staged.is_file() and not (staged.name.startswith(".") and staged.name.endswith(TEMPORARY_SUFFIX)):
+        if staged.is_file() and not is_unfinished_write(staged):
             target = reports_dir / staged.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, target)
