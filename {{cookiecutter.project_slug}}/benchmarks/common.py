@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, DataConfig, ModelSpec
-from {{ cookiecutter.module_name }}.data import GroupedData, prepare
-from {{ cookiecutter.module_name }}.simulate import EXAMPLES, simulate_grouped
+from {{ cookiecutter.module_name }}.data.grouped import GroupedData, prepare
+from {{ cookiecutter.module_name }}.data.simulate import EXAMPLES, simulate_grouped
 
 
 def parser(description: str) -> argparse.ArgumentParser:

@@ -28,12 +28,11 @@ import bambi as bmb
 import numpy as np
 import pandas as pd
 import pymc as pm
-
-from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.config import ModelSpec, load_config
-from {{ cookiecutter.module_name }}.sampling import parallel_chains, sample_posterior
-
 from common import parser, save_results, simulated_case
+
+from {{ cookiecutter.module_name }}.config import ModelSpec, load_config
+from {{ cookiecutter.module_name }}.fit.sampling import parallel_chains, sample_posterior
+from {{ cookiecutter.module_name }}.model.build import build_model
 
 CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "warm-up": (10, 5, 5)}
 FORMULA = "y ~ x + (x | group)"

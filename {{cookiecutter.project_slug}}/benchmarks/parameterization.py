@@ -26,16 +26,15 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
-
-from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.config import ModelSpec, load_config
-from {{ cookiecutter.module_name }}.diagnostics import parameter_names
-from {{ cookiecutter.module_name }}.formulas import around_population_model, normal_sufficient_model
-from {{ cookiecutter.module_name }}.parameterization import information_ratios
-from {{ cookiecutter.module_name }}.sampling import parallel_chains, sample_posterior
-
 from common import parser, simulated_case
 from formulas import counts_of, min_bulk_ess
+
+from {{ cookiecutter.module_name }}.config import ModelSpec, load_config
+from {{ cookiecutter.module_name }}.fit.sampling import parallel_chains, sample_posterior
+from {{ cookiecutter.module_name }}.fit.summary import parameter_names
+from {{ cookiecutter.module_name }}.model.build import build_model
+from {{ cookiecutter.module_name }}.model.formulas import around_population_model, normal_sufficient_model
+from {{ cookiecutter.module_name }}.model.parameterization import information_ratios
 
 # (rows, groups): group sizes are drawn uniformly around rows / groups.
 CASES = {"1k rows / 40 groups": (40, 3, 47), "100k rows / 1000 groups": (1000, 50, 150)}

@@ -56,10 +56,9 @@ import numpy as np
 import pandas as pd
 import psutil
 import yaml
-
-from {{ cookiecutter.module_name }}.simulate import EXAMPLES, simulate_grouped
-
 from common import compile_caches_in, save_results
+
+from {{ cookiecutter.module_name }}.data.simulate import EXAMPLES, simulate_grouped
 
 PROJECT = Path(__file__).resolve().parents[1]
 RATER_SD = 0.5  # the 1M crossed case's raters: 100 of them shift the outcome by this sd

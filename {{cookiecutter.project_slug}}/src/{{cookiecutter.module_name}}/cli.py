@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 
 from {{ cookiecutter.module_name }}.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
-from {{ cookiecutter.module_name }}.data import DataError
-from {{ cookiecutter.module_name }}.diagnostics import all_problems
-from {{ cookiecutter.module_name }}.pipeline import NotebookFailed, OutputError, run_pipeline
-from {{ cookiecutter.module_name }}.sampling import load_fit
-from {{ cookiecutter.module_name }}.simulate import write_example
+from {{ cookiecutter.module_name }}.data.grouped import DataError
+from {{ cookiecutter.module_name }}.data.simulate import write_example
+from {{ cookiecutter.module_name }}.evaluate.convergence import all_problems
+from {{ cookiecutter.module_name }}.fit.store import load_fit
+from {{ cookiecutter.module_name }}.run.pipeline import NotebookFailed, OutputError, run_pipeline
 
 # Exit codes: 1 bad config, data or a failed notebook; 3 a --strict run whose fits miss a
 # threshold; 130 interrupted (Ctrl-C or SIGTERM), as shells report a SIGINT.
@@ -90,7 +90,7 @@ def sweep(
 
     Exits with code 1 if any variant failed (the others still run and are reported).
     """
-    from {{ cookiecutter.module_name }}.sweep import run_sweep
+    from {{ cookiecutter.module_name }}.run.sweep import run_sweep
 
     try:
         index = run_sweep(file, scheduler=scheduler, workers=workers, fast=fast)

@@ -1,24 +1,31 @@
 """Load and validate ``config/analysis.yaml``, the single source of truth of an analysis."""
 
+import ast
 import difflib
-import importlib
-import inspect
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import formulae
 import yaml
 from pydantic import (
-    BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, PrivateAttr, ValidationError, field_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
     model_validator,
 )
 
-from {{ cookiecutter.module_name }} import models
+from {{ cookiecutter.module_name }}.families import FAMILIES
 from {{ cookiecutter.module_name }}.formula_syntax import FUNCTIONS, unknown_functions
+from {{ cookiecutter.module_name }}.names import RESERVED_NAMES
 
-Family = Literal["normal", "student_t", "bernoulli", "binomial", "poisson", "negative_binomial"]
+Family = Literal[tuple(FAMILIES)]
 Parameterization = Literal["auto", "centered", "non_centered"]
 
 DEFAULT_CONFIG_PATH = Path("config/analysis.yaml")
@@ -42,9 +49,8 @@ class PrepareConfig(_Strict):
 
     @model_validator(mode="after")
     def _matches_function(self):
-        function = resolve_preparation(self.function)
-        parameters = inspect.signature(function).parameters
-        required = {name for name, parameter in parameters.items() if parameter.default is inspect.Parameter.empty}
+        parameters = preparation_parameters(self.function)
+        required = {name for name, has_default in parameters.items() if not has_default}
         if not set(self.raw) <= set(parameters) or not required <= set(self.raw):
             raise ValueError(
                 f"raw names {', '.join(self.raw)}, but {self.function}() in src/{PACKAGE}/prepare.py takes "
@@ -93,52 +99,68 @@ class PriorOverrides(_Strict):
     residual_sd: HalfNormalPrior | None = None            # HalfStudentT(4) scale (normal, Student-t)
     nu: GammaPrior = GammaPrior(alpha=2, beta=0.1)        # Student-t degrees of freedom
     phi: GammaPrior = GammaPrior(alpha=2, beta=0.1)       # negative binomial dispersion
+    shape: GammaPrior = GammaPrior(alpha=1, beta=0.1)     # gamma family's shape: an exponential of mean 10
     lkj_eta: float = Field(default=2.0, gt=0)             # correlated_slopes: LKJ shape
 
 
-PACKAGE = models.__name__.rpartition(".")[0]
-PACKAGE_DIR = Path(models.__file__).parent
+PACKAGE = __name__.rpartition(".")[0]
+PACKAGE_DIR = Path(__file__).parent
 
 
-def resolve_custom(path: str) -> Callable:
-    """The model function named by ``path``: ``function`` in ``models.py``, or
-    ``module.function`` for a module of this project's package (``src/<package>/module.py``).
+# The user's code is read, not imported, to check a config: loading a config runs none of it
+# (and needs no PyMC). model/build.py and data/preparation.py import the functions named here.
+def defined_functions(module: str) -> dict[str, dict[str, bool]]:
+    """The functions defined at the top of ``src/<package>/<module>.py``: each one's
+    parameters, and whether each has a default. Raises ``ValueError`` if the file does not
+    parse, ``FileNotFoundError`` if there is none."""
+    path = PACKAGE_DIR / f"{module}.py"
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as error:
+        raise ValueError(f"src/{PACKAGE}/{module}.py cannot be imported: SyntaxError: {error}") from error
+    functions = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            positional = [*arguments.posonlyargs, *arguments.args]
+            defaults = [False] * (len(positional) - len(arguments.defaults)) + [True] * len(arguments.defaults)
+            functions[node.name] = {
+                **{argument.arg: has for argument, has in zip(positional, defaults)},
+                **{argument.arg: default is not None for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults)},
+            }
+    return functions
 
+
+def custom_model_location(path: str) -> tuple[str, str]:
+    """``(module, function)`` of the custom model ``path`` names: ``function`` in ``models.py``,
+    or ``module.function`` for a module of this project's package (``src/<package>/module.py``).
     The package's own name may lead (``<package>.module.function``). Nothing outside the
-    package is imported: a config names a model, it does not run code.
-    """
-    module_name, _, function_name = path.removeprefix(f"{PACKAGE}.").rpartition(".")
-    if not module_name:
-        module = models
-    elif "." in module_name or not module_name.isidentifier() or not (PACKAGE_DIR / f"{module_name}.py").is_file():
+    package is allowed: a config names a model, it does not run code."""
+    module, _, function = path.removeprefix(f"{PACKAGE}.").rpartition(".")
+    module = module or "models"
+    if "." in module or not module.isidentifier() or not (PACKAGE_DIR / f"{module}.py").is_file():
         raise ValueError(
             f"{path!r} is not in this project: a custom model is a function in models.py (custom: function) "
             f"or in another module of src/{PACKAGE}/ (custom: module.function)"
         )
-    else:
-        module = importlib.import_module(f"{PACKAGE}.{module_name}")
-    function = getattr(module, function_name, None)
-    if not inspect.isfunction(function):
-        raise ValueError(f"no function {function_name!r} in {module.__name__}")
-    return function
+    if function not in defined_functions(module):
+        raise ValueError(f"no function {function!r} in {PACKAGE}.{module}")
+    return module, function
 
 
-def resolve_preparation(name: str) -> Callable:
-    """The function ``name`` of ``prepare.py``, which ``data.prepare`` names.
+def custom_model_names() -> list[str]:
+    """Model functions defined in ``models.py``: those taking a ``centered`` argument."""
+    return [name for name, parameters in defined_functions("models").items() if "centered" in parameters]
 
-    Imported only when a config names a preparation: a project that has none does not
-    depend on that module.
-    """
-    try:
-        module = importlib.import_module(f"{PACKAGE}.prepare")
-    except Exception as error:  # a syntax error or a failed import in the user's module
-        raise ValueError(f"src/{PACKAGE}/prepare.py cannot be imported: {type(error).__name__}: {error}") from error
-    functions = [key for key, value in vars(module).items()
-                 if inspect.isfunction(value) and value.__module__ == module.__name__]
+
+def preparation_parameters(name: str) -> dict[str, bool]:
+    """The parameters of the function ``name`` of ``prepare.py`` (which ``data.prepare``
+    names), and whether each has a default."""
+    functions = defined_functions("prepare")
     if name not in functions:
         raise ValueError(f"function: no function {name!r} in src/{PACKAGE}/prepare.py; its functions: "
                          f"{', '.join(functions) or 'none'}")
-    return getattr(module, name)
+    return functions[name]
 
 
 # Model names become file names (artifacts/fits/<name>.nc, reports/02_fit_<name>.html).
@@ -199,8 +221,8 @@ class ModelSpec(_Strict):
             raise ValueError(f"model {self.name!r}: give exactly one of 'formula' or 'custom'")
         if self.custom is not None:
             try:
-                resolve_custom(self.custom)
-            except (ImportError, ValueError) as error:
+                custom_model_location(self.custom)
+            except (OSError, ValueError) as error:
                 raise ValueError(
                     f"model {self.name!r}: custom {self.custom!r} not found ({error}); "
                     f"functions in models.py: {', '.join(custom_model_names())}"
@@ -233,21 +255,12 @@ class ModelSpec(_Strict):
 
 
 # Parameters of Bambi's families that take a prior by name.
-FAMILY_PARAMETERS = {"sigma", "nu", "alpha"}
+FAMILY_PARAMETERS = {bambi for family in FAMILIES.values() for bambi in family.parameters.values()}
 
 
 def formula_terms(formula: str) -> set[str]:
     """The names Bambi gives the terms of ``formula``: what a prior may be set on."""
     return {term.name for term in formulae.model_description(formula).terms}
-
-
-def custom_model_names() -> list[str]:
-    """Model functions defined in ``models.py``: those taking a ``centered`` argument."""
-    return [
-        name for name, value in vars(models).items()
-        if inspect.isfunction(value) and value.__module__ == models.__name__
-        and "centered" in inspect.signature(value).parameters
-    ]
 
 
 class SamplerSettings(_Strict):
@@ -330,9 +343,9 @@ def check_column_names(data: DataConfig) -> None:
     seen = {}
     for role, columns in roles.items():
         for column in columns:
-            if column in models.RESERVED_NAMES:
+            if column in RESERVED_NAMES:
                 raise ValueError(
-                    f"{role}: the column name {column!r} is also the models' name for {models.RESERVED_NAMES[column]}. "
+                    f"{role}: the column name {column!r} is also the models' name for {RESERVED_NAMES[column]}. "
                     f"Fix: rename the column in the CSV and the config (e.g. {column + '_value'!r})"
                 )
             if column in seen and seen[column] != role:
@@ -385,8 +398,9 @@ class AnalysisConfig(_Strict):
                     raise ValueError(f"data.prepare.raw.{name} is data.path ({raw}): the preparation would overwrite "
                                      "the file it reads. Fix: set data.path to a file in data/processed/")
         families = {spec.family or self.family for spec in self.models}
-        if "binomial" in families and self.data.trials is None:
-            raise ValueError("data.trials: the binomial family needs the column with the number of trials")
+        for family in sorted(families):
+            if FAMILIES[family].trials and self.data.trials is None:
+                raise ValueError(f"data.trials: the {family} family needs the column with the number of trials")
         return self
 
     @property

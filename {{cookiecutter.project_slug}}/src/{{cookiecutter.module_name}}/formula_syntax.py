@@ -13,6 +13,8 @@ import numpy as np
 from formulae.terms.call_resolver import LazyCall, LazyOperator, LazyValue, LazyVariable
 from formulae.transforms import TRANSFORMS
 
+from {{ cookiecutter.module_name }}.families import family_record
+
 # bambi.transformations.transformations_namespace, and hsgp, which Bambi adds to formulae's
 # transforms when imported: written out so that checking a config does not import Bambi (and
 # PyMC, seconds); tests/test_formulas.py checks they agree.
@@ -88,18 +90,19 @@ def check_response(formula: str, outcome: str, trials: str | None, family: str) 
     if response is None:
         raise ValueError(f"formula {formula!r} has no response; write it as '{outcome} ~ ...'")
     components = response.term.components
-    expected = f"p({outcome}, {trials})" if family == "binomial" else outcome
+    takes_trials = family_record(family).trials
+    expected = f"p({outcome}, {trials})" if takes_trials else outcome
     written = components[0].name if len(components) == 1 else str(response.term)
     matches = False
-    if len(components) == 1 and family == "binomial" and hasattr(components[0], "call"):
+    if len(components) == 1 and takes_trials and hasattr(components[0], "call"):
         call = components[0].call
         arguments = [getattr(argument, "name", None) for argument in call.args]
         matches = call.callee in ("p", "prop", "proportion") and arguments == [outcome, trials] and not call.kwargs
-    elif len(components) == 1 and family != "binomial":
+    elif len(components) == 1 and not takes_trials:
         matches = not hasattr(components[0], "call") and components[0].name == outcome
     if not matches:
         raise ValueError(
             f"formula {formula!r} models {written!r}, but the analysis's outcome (data.outcome) is {expected!r}: every "
             f"candidate model must model the same outcome, so that PSIS-LOO compares them on the same data. "
-            f"Fix: write the formula as '{expected} ~ ...'" + (", or change data.outcome" if family != "binomial" else "")
+            f"Fix: write the formula as '{expected} ~ ...'" + ("" if takes_trials else ", or change data.outcome")
         )

@@ -1,0 +1,241 @@
+"""The outcome families: one record each, read by every stage.
+
+A record holds everything the workflow needs to know of a family: its name in the config
+and in Bambi, its link, which outcomes it accepts, how its default priors are centred and
+scaled, its likelihood in PyMC, how to simulate it, its parameters' names, how a group's
+raw estimate is formed (to choose centred or non-centred effects), which predictive check
+shows it, and the words the report uses. Adding a family is one record here plus its tests
+(``tests/test_families.py``): no other module names a family.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pymc as pm
+from scipy.special import expit, logit
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link function: the linear predictor is ``forward(mean)``, the mean ``inverse(eta)``."""
+
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    inverse: Callable[[np.ndarray], np.ndarray]
+    scale_words: str  # what a number on this scale is, for the report
+
+
+LINKS = {
+    "identity": Link("identity", lambda mean: mean, lambda eta: eta, "in the outcome's units"),
+    "logit": Link("logit", logit, expit, "on the log-odds scale"),
+    "log": Link("log", np.log, np.exp, "on the log scale"),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One outcome family.
+
+    Attributes
+    ----------
+    name : str
+        As the config spells it (``family: gamma``).
+    bambi : str
+        Bambi's name of the family; formula models are built with it and ``link``.
+    link : str
+        The link of the mean (a key of :data:`LINKS`).
+    outcome_checks : tuple of str
+        The row checks the outcome column must pass (``data/validation.py``'s ``CHECKS``).
+    likelihood : callable
+        ``(data, eta, priors) -> observed variable``: the outcome given the linear predictor
+        on the link scale, as the custom models in ``models.py`` use it.
+    simulate : callable
+        ``(rng, eta, parameters, trials, exposure) -> outcomes``: draws for simulated data.
+    parameters : dict
+        The family's own parameters beyond the mean: the name in custom models -> Bambi's name.
+    example_parameters : dict
+        True values of those parameters for simulations (tests, the example data).
+    linear_outcome : callable
+        The outcome on the scale of the linear predictor for an identity link (the outcome
+        itself; its log for the lognormal): where the intercept's prior is centred and the
+        residual sd's prior scaled.
+    information : str
+        How a group's raw estimate and its variance are formed (``model/parameterization.py``):
+        ``"mean"`` (of ``linear_outcome``), ``"logit"`` (of the share of successes),
+        ``"log_rate"`` (of events per exposure), ``"log_mean"`` (of a positive outcome).
+    check : str
+        The predictive check that shows it (``report/figures.py``): ``"density"``,
+        ``"share"`` (0/1 outcomes), ``"proportion"`` (successes of trials) or ``"counts"``.
+    mean_words : str
+        What a group's expected outcome is, in words (``{outcome}`` is filled in).
+    trials, exposure : bool
+        The family needs ``data.trials``; it takes ``data.exposure`` as an offset.
+    latent_variance : float, optional
+        The residual variance on the link scale when the family has no residual sd (the
+        logistic's pi^2/3): the report's share of variance between groups.
+    sufficient_statistics : bool
+        A normal likelihood that per-group sums can replace (``model/likelihoods.py``).
+    spread_check : bool
+        The prior predictive check compares the outcome's sd with the prior's, in its units.
+    typical : callable, optional
+        What a prediction reports, from the mean parameter (after the inverse link), where
+        that is not the outcome's scale: the lognormal's ``exp`` (its median, the geometric mean).
+    """
+
+    name: str
+    bambi: str
+    link: str
+    outcome_checks: tuple[str, ...]
+    likelihood: Callable
+    simulate: Callable
+    mean_words: str
+    check: str = "density"
+    information: str = "mean"
+    parameters: dict[str, str] = field(default_factory=dict)
+    example_parameters: dict[str, float] = field(default_factory=dict)
+    linear_outcome: Callable[[np.ndarray], np.ndarray] = np.asarray
+    trials: bool = False
+    exposure: bool = False
+    latent_variance: float | None = None
+    sufficient_statistics: bool = False
+    spread_check: bool = False
+    typical: Callable[[np.ndarray], np.ndarray] | None = None
+
+    @property
+    def inverse_link(self) -> Callable[[np.ndarray], np.ndarray]:
+        return LINKS[self.link].inverse
+
+    def prediction(self, eta: np.ndarray) -> np.ndarray:
+        """The expected outcome (mean, probability or rate; the lognormal's median) from the
+        linear predictor."""
+        mean = self.inverse_link(eta)
+        return mean if self.typical is None else self.typical(mean)
+
+    @property
+    def scale_words(self) -> str:
+        """What a number on the linear predictor's scale is, e.g. "on the log-odds scale"."""
+        if self.link == "log" and self.exposure:
+            return "on the log scale (log rate)"
+        if self.link == "identity" and self.linear_outcome is np.log:
+            return "on the log scale of the outcome"
+        return LINKS[self.link].scale_words
+
+
+def residual_sd(priors):
+    """The residual sd ``sigma`` (normal, Student-t, lognormal: on the log scale)."""
+    return pm.HalfStudentT("sigma", nu=4, sigma=priors.residual_sd)
+
+
+def _log_mean(data, eta):
+    """The log of the mean, with ``log(exposure)`` as an offset when the data have one."""
+    return eta if data.exposure is None else eta + np.log(data.exposure)
+
+
+def _normal(data, eta, priors):
+    return pm.Normal(data.outcome_name, eta, residual_sd(priors), observed=data.outcome, dims="obs")
+
+
+def _student_t(data, eta, priors):
+    sigma = residual_sd(priors)
+    nu = pm.Gamma("nu", *priors.nu)
+    return pm.StudentT(data.outcome_name, nu=nu, mu=eta, sigma=sigma, observed=data.outcome, dims="obs")
+
+
+def _bernoulli(data, eta, priors):
+    return pm.Bernoulli(data.outcome_name, logit_p=eta, observed=data.outcome, dims="obs")
+
+
+def _binomial(data, eta, priors):
+    return pm.Binomial(data.outcome_name, n=data.trials, logit_p=eta, observed=data.outcome, dims="obs")
+
+
+def _poisson(data, eta, priors):
+    return pm.Poisson(data.outcome_name, mu=pm.math.exp(_log_mean(data, eta)), observed=data.outcome, dims="obs")
+
+
+def _negative_binomial(data, eta, priors):
+    # phi as in Stan's neg_binomial_2: variance mu + mu^2 / phi.
+    phi = pm.Gamma("phi", *priors.phi)
+    return pm.NegativeBinomial(data.outcome_name, mu=pm.math.exp(_log_mean(data, eta)), alpha=phi,
+                               observed=data.outcome, dims="obs")
+
+
+def _gamma(data, eta, priors):
+    # Mean exp(eta) and shape as brms's Gamma(link = "log"): variance mean^2 / shape.
+    shape = pm.Gamma("shape", *priors.shape)
+    return pm.Gamma(data.outcome_name, alpha=shape, beta=shape / pm.math.exp(eta), observed=data.outcome, dims="obs")
+
+
+def _lognormal(data, eta, priors):
+    # log(outcome) ~ Normal(eta, sigma): the mean of the log outcome has the identity link.
+    return pm.LogNormal(data.outcome_name, mu=eta, sigma=residual_sd(priors), observed=data.outcome, dims="obs")
+
+
+def _exposed(eta, exposure):
+    return np.exp(eta) * (1 if exposure is None else exposure)
+
+
+FAMILIES: dict[str, Family] = {
+    family.name: family
+    for family in (
+        Family(
+            "normal", bambi="gaussian", link="identity", outcome_checks=("finite",), likelihood=_normal,
+            simulate=lambda rng, eta, h, trials, exposure: eta + rng.normal(0, h["sigma"], eta.size),
+            mean_words="mean {outcome}", parameters={"sigma": "sigma"}, example_parameters={"sigma": 1.0},
+            sufficient_statistics=True, spread_check=True,
+        ),
+        Family(
+            "student_t", bambi="t", link="identity", outcome_checks=("finite",), likelihood=_student_t,
+            simulate=lambda rng, eta, h, trials, exposure: eta + h["sigma"] * rng.standard_t(h["nu"], eta.size),
+            mean_words="mean {outcome}", parameters={"sigma": "sigma", "nu": "nu"},
+            example_parameters={"sigma": 1.0, "nu": 4.0}, spread_check=True,
+        ),
+        Family(
+            "bernoulli", bambi="bernoulli", link="logit", outcome_checks=("finite", "binary"), likelihood=_bernoulli,
+            simulate=lambda rng, eta, h, trials, exposure: rng.binomial(1, expit(eta)),
+            mean_words="proportion with {outcome} = 1", check="share", information="logit",
+            latent_variance=np.pi**2 / 3,
+        ),
+        Family(
+            "binomial", bambi="binomial", link="logit", outcome_checks=("finite", "non_negative", "whole"),
+            likelihood=_binomial, simulate=lambda rng, eta, h, trials, exposure: rng.binomial(trials, expit(eta)),
+            mean_words="proportion of trials with {outcome}", check="proportion", information="logit", trials=True,
+            latent_variance=np.pi**2 / 3,
+        ),
+        Family(
+            "poisson", bambi="poisson", link="log", outcome_checks=("finite", "non_negative", "whole"),
+            likelihood=_poisson, simulate=lambda rng, eta, h, trials, exposure: rng.poisson(_exposed(eta, exposure)),
+            mean_words="mean {outcome} per row", check="counts", information="log_rate", exposure=True,
+        ),
+        Family(
+            "negative_binomial", bambi="negativebinomial", link="log", outcome_checks=("finite", "non_negative", "whole"),
+            likelihood=_negative_binomial,
+            # A gamma-Poisson mixture with mean mu and variance mu + mu^2 / phi.
+            simulate=lambda rng, eta, h, trials, exposure: rng.poisson(
+                rng.gamma(h["phi"], _exposed(eta, exposure) / h["phi"])),
+            mean_words="mean {outcome} per row", check="counts", information="log_rate", exposure=True,
+            parameters={"phi": "alpha"}, example_parameters={"phi": 5.0},
+        ),
+        Family(
+            "gamma", bambi="gamma", link="log", outcome_checks=("finite", "positive"), likelihood=_gamma,
+            simulate=lambda rng, eta, h, trials, exposure: rng.gamma(h["shape"], np.exp(eta) / h["shape"]),
+            mean_words="mean {outcome}", information="log_mean", parameters={"shape": "alpha"},
+            example_parameters={"shape": 4.0},
+        ),
+        Family(
+            "lognormal", bambi="lognormal", link="identity", outcome_checks=("finite", "positive"),
+            likelihood=_lognormal, simulate=lambda rng, eta, h, trials, exposure: np.exp(eta + rng.normal(0, h["sigma"], eta.size)),
+            mean_words="geometric mean {outcome}", parameters={"sigma": "sigma"}, example_parameters={"sigma": 0.5},
+            linear_outcome=np.log, typical=np.exp,
+        ),
+    )
+}
+
+
+def family_record(name: str) -> Family:
+    """The record of family ``name``; a clear error for an unknown one."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown family {name!r}; allowed: {', '.join(FAMILIES)}") from None

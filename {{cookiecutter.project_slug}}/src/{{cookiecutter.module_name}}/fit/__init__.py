@@ -1,0 +1,1 @@
+"""Fitting: sampling with NUTS, the compiled-model cache, pointwise values, progress, the fit store."""

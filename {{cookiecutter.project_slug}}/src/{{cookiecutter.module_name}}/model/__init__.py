@@ -1,0 +1,1 @@
+"""Models: families' likelihoods, priors scaled to the data, formulas, parameterisation, prediction."""

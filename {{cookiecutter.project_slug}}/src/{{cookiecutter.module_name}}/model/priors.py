@@ -1,0 +1,176 @@
+"""Default priors scaled to the data, as Bambi (after rstanarm) scales them, and the config's overrides.
+
+Predictors are used in their own units: a slope is per unit of its predictor and the
+intercept is the linear predictor at predictors = 0, as lme4 and brms report them. The
+priors are scaled instead of the data. With ``s = sd(y)`` on the identity link (``sd(log y)``
+for the lognormal) and ``s = 1`` on the logit and log scales:
+
+==============================  =====================================================
+intercept, at predictor means   Normal(link(mean y), 2.5 s)
+slope of ``x``                  Normal(0, 2.5 s / sd(x)); logit link: Normal(0, 1 / sd(x))
+group sd of the intercepts      HalfNormal(sqrt((2.5 s)^2 + sum_k (slope sd_k * mean(x_k))^2))
+group sd of the slope of ``x``  HalfNormal(2.5 s / sd(x))
+residual sd                     HalfStudentT(nu=4, s)
+==============================  =====================================================
+
+``link(mean y)`` is the mean outcome on the link scale: ``mean(y)`` (identity; ``mean(log y)``
+for the lognormal), ``logit(successes / trials)``, ``log(count / exposure)`` (``log(mean y)``
+for the gamma). Each family's link is in its record in ``families.py``. The intercept's prior is placed at
+the predictors' means, where the data inform it best (rstanarm, brms and Bambi do the
+same); the model turns it into the intercept at zero. The group intercepts are at
+predictors = 0, hence their wider scale when predictors are far from 0 (Bambi's rule).
+
+Formula models get Bambi's own scaling of every term, with the intercept above (Bambi
+centres it on 0 on the logit and log scales, which no prior predictive of rare events or
+large counts covers). Custom models get the same numbers from :func:`model_priors`.
+Any entry of the config's ``priors`` section replaces its default, in the data's units.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import logit
+
+from {{ cookiecutter.module_name }}.families import family_record
+
+# Bambi's (and rstanarm's) multiplier of the outcome's scale.
+SCALE = 2.5
+
+
+def outcome_scale(outcome: np.ndarray, family: str) -> float:
+    """``s`` of the rule: sd(y) on the identity link (of log y for the lognormal), 1 on the
+    logit and log links."""
+    record = family_record(family)
+    return float(np.std(record.linear_outcome(outcome))) if record.link == "identity" else 1.0
+
+
+def mean_on_link_scale(outcome: np.ndarray, family: str, trials=None, exposure=None) -> float:
+    """The overall mean outcome on the link scale: where the intercept's prior is centred.
+
+    Proportions and rates are kept strictly inside their ranges (half an event of the whole
+    data set at most), so all-zero or all-one data still give a finite centre.
+    """
+    y = np.asarray(outcome, dtype=float)
+    record = family_record(family)
+    if record.link == "identity":
+        return float(record.linear_outcome(y).mean())
+    if record.link == "logit":
+        total = float(np.sum(trials)) if trials is not None else float(y.size)
+        share = np.clip(y.sum(), 0.5, total - 0.5) / total
+        return float(logit(share))
+    exposure_total = float(np.sum(exposure)) if exposure is not None else float(y.size)
+    return float(np.log(max(y.sum(), 0.5) / exposure_total))
+
+
+def slope_sigma(x: np.ndarray, family: str, s: float) -> float:
+    """Prior sd of the population slope of predictor values ``x`` (Bambi's ``scale_common``)."""
+    sd = float(np.std(x))
+    if sd == 0:
+        raise ValueError("a predictor is constant: it has no slope to estimate")
+    return (1.0 if family_record(family).link == "logit" else SCALE * s) / sd
+
+
+@dataclass(frozen=True)
+class ModelPriors:
+    """The priors of a custom model, resolved for one data set: every number in the data's units.
+
+    Arrays are in the order of ``data.predictor_names`` (``slope_*``, ``group_sd_slopes``)
+    and ``data.group_predictor_names`` (``gamma_*``). ``predictor_means`` and
+    ``group_predictor_means`` (over rows) place the intercept's prior at the predictors' means.
+    """
+
+    intercept_mu: float
+    intercept_sigma: float
+    slope_mu: np.ndarray
+    slope_sigma: np.ndarray
+    gamma_mu: np.ndarray
+    gamma_sigma: np.ndarray
+    group_sd_intercept: float
+    group_sd_slopes: np.ndarray
+    residual_sd: float
+    nu: tuple[float, float]
+    phi: tuple[float, float]
+    shape: tuple[float, float]
+    lkj_eta: float
+    predictor_means: np.ndarray
+    group_predictor_means: np.ndarray
+    sources: dict  # parameter -> "default" or "config"
+
+    def table(self, predictor_names: list[str], group_predictor_names: list[str]) -> pd.DataFrame:
+        """One row per prior, as notebook 01 and the README show them."""
+        rows = [("intercept (at predictor means)", f"Normal({self.intercept_mu:.4g}, {self.intercept_sigma:.4g})",
+                 self.sources["intercept"])]
+        for name, mu, sigma in zip(predictor_names, self.slope_mu, self.slope_sigma):
+            rows.append((f"slope of {name}", f"Normal({mu:.4g}, {sigma:.4g})", self.sources[f"slope:{name}"]))
+        for name, mu, sigma in zip(group_predictor_names, self.gamma_mu, self.gamma_sigma):
+            rows.append((f"slope of {name} (group level)", f"Normal({mu:.4g}, {sigma:.4g})",
+                         self.sources[f"slope:{name}"]))
+        rows.append(("group sd of intercepts", f"HalfNormal({self.group_sd_intercept:.4g})",
+                     self.sources["group_sd:intercept"]))
+        for name, sigma in zip(predictor_names, self.group_sd_slopes):
+            rows.append((f"group sd of slope of {name}", f"HalfNormal({sigma:.4g})", self.sources[f"group_sd:{name}"]))
+        rows.append(("residual sd (normal, Student-t)", f"HalfStudentT(4, {self.residual_sd:.4g})",
+                     self.sources["residual_sd"]))
+        return pd.DataFrame(rows, columns=["parameter", "prior", "source"]).set_index("parameter")
+
+
+def model_priors(data, family: str, overrides=None) -> ModelPriors:
+    """The custom models' priors for ``data``: the defaults of the rule above, with the
+    config's ``priors`` entries (a ``PriorOverrides``, in data units) in their place.
+
+    Parameters
+    ----------
+    data : GroupedData
+    family : str
+    overrides : PriorOverrides, optional
+    """
+    from {{ cookiecutter.module_name }}.config import PriorOverrides  # config imports models, which imports this
+
+    overrides = overrides or PriorOverrides()
+    s = outcome_scale(data.outcome, family)
+    x = data.predictors
+    u_rows = data.group_predictors[data.group_codes] if data.group_predictor_names else np.empty((len(data.outcome), 0))
+    names = [*data.predictor_names, *data.group_predictor_names]
+    columns = np.column_stack([x, u_rows]) if names else np.empty((len(data.outcome), 0))
+    sources = {}
+
+    means, mus, sigmas = columns.mean(axis=0), np.zeros(len(names)), np.empty(len(names))
+    for k, name in enumerate(names):
+        given = overrides.slopes.get(name)
+        mus[k], sigmas[k] = (given.mu, given.sigma) if given else (0.0, slope_sigma(columns[:, k], family, s))
+        sources[f"slope:{name}"] = "config" if given else "default"
+
+    intercept = overrides.intercept
+    sources["intercept"] = "config" if intercept else "default"
+    intercept_mu = intercept.mu if intercept else mean_on_link_scale(data.outcome, family, data.trials, data.exposure)
+    intercept_sigma = intercept.sigma if intercept else SCALE * s
+
+    default_group_intercept = float(np.sqrt((SCALE * s) ** 2 + np.sum((sigmas * means) ** 2)))
+    group_sd_intercept = overrides.group_sd.get("intercept", default_group_intercept)
+    sources["group_sd:intercept"] = "config" if "intercept" in overrides.group_sd else "default"
+    group_sd_slopes = []
+    for k, name in enumerate(data.predictor_names):
+        group_sd_slopes.append(overrides.group_sd.get(name, SCALE * s / float(np.std(x[:, k]))))
+        sources[f"group_sd:{name}"] = "config" if name in overrides.group_sd else "default"
+    residual = overrides.residual_sd
+    sources["residual_sd"] = "config" if residual else "default"
+
+    n_x = len(data.predictor_names)
+    return ModelPriors(
+        intercept_mu=float(intercept_mu), intercept_sigma=float(intercept_sigma),
+        slope_mu=mus[:n_x], slope_sigma=sigmas[:n_x], gamma_mu=mus[n_x:], gamma_sigma=sigmas[n_x:],
+        group_sd_intercept=float(group_sd_intercept), group_sd_slopes=np.asarray(group_sd_slopes, dtype=float),
+        residual_sd=float(residual.sigma if residual else np.std(family_record(family).linear_outcome(data.outcome))),
+        nu=(overrides.nu.alpha, overrides.nu.beta), phi=(overrides.phi.alpha, overrides.phi.beta),
+        shape=(overrides.shape.alpha, overrides.shape.beta),
+        lkj_eta=overrides.lkj_eta, predictor_means=means[:n_x], group_predictor_means=means[n_x:], sources=sources,
+    )
+
+
+def formula_intercept_prior(data, family: str) -> dict:
+    """The default prior of a formula model's ``Intercept`` (Bambi centres predictors, so
+    this is the intercept at their means), in the config's prior syntax."""
+    s = outcome_scale(data.outcome, family)
+    mu = mean_on_link_scale(data.outcome, family, data.trials, data.exposure)
+    return {"dist": "Normal", "mu": mu, "sigma": SCALE * s}

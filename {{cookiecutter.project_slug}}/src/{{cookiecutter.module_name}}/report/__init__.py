@@ -1,0 +1,1 @@
+"""The report: tables, words, figures and the dashboard."""

@@ -1,0 +1,178 @@
+"""Tidy estimates of every fit, named as broom.mixed names lme4's and brms's.
+
+One row per parameter: ``model, effect, group, term, estimate, std.error, conf.low,
+conf.high, rhat, ess_bulk``. ``effect`` is ``fixed`` (terms ``(Intercept)``, predictor
+names, interactions ``a:b``, factor levels as Bambi names them, e.g. ``period[2]``),
+``ran_pars`` (``sd__(Intercept)``, ``sd__<predictor>``, ``cor__(Intercept).<predictor>``
+with ``group`` the grouping column, and ``sd__Observation`` with group ``Residual``), or
+``dist_pars`` (a family's shape: ``nu`` of Student-t, the negative binomial's dispersion).
+``estimate`` is the posterior mean, ``std.error`` the posterior sd and ``conf.*`` the
+central interval of the config's ``ci_prob``. Group-level values (each group's effect) are
+not rows here; see the report's shrinkage and caterpillar plots.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from {{ cookiecutter.module_name }}.families import family_record
+from {{ cookiecutter.module_name }}.files import write_text_atomically
+from {{ cookiecutter.module_name }}.fit.summary import convergence_summary
+from {{ cookiecutter.module_name }}.names import SAMPLE_DIMS
+
+COLUMNS = ["model", "effect", "group", "term", "estimate", "std.error", "conf.low", "conf.high", "rhat", "ess_bulk"]
+INTERCEPT = "(Intercept)"
+
+
+def distribution_parameters(family: str) -> dict[str, str]:
+    """A family's own parameters (other than the residual sd), by their name in custom
+    models and in Bambi -> the term the table gives them (the custom models' name)."""
+    own = {name: bambi for name, bambi in family_record(family).parameters.items() if name != "sigma"}
+    return {**{bambi: name for name, bambi in own.items()}, **{name: name for name in own}}
+
+
+def _element_label(name: str, coords: dict) -> str:
+    """ArviZ's label of one element of a variable, e.g. ``mu_beta[Days]``: the key of the
+    fit's stored R-hat and ESS table."""
+    return f"{name}[{', '.join(str(value) for value in coords.values())}]" if coords else name
+
+
+def _elements(variable: xr.DataArray):
+    """Each element of a variable: its coordinates (without chain and draw) and its draws."""
+    dims = [dim for dim in variable.dims if dim not in SAMPLE_DIMS]
+    if not dims:
+        yield {}, variable
+        return
+    for index in np.ndindex(*(variable.sizes[dim] for dim in dims)):
+        coords = {dim: variable[dim].values[i] for dim, i in zip(dims, index)}
+        yield coords, variable.isel(dict(zip(dims, index)))
+
+
+def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal") -> tuple[str, str, str] | None:
+    """``(effect, group, term)`` of a custom model's parameter (``varying_slopes`` naming);
+    ``None`` for what is not a population-level parameter."""
+    value = next(iter(coords.values()), None)
+    if name == "mu_alpha":
+        return "fixed", "", INTERCEPT
+    if name in ("mu_beta", "gamma"):
+        return "fixed", "", str(value)
+    if name == "tau_alpha":
+        return "ran_pars", group_dim, f"sd__{INTERCEPT}"
+    if name == "tau_beta":
+        return "ran_pars", group_dim, f"sd__{value}"
+    if name == "rho":
+        first, second = (INTERCEPT if part == "intercept" else part for part in str(value).split(":"))
+        return "ran_pars", group_dim, f"cor__{first}.{second}"
+    if name == "sigma":
+        return "ran_pars", "Residual", "sd__Observation"
+    if name in distribution_parameters(family):
+        return "dist_pars", "", distribution_parameters(family)[name]
+    return None
+
+
+def formula_names(name: str, coords: dict, dims, family: str = "normal") -> tuple[str, str, str] | None:
+    """``(effect, group, term)`` of a Bambi parameter; ``None`` for group-level values."""
+    if any(str(dim).endswith("__factor_dim") for dim in dims):
+        return None
+    level = f"[{', '.join(str(value) for value in coords.values())}]" if coords else ""
+    if name == "Intercept":
+        return "fixed", "", INTERCEPT
+    if name == "sigma":
+        return "ran_pars", "Residual", "sd__Observation"
+    if name in distribution_parameters(family):
+        return "dist_pars", "", distribution_parameters(family)[name]
+    if "|" in name and name.endswith("_sigma"):
+        expression, group = name[: -len("_sigma")].split("|", 1)
+        return "ran_pars", group, f"sd__{INTERCEPT if expression == '1' else expression}{level}"
+    if "|" in name or name.endswith("_offset"):
+        return None
+    return "fixed", "", f"{name}{level}"
+
+
+def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: float = 0.94) -> pd.DataFrame:
+    """The tidy table of one fit (see the module docstring for the conventions).
+
+    Parameters
+    ----------
+    fit_data : DataTree
+        A fit saved by ``sampling.fit``.
+    model_name : str
+        Written into the ``model`` column.
+    group_dim : str
+        The config's grouping column: the ``group`` of a custom model's sds and correlations.
+    ci_prob : float
+        Probability mass of the central interval.
+    """
+    record = json.loads(fit_data.attrs.get("model", "{}"))
+    kind, family = record.get("kind", "custom"), record.get("family", "normal")
+    convergence = convergence_summary(fit_data)
+    tail = (1 - ci_prob) / 2
+    rows = []
+    for name, variable in fit_data.posterior.data_vars.items():
+        if group_dim in variable.dims or any(str(dim).endswith("__factor_dim") for dim in variable.dims):
+            continue  # one value per group: not a population-level parameter
+        for coords, draws in _elements(variable):
+            if kind == "custom":
+                names = custom_names(str(name), coords, group_dim, family)
+            else:
+                names = formula_names(str(name), coords, variable.dims, family)
+            if names is None:
+                continue
+            label = _element_label(str(name), coords)
+            values = draws.values.ravel()
+            lower, upper = np.quantile(values, [tail, 1 - tail])
+            diagnostics = convergence.loc[label] if label in convergence.index else {"r_hat": np.nan, "ess_bulk": np.nan}
+            rows.append([model_name, *names, values.mean(), values.std(ddof=1), lower, upper,
+                         float(diagnostics["r_hat"]), float(diagnostics["ess_bulk"])])
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    # fixed effects first, the intercept first among them; otherwise the posterior's order
+    order = table["effect"].map({"fixed": 0, "ran_pars": 1, "dist_pars": 2}) * 2 + (table["term"] != INTERCEPT)
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def all_estimates(fits: dict[str, xr.DataTree], group_dim: str, ci_prob: float) -> pd.DataFrame:
+    """:func:`estimates` of every fit, one table: what ``reports/estimates.csv`` holds."""
+    return pd.concat([estimates(fit_data, name, group_dim, ci_prob) for name, fit_data in fits.items()],
+                     ignore_index=True)
+
+
+def lookup(table: pd.DataFrame, term: str, group: str = "", model: str | None = None) -> pd.Series:
+    """The row of ``term`` (and ``group`` for ``ran_pars``) in a tidy table."""
+    found = table[(table["term"] == term) & (table["group"] == group)]
+    if model is not None:
+        found = found[found["model"] == model]
+    if len(found) != 1:
+        raise KeyError(f"{len(found)} rows for term {term!r}, group {group!r}; terms: {sorted(set(table['term']))}")
+    return found.iloc[0]
+
+
+def write_estimates(config, fits: dict[str, xr.DataTree]) -> Path:
+    """Write ``reports/estimates.csv``: the tidy estimates of every fit."""
+    table = all_estimates(fits, config.data.group, config.diagnostics.ci_prob)
+    path = config.reports_dir / "estimates.csv"
+    write_text_atomically(path, table.to_csv(index=False))
+    return path
+
+
+def readable(value: float, digits: int = 3) -> str:
+    """A number as a reader wants it: ``digits`` significant digits, whole numbers from
+    ``10 ** (digits - 1)`` on (``-1,722``, not ``-1.72e+03``), tiny ones as ``4.2e-10``,
+    blank if missing."""
+    if pd.isna(value):
+        return ""
+    if value == 0:
+        return "0"
+    if abs(value) >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    if abs(value) < 1e-3:
+        return f"{value:.1e}"
+    return f"{value:.{digits}g}"
+
+
+def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The table with its numbers as :func:`readable` text, for the report."""
+    numbers = table.select_dtypes("number").columns
+    return table.assign(**{column: table[column].map(lambda value: readable(value, digits)) for column in numbers})

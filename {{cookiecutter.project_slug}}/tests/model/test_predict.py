@@ -1,0 +1,54 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }}.fit.sampling import fit
+from {{ cookiecutter.module_name }}.model.build import build_model
+from {{ cookiecutter.module_name }}.model.predict import inverse_link, predict
+
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def rows_at_average_predictors(data, groups):
+    """One row per group with every predictor at its mean."""
+    values = {column: data.scaling[column][0] for column in data.predictor_names}
+    return pd.DataFrame([{data.group_dim: group, **values} for group in groups])
+
+
+def test_known_groups_keep_their_effects_and_new_groups_come_from_the_population(config, example_data, example_fit):
+    known = example_data.groups[0]
+    new = rows_at_average_predictors(example_data, [known, "a school never seen"])
+    predicted = predict(config, config.primary_model, example_fit, example_data, new, seed=1)
+    assert predicted.dims == ("sample", "row") and predicted.sizes["row"] == 2
+
+    family = config.family_of(config.primary_model)
+    alpha = example_fit.posterior["alpha"].sel({example_data.group_dim: known})
+    expected_known = inverse_link(alpha.values, family).mean()
+    assert predicted[:, 0].mean() == pytest.approx(expected_known, rel=1e-6)
+
+    # The unseen group: population mean, spread by the between-group sd.
+    population = inverse_link(
+        example_fit.posterior["mu_alpha"].values[..., None]
+        + example_fit.posterior["tau_alpha"].values[..., None] * np.random.default_rng(2).standard_normal((1, 1, 4000)),
+        family,
+    )
+    n = predicted.sizes["sample"]
+    assert predicted[:, 1].mean() == pytest.approx(population.mean(), abs=4 * population.std() / np.sqrt(n))
+    assert float(predicted[:, 1].std()) == pytest.approx(population.std(), rel=0.15)
+    # A school the model has seen is known better than one it has not.
+    assert predicted[:, 0].std() < predicted[:, 1].std()
+
+
+def test_formula_model_predicts_new_groups_too(config, example_data):
+    name = next(spec.name for spec in config.models if spec.formula and "|" in spec.formula)
+    settings = config.sampler_settings(fast=True)
+    fitted = fit(build_model(config, name, example_data), settings)
+    new = rows_at_average_predictors(example_data, [example_data.groups[0], "a school never seen"])
+    if config.data.exposure:
+        new[config.data.exposure] = 1.0
+    if config.data.trials:
+        new[config.data.trials] = 1
+    predicted = predict(config, name, fitted, example_data, new)
+    assert predicted.sizes == {"sample": settings.chains * settings.draws, "row": 2}
+    assert np.isfinite(predicted.values).all()
+    assert predicted[:, 0].std() < predicted[:, 1].std()

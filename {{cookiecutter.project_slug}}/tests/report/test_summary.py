@@ -1,0 +1,104 @@
+import numpy as np
+import xarray as xr
+
+from {{ cookiecutter.module_name }}.data.simulate import load_truth
+from {{ cookiecutter.module_name }}.report.summary import file_sha256, population_parameters, population_table, provenance, shrinkage_table
+
+
+def test_population_table_lists_hyperparameters_with_intervals(example_fit, config):
+    truth = load_truth(config.resolve(config.data.true_parameters))
+    assert set(population_parameters(example_fit, "school")) == set(truth["hyperparameters"])
+    table = population_table(example_fit, "school", ci_prob=0.9)
+    assert {"mean", "sd", "eti90_lb", "eti90_ub"} <= set(table.columns)
+    assert (table["eti90_lb"] < table["eti90_ub"]).all()
+
+
+def test_small_groups_are_shrunk_more_than_large_ones(example_fit, example_data):
+    table = shrinkage_table(example_fit, example_data)
+    population_mean = (table["raw_mean"] * table["n"]).sum() / table["n"].sum()
+    moved = (table["raw_mean"] - table["estimate"]).abs()
+    distance = (table["raw_mean"] - population_mean).abs()
+    share_moved = moved / distance
+    small, large = table["n"] < 10, table["n"] >= 40
+    assert small.any() and large.any()
+    assert share_moved[small].median() > share_moved[large].median()
+
+
+def test_provenance_records_hashes_seed_and_versions(config, example_fit):
+    config_path = config.root / "config" / "analysis.yaml"
+    record = provenance(config, config_path, {"varying_slopes": example_fit})
+    assert record["data_sha256"] == file_sha256(config.data_path)
+    assert len(record["data_sha256"]) == 64
+    assert record["seed"] == config.sampler.seed
+    assert {"python", "pymc", "arviz"} <= set(record["versions"])
+    assert '"draws":500' in record["sampler_settings"]["varying_slopes"]
+
+
+def test_formula_model_population_parameters_exclude_group_effects():
+    import numpy as np
+    import xarray as xr
+
+    posterior = xr.Dataset({
+        "Intercept": (("chain", "draw"), np.zeros((1, 2))),
+        "1|school_sigma": (("chain", "draw"), np.ones((1, 2))),
+        "1|school": (("chain", "draw", "school__factor_dim"), np.zeros((1, 2, 3))),
+        "1|school_offset": (("chain", "draw", "school__factor_dim"), np.zeros((1, 2, 3))),
+    })
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    assert population_parameters(tree, "school") == ["Intercept", "1|school_sigma"]
+
+
+def test_group_effects_are_each_groups_intercept_relative_to_the_population(example_fit, example_data):
+    from {{ cookiecutter.module_name }}.report.summary import group_effects
+
+    effects = group_effects(example_fit, "school", ci_prob=0.9)
+    assert len(effects) == len(example_data.groups) and effects["effect"].is_monotonic_decreasing
+    expected = (example_fit.posterior["alpha"] - example_fit.posterior["mu_alpha"]).mean(("chain", "draw"))
+    np.testing.assert_allclose(effects.loc[example_data.groups, "effect"], expected.sel(school=example_data.groups))
+    assert (effects["lower"] < effects["effect"]).all() and (effects["effect"] < effects["upper"]).all()
+    assert effects["differs"].tolist() == ((effects["lower"] > 0) | (effects["upper"] < 0)).tolist()
+
+
+def test_group_effects_of_a_formula_fit_are_bambis_group_intercepts():
+    from {{ cookiecutter.module_name }}.report.summary import group_effects
+
+    draws = np.random.default_rng(0).normal([[[3.0, 0.0, -3.0]]], 1.0, size=(2, 500, 3))
+    fit_data = xr.DataTree.from_dict({"posterior": xr.Dataset(
+        {"1|g": (("chain", "draw", "g__factor_dim"), draws)}, coords={"g__factor_dim": ["a", "b", "c"]})})
+    effects = group_effects(fit_data, "g", ci_prob=0.94)
+    assert effects.index.tolist() == ["a", "b", "c"] and effects["differs"].tolist() == [True, False, True]
+
+
+def test_summary_in_words_states_the_between_group_variation(example_fit, config):
+    from {{ cookiecutter.module_name }}.report.estimates import estimates
+    from {{ cookiecutter.module_name }}.report.summary import group_effects, summary_in_words
+
+    table = estimates(example_fit, "varying_slopes", "school", 0.94)
+    effects = group_effects(example_fit, "school", 0.94)
+    text = summary_in_words(table, effects, config.family, "score", "school", 0.94)
+    tau = float(example_fit.posterior["tau_alpha"].mean())
+    assert f"between-group sd of the intercept is {tau:.3g}" in text
+    assert f"{int(effects['differs'].sum())} of 40 groups" in text
+    if config.family == "normal":
+        sigma = float(example_fit.posterior["sigma"].mean())
+        assert f"About {tau**2 / (tau**2 + sigma**2) * 100:.0f}% of the variance of score" in text
+
+
+def test_data_description_states_group_sizes_once_when_equal(example_data):
+    from dataclasses import replace
+
+    from {{ cookiecutter.module_name }}.report.summary import data_description
+
+    sizes = np.bincount(example_data.group_codes)
+    assert sizes.min() < sizes.max()
+    assert data_description(example_data) == (
+        f"{len(example_data.outcome)} observations of **score** in 40 groups (**school**), "
+        f"{sizes.min()} to {sizes.max()} per group. Predictors (in their own units): ses.")
+
+    balanced = replace(example_data, outcome=example_data.outcome[:400], group_codes=np.arange(400) % 40,
+                       predictors=example_data.predictors[:400, :0], coords={**example_data.coords, "predictor": []})
+    assert data_description(balanced) == "400 observations of **score** in 40 groups (**school**), 10 per group."
+
+    with_group_level = replace(example_data, coords={**example_data.coords, "group_predictor": ["mean_ses"]})
+    assert data_description(with_group_level).endswith(
+        "Predictors (in their own units): ses. Group-level predictors (one value per group): mean_ses.")
