@@ -80,6 +80,25 @@ CASES = {
         ("(Intercept)", ""): 0.00166743, ("standLRT", ""): 0.55200666, ("schavg", ""): 0.37402517,
         ("sd__(Intercept)", "school"): 0.275332, ("sd__standLRT", "school"): 0.123067,
         ("sd__Observation", "Residual"): 0.744091}),
+    # Positive outcomes, computed with R 4.2.2 (2022-11-10), lme4 1.1-31 and glmmTMB 1.1.5 for this test.
+    # lmer(log(Reaction) ~ Days + (Days || Subject), sleepstudy): the lognormal is a normal model of log(outcome)
+    "sleepstudy lognormal": ("lme4", "sleepstudy", {"outcome": "Reaction", "group": "Subject", "predictors": ["Days"],
+                                                    "family": "lognormal"}, "varying_slopes", {
+        ("(Intercept)", ""): 5.530065, ("Days", ""): 0.03366804, ("sd__(Intercept)", "Subject"): 0.1034500,
+        ("sd__Days", "Subject"): 0.01794958, ("sd__Observation", "Residual"): 0.08121754}),
+    "sleepstudy lognormal formula": ("lme4", "sleepstudy", {"outcome": "Reaction", "group": "Subject", "family": "lognormal"},
+                                     "Reaction ~ Days + (Days | Subject)", {
+        ("(Intercept)", ""): 5.530065, ("Days", ""): 0.03366804, ("sd__(Intercept)", "Subject"): 0.1034500,
+        ("sd__Days", "Subject"): 0.01794958, ("sd__Observation", "Residual"): 0.08121754}),
+    # glmmTMB(Reaction ~ Days + (Days || Subject), sleepstudy, family = Gamma(link = "log")): shape = 1 / sigma^2
+    "sleepstudy gamma": ("lme4", "sleepstudy", {"outcome": "Reaction", "group": "Subject", "predictors": ["Days"],
+                                                "family": "gamma"}, "varying_slopes", {
+        ("(Intercept)", ""): 5.532524, ("Days", ""): 0.03384932, ("sd__(Intercept)", "Subject"): 0.1003967,
+        ("sd__Days", "Subject"): 0.01742579, ("shape", ""): 152.8314}),
+    "sleepstudy gamma formula": ("lme4", "sleepstudy", {"outcome": "Reaction", "group": "Subject", "family": "gamma"},
+                                 "Reaction ~ Days + (Days | Subject)", {
+        ("(Intercept)", ""): 5.532524, ("Days", ""): 0.03384932, ("sd__(Intercept)", "Subject"): 0.1003967,
+        ("sd__Days", "Subject"): 0.01742579, ("shape", ""): 152.8314}),
 }
 
 

@@ -44,7 +44,7 @@ def run(
     force: bool = typer.Option(False, "--force", help="Execute every notebook, even those whose inputs are unchanged."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Notebooks run side by side where independent."),
     calibration: bool = typer.Option(
-        False, "--calibration", help="Also run simulation-based calibration of the primary model (notebook 07)."
+        False, "--calibration", help="Also run simulation-based calibration of the primary model (notebook 06)."
     ),
     strict: bool = typer.Option(
         False, "--strict", help="Exit with code 3 if any fit misses a diagnostic threshold (reports are still written)."

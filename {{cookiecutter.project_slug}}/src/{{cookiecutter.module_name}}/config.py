@@ -99,7 +99,7 @@ class PriorOverrides(_Strict):
     residual_sd: HalfNormalPrior | None = None            # HalfStudentT(4) scale (normal, Student-t)
     nu: GammaPrior = GammaPrior(alpha=2, beta=0.1)        # Student-t degrees of freedom
     phi: GammaPrior = GammaPrior(alpha=2, beta=0.1)       # negative binomial dispersion
-    shape: GammaPrior = GammaPrior(alpha=1, beta=0.1)     # gamma family's shape: an exponential of mean 10
+    shape: GammaPrior = GammaPrior(alpha=1, beta=0.01)    # gamma family's shape: nearly flat over 0.1-100
     lkj_eta: float = Field(default=2.0, gt=0)             # correlated_slopes: LKJ shape
 
 
@@ -308,7 +308,7 @@ class CrossValidation(_Strict):
 
 
 class Calibration(_Strict):
-    """Simulation-based calibration of the primary model (``calibration.py``, notebook 07):
+    """Simulation-based calibration of the primary model (``calibration.py``, notebook 06):
     ``simulations`` fits to outcomes drawn from the prior, with the run's own sampler
     settings. Off unless ``enabled`` or asked for with ``run --calibration`` (``make calibration``)."""
 

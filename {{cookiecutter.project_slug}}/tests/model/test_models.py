@@ -5,20 +5,19 @@ import pymc as pm
 import pytest
 from conftest import join_or_split_ops
 
-from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec, PriorOverrides
+from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec, PriorOverrides, custom_model_names
 from {{ cookiecutter.module_name }}.data.grouped import prepare
 from {{ cookiecutter.module_name }}.data.simulate import simulate_grouped
 from {{ cookiecutter.module_name }}.families import FAMILIES, family_record
 from {{ cookiecutter.module_name }}.model.build import (
     SUFFICIENT_STATISTICS_MIN_ROWS,
     build_model,
-    custom_model_names,
     uses_sufficient_statistics,
 )
-from {{ cookiecutter.module_name }}.model.formulas import CENTRED_SUFFIX
 from {{ cookiecutter.module_name }}.model.likelihoods import sufficient_statistics_data
 from {{ cookiecutter.module_name }}.model.priors import model_priors
 from {{ cookiecutter.module_name }}.models import correlated_slopes, varying_slopes
+from {{ cookiecutter.module_name }}.names import CENTRED_SUFFIX
 
 FREE_VARIABLES = {
     (varying_slopes, False): {"intercept_at_means", "tau_alpha", "z_alpha", "mu_beta", "tau_beta", "z_beta", "sigma"},

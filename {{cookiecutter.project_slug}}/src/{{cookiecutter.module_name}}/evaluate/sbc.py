@@ -182,7 +182,7 @@ def calibration_verdict(table: pd.DataFrame, simulations: int) -> str:
                        for label, row in flagged.iterrows())
     return (f"Not calibrated: in {simulations} simulations from the prior, {len(flagged)} of {len(table)} parameters "
             f"have non-uniform ranks (p < {P_VALUE_MIN}): {listed}. The model or the sampler settings do not "
-            "recover what the prior generates; see notebook 07.")
+            "recover what the prior generates; see notebook 06.")
 
 
 def calibrate_or_load(config: AnalysisConfig, name: str, data, fast: bool = False,

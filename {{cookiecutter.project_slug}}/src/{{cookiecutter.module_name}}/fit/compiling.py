@@ -42,7 +42,7 @@ if not NUTPIE_INTERNALS_MISSING:
     )
 
 # Part of every cache key: change it when the generated source changes meaning.
-WRAPPER_VERSION = "1"
+WRAPPER_VERSION = "2"  # 2: the module moved to fit/compiling.py (a cached entry names its module)
 
 # The priors whose values become inputs: distributions whose log density uses its parameters
 # only symbolically. Others are left as they are, e.g. Interpolated (its log density reads the

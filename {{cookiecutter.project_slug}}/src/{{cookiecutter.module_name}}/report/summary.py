@@ -91,6 +91,14 @@ def recovery_table(fit_data: xr.DataTree, truth: dict, ci_prob: float) -> pd.Dat
     return pd.DataFrame(rows).set_index("parameter")
 
 
+def truth_model(truth: dict, model_name: str, fits: dict[str, xr.DataTree]) -> str | None:
+    """The model to compare with the simulation's true values: ``model_name`` if its posterior
+    names any of the truth's hyperparameters (as the simulating model names them), otherwise
+    the first of ``fits`` that does; ``None`` if none does."""
+    known = set(truth["hyperparameters"])
+    return next((name for name in [model_name, *fits] if known & set(fits[name].posterior.data_vars)), None)
+
+
 def shrinkage_table(fit_data: xr.DataTree, data: GroupedData) -> pd.DataFrame:
     """Raw mean of each group next to the model's estimate of it.
 

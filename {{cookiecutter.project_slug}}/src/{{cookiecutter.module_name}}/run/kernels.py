@@ -39,7 +39,7 @@ WARM_MODULES = (
     *(f"{{ cookiecutter.module_name }}.{module}" for module in (
         "config", "data.grouped", "model.build", "fit.sampling", "fit.store", "fit.pointwise", "evaluate.convergence",
         "evaluate.predictive", "evaluate.loo", "evaluate.crossval", "evaluate.sbc", "report.estimates",
-        "report.figures", "report.summary",
+        "report.figures", "report.summary", "report.words", "run.analysis", "run.fits",
     )),
 )
 # Where jax is installed (NumPyro, the benchmarks' extra) ArviZ registers it as a lazy module, which

@@ -41,8 +41,8 @@ from {{ cookiecutter.module_name }}.model.design import check_costs, design_warn
 from {{ cookiecutter.module_name }}.run.lock import RunLocked, holding_outputs
 
 FIT_NOTEBOOK = "02_fit.ipynb"
-CALIBRATION = "07_calibration"
-REPORT = "06_report"
+CALIBRATION = "06_calibration"
+REPORT = "07_report"
 
 # The kernel's own log (not the notebook's output) would clutter the terminal: at shutdown
 # ipykernel logs "KeyboardInterrupt caught in kernel" as an ERROR after every successful
@@ -439,7 +439,7 @@ def run_pipeline(
         Notebooks run side by side where they do not depend on each other: kernel start-up
         and imports of one overlap the work of another.
     calibration : bool
-        Also run the simulation-based calibration (notebook 07), as ``calibration.enabled`` does.
+        Also run the simulation-based calibration (notebook 06), as ``calibration.enabled`` does.
     wait : bool
         If another run holds these outputs (``run_lock.py``), wait for it instead of refusing.
 

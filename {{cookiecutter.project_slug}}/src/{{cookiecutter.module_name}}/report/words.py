@@ -1,0 +1,189 @@
+"""The report's sentences: each function returns the Markdown that ``07_report`` displays.
+
+The notebook computes the tables and figures and hands them here; what a reader reads is
+built (and tested) in this module. Warnings are Markdown block quotes (``> **Warning:** ...``),
+which the HTML report styles as callouts.
+"""
+
+import json
+from datetime import datetime
+
+import pandas as pd
+import xarray as xr
+
+from {{ cookiecutter.module_name }}.data.grouped import GroupedData
+from {{ cookiecutter.module_name }}.evaluate.sbc import calibration_verdict
+from {{ cookiecutter.module_name }}.report.summary import data_description, link_wording
+
+FAST_MODE = "> **Fast mode:** few draws were taken; these numbers check the pipeline and are not for reporting."
+
+
+def callouts(problems: dict[str, list[str]], sensitivity: list[str], design: list[str], model_name: str,
+             fast: bool) -> list[str]:
+    """The warnings at the top of the report, one block quote each, in the order a reader needs them.
+
+    Parameters
+    ----------
+    problems : dict
+        ``{model: [sentence, ...]}``: each fit's diagnostic warnings (``all_problems``).
+    sensitivity : list of str
+        The reported model's prior-sensitivity warnings.
+    design : list of str
+        Warnings about the models' design (``design_warnings``).
+    model_name : str
+        The reported model.
+    fast : bool
+        The run took few draws: its numbers are not for reporting.
+    """
+    found = [FAST_MODE] if fast else []
+    found += [f"> **Warning — {name}:** " + " ".join(sentences) + " Treat its estimates with caution."
+              for name, sentences in problems.items() if sentences]
+    found += [f"> **Prior sensitivity — {model_name}:** {problem} (notebook 03 has every model's table.)"
+              for problem in sensitivity]
+    found += [f"> **Design:** {warning}" for warning in design]
+    return found
+
+
+def data_and_model(data: GroupedData, model_name: str, record: dict, written: datetime | None = None) -> str:
+    """The "Data and model" section: when it was written, the data, and the model reported.
+
+    ``record`` is the model's description saved with its fit (``model_record``); ``written``
+    defaults to now.
+    """
+    written = written or datetime.now().astimezone()
+    return (
+        f"## Data and model\n\nWritten {written:%d %B %Y, %H:%M %Z}. {data_description(data)} "
+        f"The model reported is **{model_name}** ({record['kind']}, family {record['family']}); "
+        f"the other models are compared with it below. Priors are scaled to the data (see the README's Priors section)."
+    )
+
+
+def calibration_warning(model_name: str, table: pd.DataFrame, simulations: int) -> str:
+    """A warning for a model whose simulation-based calibration flags a parameter; "" if none is flagged."""
+    if not table["flagged"].any():
+        return ""
+    return f"> **Warning — calibration of {model_name}:** " + calibration_verdict(table, simulations)
+
+
+def summary_section(in_words: str, model_name: str, why: str, problems: dict[str, list[str]]) -> str:
+    """The "Summary" section: the estimates in words (``summary_in_words``), the model they
+    come from and why, and how many diagnostic warnings the fits have."""
+    count = sum(len(found) for found in problems.values())
+    return (
+        f"## Summary\n\n{in_words} These numbers come from **{model_name}**, {why}. "
+        + (f"{count} diagnostic warning(s) above say which estimates to treat with caution." if count
+           else "Every fit meets the diagnostic thresholds (R-hat, ESS, divergences).")
+    )
+
+
+def estimates_scale(family: str) -> str:
+    """The scale the population-level table's intercepts and slopes are on."""
+    return f"Intercepts and slopes are {link_wording(family)}, per unit of each predictor."
+
+
+def group_effects_intro(group_dim: str, family: str, ci_prob: float) -> str:
+    """The "Group effects" section's heading and what its figure shows."""
+    return (f"## Group effects\n\nEvery {group_dim}'s intercept relative to the population's, "
+            f"{link_wording(family)}, with its {ci_prob * 100:.0f}% interval, largest first.")
+
+
+def group_effects_axis(family: str) -> str:
+    """The group effects figure's axis label."""
+    return f"intercept relative to the population ({link_wording(family)})"
+
+
+def group_effects_caption(group_dim: str, model_name: str, ci_prob: float) -> str:
+    """The group effects figure's caption."""
+    return (f"Each {group_dim}'s intercept minus the population's ({model_name}), posterior mean and "
+            f"{ci_prob * 100:.0f}% interval, sorted. Red: the interval excludes 0, so the {group_dim} differs "
+            "clearly from the average.")
+
+
+def recovery_intro(recovered: pd.DataFrame, ci_prob: float, named: str, model_name: str) -> str:
+    """The "Recovery of known values" section: how many true hyperparameters lie inside their
+    intervals (``recovery_table``), in model ``named``, which names them as the simulation does
+    (said when it is not the reported ``model_name``)."""
+    return (
+        f"## Recovery of known values\n\nThe example data were simulated, so the true hyperparameters are known: "
+        f"{recovered['inside'].sum()} of {len(recovered)} lie inside their {ci_prob * 100:.0f}% intervals"
+        + (f" (model **{named}**, which names them as the simulation does)." if named != model_name else ".")
+    )
+
+
+def recovery_caption(ci_prob: float) -> str:
+    """The recovery figure's caption."""
+    return f"The simulation's true values (crosses) against posterior means and {ci_prob * 100:.0f}% intervals."
+
+
+def comparison_section(comparison: pd.DataFrame, k_table: pd.DataFrame, k_max: float, note: str | None = None) -> str:
+    """The "Model comparison" section: the model PSIS-LOO prefers, each model's count of
+    observations with a high Pareto-k and of those scored exactly, and ``note`` (``pointwise_note``).
+
+    ``comparison`` is ``loo_table``'s (best first), ``k_table`` is ``pareto_k_table``'s.
+    """
+    high_k, refitted = k_table[f"n_k_above_{k_max}"], k_table["refitted"]
+    text = (
+        f"## Model comparison\n\nBy PSIS-LOO, **{comparison.index[0]}** predicts new observations best; "
+        f"the table gives each model's ELPD difference from it and the standard error of that difference. "
+        f"Observations with Pareto-k above {k_max} (LOO less reliable for them): "
+        + ", ".join(f"{name} {count}" for name, count in high_k.items()) + ". "
+    )
+    if refitted.any():
+        text += ("Observations PSIS-LOO could not score reliably were scored exactly, each from a fit without it: "
+                 + ", ".join(f"{name} {count}" for name, count in refitted.items() if count) + ". ")
+    return text + (note or "")
+
+
+def leave_groups_out_words(logo: pd.DataFrame, group_dim: str) -> str:
+    """Which model predicts a new group best (``leave_groups_out_table``, best first), and
+    how far behind the others are."""
+    return (
+        f"Predicting a {group_dim} the model has not seen (leave-groups-out cross-validation: each model "
+        f"fitted again without a random part of the {group_dim}s, fold by fold), **{logo.index[0]}** does best"
+        + "".join(f"; {name} {row.elpd_diff:.3g} (SE {row.dse:.2g})" for name, row in logo.iloc[1:].iterrows())
+        + ". This is the comparison to go by when the question is about new groups; PSIS-LOO above is about "
+        "new observations of these groups."
+    )
+
+
+def parameterization_intro(setting: str) -> str:
+    """The heading of how group effects were sampled, with the config's ``parameterization``."""
+    return ("### How group effects were sampled\n\nCentred or non-centred per group factor, chosen from the data "
+            f"(`parameterization: {setting}` in the config) and recorded with each fit:")
+
+
+def parameterization_list(choices: pd.DataFrame) -> str:
+    """One bullet per model and group factor (``parameterization_table``): the choice and why."""
+    return "\n".join(
+        f"- **{row.model}**, {row.factor}: {row.parameterization}; {row.reason}." for row in choices.itertuples()
+    ) or "- No model has group effects."
+
+
+def fit_sources(fits: dict[str, xr.DataTree], origins: dict[str, dict]) -> str:
+    """Where each fit came from: loaded from the cache or sampled in the latest run
+    (``origins``, from ``fit_origin``), and when it was sampled."""
+    return "### Where the fits came from\n\n" + "\n".join(
+        f"- **{name}**: "
+        + ("loaded from the cache (inputs unchanged)" if origins[name]["from_cache"] else "sampled in the latest run")
+        + f", sampled at {datetime.fromisoformat(fitted.posterior.attrs['created_at']):%Y-%m-%d %H:%M:%S %Z}"
+        for name, fitted in fits.items()
+    )
+
+
+def calibration_section(model_name: str, table: pd.DataFrame, simulations: int) -> str:
+    """The "Calibration" section: how the model was calibrated (notebook 06) and the verdict."""
+    return (
+        f"## Calibration\n\nSimulation-based calibration of **{model_name}**: fitted "
+        f"{simulations} times, with this run's sampler settings, to outcomes simulated from its priors at "
+        "these data's predictors and groups (notebook 06). " + calibration_verdict(table, simulations)
+    )
+
+
+def provenance_section(record: dict) -> str:
+    """The "Provenance" section: ``provenance``'s record as a JSON block."""
+    return "## Provenance\n\n```json\n" + json.dumps(record, indent=2) + "\n```"
+
+
+def config_section(text: str) -> str:
+    """The config file's text as a YAML block."""
+    return "Config used:\n\n```yaml\n" + text + "\n```"
