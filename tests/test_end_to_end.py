@@ -22,7 +22,7 @@ NOTEBOOK_PAGES = [
     "03_diagnostics",
     "04_posterior_predictive",
     "05_model_comparison",
-    "06_report",
+    "07_report",
 ]
 
 
@@ -61,7 +61,7 @@ def test_pipeline_writes_every_report(baked_project, fast_run):
 
 
 def test_report_states_the_hyperparameters_and_their_recovery(baked_project, fast_run):
-    report = (baked_project / "reports" / "06_report.html").read_text()
+    report = (baked_project / "reports" / "07_report.html").read_text()
     for parameter in ("mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "sigma"):
         assert parameter in report
     assert "of 5 lie inside their 94% intervals" in report
@@ -121,12 +121,12 @@ def test_make_installs_exactly_the_locked_versions(baked_project, fast_run):
 # PyTensor's internals (cached callbacks), Bambi's build and results, every family's fit and
 # recovery, Bambi's own fit against ours, jupyter_client's hooks (private_apis.py). About 3 min.
 NEWEST_VERSIONS_TESTS = [
-    "tests/test_compiling.py::test_a_later_process_loads_the_callbacks_also_after_a_prior_edit_but_not_for_another_model",
-    "tests/test_formulas.py::test_every_family_with_slopes_and_crossed_factors",
-    "tests/test_formulas.py::test_without_bambi_s_private_clean_results_the_draws_are_the_same_with_a_warning",
+    "tests/fit/test_compiling.py::test_a_later_process_loads_the_callbacks_also_after_a_prior_edit_but_not_for_another_model",
+    "tests/model/test_formulas.py::test_every_family_with_slopes_and_crossed_factors",
+    "tests/model/test_formulas.py::test_without_bambi_s_private_clean_results_the_draws_are_the_same_with_a_warning",
     "tests/test_families.py::test_family_recovers_truth_and_draws_its_check",
-    "tests/test_estimates.py::test_formula_fit_equals_bambis_own_fit[poisson]",
-    "tests/test_kernels.py::test_a_notebook_runs_in_a_warm_kernel_as_in_a_fresh_one",
+    "tests/report/test_estimates.py::test_formula_fit_equals_bambis_own_fit[poisson]",
+    "tests/run/test_kernels.py::test_a_notebook_runs_in_a_warm_kernel_as_in_a_fresh_one",
 ]
 
 
@@ -175,7 +175,7 @@ def test_each_outcome_type_runs_its_pipeline(cookies_session, baked_project, fas
     project = result.project_path
     run = make("fast", project, f"VENV={baked_project / '.venv'}")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    report = (project / "reports" / "06_report.html").read_text()
+    report = (project / "reports" / "07_report.html").read_text()
     family, hyperparameters = OUTCOME_TYPES[outcome_type]
     # The report describes the model PSIS-LOO prefers, custom or formula, and says why.
     assert f", family {family});" in report and "</strong>, PSIS-LOO prefers it" in report

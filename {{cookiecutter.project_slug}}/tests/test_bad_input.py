@@ -67,6 +67,11 @@ DATA_CASES = {
                         ["'score' (data.outcome): 2 row(s) where the count is negative", "line(s) 2, 3"]),
     "fractional counts": (lambda f: f.assign(score=np.arange(30) + 0.5), {"family": "negative_binomial"},
                           ["'score' (data.outcome)", "is not a whole number", "integers"]),
+    "gamma outcome not positive": (lambda f: f.assign(score=np.arange(30) - 1.0), {"family": "gamma"},
+                                   ["'score' (data.outcome): 2 row(s) where the value is not positive", "line(s) 2, 3",
+                                    "greater than 0"]),
+    "lognormal outcome not positive": (lambda f: f.assign(score=np.arange(30) * 1.0), {"family": "lognormal"},
+                                       ["'score' (data.outcome): 1 row(s) where the value is not positive", "line(s) 2"]),
     "trials below successes": (lambda f: f.assign(score=f.correct.where(f.index != 2, 9), n_items=f.n_items.where(f.index != 2, 5)),
                                {"family": "binomial", "data.trials": "n_items"},
                                ["'n_items' (data.trials): 1 row(s)", "the number of trials is smaller than the outcome", "line(s) 4"]),
@@ -115,7 +120,7 @@ CONFIG_CASES = {
     "draws not a number": ({"sampler.draws": "many"}, ["sampler.draws", "valid integer"]),
     "target_accept above 1": ({"sampler.target_accept": 1.5}, ["sampler.target_accept", "less than 1"]),
     "unknown engine": ({"sampler.engine": "stan"}, ["sampler.engine", "'nutpie' or 'pymc'"]),
-    "unknown family": ({"family": "gamma"}, ["family", "'normal', 'student_t', 'bernoulli'"]),
+    "unknown family": ({"family": "weibull"}, ["family", "'normal', 'student_t', 'bernoulli'"]),
     "unknown custom model": ({"models": ["hierarchical"]}, ["custom 'hierarchical' not found", "varying_slopes"]),
     "model with both kinds": ({"models": [{"name": "m", "formula": "score ~ ses", "custom": "varying_slopes"}]},
                               ["model 'm': give exactly one of 'formula' or 'custom'"]),
@@ -575,8 +580,9 @@ def test_design_warnings_reach_the_terminal_before_sampling_and_the_report(proje
     monkeypatch.setattr(pipeline, "run_locked", lambda *args: "not run")
     assert pipeline.run_pipeline(project / "config" / "analysis.yaml", show_progress=False) == "not run"
     assert "warning: model 'by_ses': the factor 'ses' has 30 levels for 30 rows" in capsys.readouterr().err
-    cells = json.loads((PROJECT_ROOT / "notebooks" / "06_report.ipynb").read_text())["cells"]
-    assert any("for warning in design_warnings(config, data):" in "".join(cell["source"]) for cell in cells)
+    cells = json.loads((PROJECT_ROOT / "notebooks" / "07_report.ipynb").read_text())["cells"]
+    assert any("words.callouts(problems, sensitivity, design_warnings(config, data)" in "".join(cell["source"])
+               for cell in cells)
 
 
 def test_a_samplers_backtrace_never_reaches_the_terminal():

@@ -12,7 +12,7 @@ import pytest
 from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec
 from {{ cookiecutter.module_name }}.data.grouped import prepare
 from {{ cookiecutter.module_name }}.data.simulate import simulate_grouped
-from {{ cookiecutter.module_name }}.families import family_record
+from {{ cookiecutter.module_name }}.families import FAMILIES, family_record
 from {{ cookiecutter.module_name }}.fit.sampling import fit
 from {{ cookiecutter.module_name }}.model.build import build_model
 from {{ cookiecutter.module_name }}.report.figures import predictive_check
@@ -141,3 +141,51 @@ def test_group_level_predictor_and_correlated_slopes(config):
     assert list(lkj["effect_pair"].values) == ["intercept:x"]
     assert inside(lkj["rho"], 0.0)
     assert inside(lkj["tau_alpha"], SLOPES["tau_alpha"]) and inside(lkj["gamma"], 0.5)
+
+
+def test_every_record_names_kinds_the_stages_know():
+    """A record's link, outcome checks, check and information kinds are ones the stages read."""
+    from {{ cookiecutter.module_name }}.data.validation import CHECKS
+    from {{ cookiecutter.module_name }}.families import LINKS
+
+    for family in FAMILIES.values():
+        assert family.link in LINKS, family.name
+        assert set(family.outcome_checks) <= set(CHECKS), family.name
+        assert family.check in ("density", "share", "proportion", "counts"), family.name
+        assert family.information in ("mean", "logit", "log_rate", "log_mean"), family.name
+        assert set(family.parameter_priors) <= set(family.parameters), family.name
+        assert set(family.example_parameters) == set(family.parameters), family.name
+        eta = np.linspace(-2, 2, 5)
+        np.testing.assert_allclose(LINKS[family.link].forward(LINKS[family.link].inverse(eta)), eta)
+
+
+def test_an_unknown_family_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="unknown family 'weibull'; allowed: normal, student_t"):
+        family_record("weibull")
+
+
+@pytest.mark.parametrize("family", [name for name, record in FAMILIES.items() if record.parameter_priors])
+def test_a_family_parameter_prior_is_a_config_key(family, config, example_data):
+    """``priors.<parameter>`` (``nu``, ``phi``, ``shape``) replaces the record's default."""
+    from {{ cookiecutter.module_name }}.config import PriorOverrides
+    from {{ cookiecutter.module_name }}.model.priors import model_priors
+
+    (name, default), = FAMILIES[family].parameter_priors.items()
+    assert model_priors(example_data, family).family_parameters == {name: default}
+    overrides = PriorOverrides(**{name: {"alpha": 3.0, "beta": 0.5}})
+    priors = model_priors(example_data, family, overrides)
+    assert priors.family_parameters == {name: (3.0, 0.5)} and priors.sources[name] == "config"
+    assert priors.table([], []).loc[name, "prior"] == "Gamma(3, 0.5)"
+
+
+@pytest.mark.parametrize("family", ["gamma", "lognormal"])
+def test_positive_families_simulate_positive_outcomes_around_their_median(family):
+    """``exp(eta)`` is the gamma's mean and the lognormal's median: the simulated outcomes agree."""
+    rng = np.random.default_rng(0)
+    record = FAMILIES[family]
+    eta = np.full(200_000, 1.5)
+    y = record.simulate(rng, eta, record.example_parameters, None, None)
+    assert (y > 0).all()
+    centre = np.mean(y) if family == "gamma" else np.median(y)
+    assert centre == pytest.approx(np.exp(1.5), rel=0.01)
+    assert record.prediction(np.array([1.5]))[0] == pytest.approx(np.exp(1.5))

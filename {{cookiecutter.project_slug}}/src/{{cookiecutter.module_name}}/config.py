@@ -17,6 +17,7 @@ from pydantic import (
     PositiveInt,
     PrivateAttr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -86,20 +87,27 @@ class GammaPrior(_Strict):
     beta: float = Field(gt=0)
 
 
-class PriorOverrides(_Strict):
+# An optional Gamma(alpha, beta) prior for each family's own parameter (``priors.nu``,
+# ``priors.phi``, ``priors.shape``), named as in the family's record: a new family's
+# parameter takes its config key from families.py.
+_FamilyParameterPriors = create_model(
+    "_FamilyParameterPriors", __base__=_Strict,
+    **{name: (GammaPrior | None, None) for family in FAMILIES.values() for name in family.parameter_priors},
+)
+
+
+class PriorOverrides(_FamilyParameterPriors):
     """Priors of the custom models that replace the defaults scaled to the data (``priors.py``).
 
     Every entry is optional and in the data's units (link scale for non-normal families).
-    Formula models take theirs by term from ``models[].priors``.
+    Formula models take theirs by term from ``models[].priors``. Each family parameter's
+    default (``nu``, ``phi``, ``shape``: Gamma(alpha, beta)) is in its record in ``families.py``.
     """
 
     intercept: NormalPrior | None = None                  # at the predictors' means
     slopes: dict[str, NormalPrior] = {}                   # by predictor or group-level predictor
     group_sd: dict[str, PositiveFloat] = {}               # HalfNormal scale by "intercept" or predictor
     residual_sd: HalfNormalPrior | None = None            # HalfStudentT(4) scale (normal, Student-t)
-    nu: GammaPrior = GammaPrior(alpha=2, beta=0.1)        # Student-t degrees of freedom
-    phi: GammaPrior = GammaPrior(alpha=2, beta=0.1)       # negative binomial dispersion
-    shape: GammaPrior = GammaPrior(alpha=1, beta=0.01)    # gamma family's shape: nearly flat over 0.1-100
     lkj_eta: float = Field(default=2.0, gt=0)             # correlated_slopes: LKJ shape
 
 

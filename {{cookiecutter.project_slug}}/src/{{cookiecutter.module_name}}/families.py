@@ -54,6 +54,9 @@ class Family:
         ``(rng, eta, parameters, trials, exposure) -> outcomes``: draws for simulated data.
     parameters : dict
         The family's own parameters beyond the mean: the name in custom models -> Bambi's name.
+    parameter_priors : dict
+        The default Gamma(alpha, beta) prior of each own parameter but ``sigma`` in custom
+        models; the config's ``priors.<name>`` replaces it (``config.PriorOverrides``).
     example_parameters : dict
         True values of those parameters for simulations (tests, the example data).
     linear_outcome : callable
@@ -93,6 +96,7 @@ class Family:
     check: str = "density"
     information: str = "mean"
     parameters: dict[str, str] = field(default_factory=dict)
+    parameter_priors: dict[str, tuple[float, float]] = field(default_factory=dict)
     example_parameters: dict[str, float] = field(default_factory=dict)
     linear_outcome: Callable[[np.ndarray], np.ndarray] = np.asarray
     trials: bool = False
@@ -138,7 +142,7 @@ def _normal(data, eta, priors):
 
 def _student_t(data, eta, priors):
     sigma = residual_sd(priors)
-    nu = pm.Gamma("nu", *priors.nu)
+    nu = pm.Gamma("nu", *priors.family_parameters["nu"])
     return pm.StudentT(data.outcome_name, nu=nu, mu=eta, sigma=sigma, observed=data.outcome, dims="obs")
 
 
@@ -156,17 +160,14 @@ def _poisson(data, eta, priors):
 
 def _negative_binomial(data, eta, priors):
     # phi as in Stan's neg_binomial_2: variance mu + mu^2 / phi.
-    phi = pm.Gamma("phi", *priors.phi)
+    phi = pm.Gamma("phi", *priors.family_parameters["phi"])
     return pm.NegativeBinomial(data.outcome_name, mu=pm.math.exp(_log_mean(data, eta)), alpha=phi,
                                observed=data.outcome, dims="obs")
 
 
 def _gamma(data, eta, priors):
-    # Mean exp(eta) and shape as brms's Gamma(link = "log"): variance mean^2 / shape. The shape's
-    # default prior, an exponential of mean 100, is nearly flat over shapes 0.1-100 (coefficients
-    # of variation 3 to 0.1); brms's gamma(0.01, 0.01) puts most prior draws below 1e-10, where
-    # the prior predictive outcomes underflow to 0.
-    shape = pm.Gamma("shape", *priors.shape)
+    # Mean exp(eta) and shape as brms's Gamma(link = "log"): variance mean^2 / shape.
+    shape = pm.Gamma("shape", *priors.family_parameters["shape"])
     return pm.Gamma(data.outcome_name, alpha=shape, beta=shape / pm.math.exp(eta), observed=data.outcome, dims="obs")
 
 
@@ -191,7 +192,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "student_t", bambi="t", link="identity", outcome_checks=("finite",), likelihood=_student_t,
             simulate=lambda rng, eta, h, trials, exposure: eta + h["sigma"] * rng.standard_t(h["nu"], eta.size),
-            mean_words="mean {outcome}", parameters={"sigma": "sigma", "nu": "nu"},
+            mean_words="mean {outcome}", parameters={"sigma": "sigma", "nu": "nu"}, parameter_priors={"nu": (2.0, 0.1)},
             example_parameters={"sigma": 1.0, "nu": 4.0}, spread_check=True,
         ),
         Family(
@@ -218,13 +219,16 @@ FAMILIES: dict[str, Family] = {
             simulate=lambda rng, eta, h, trials, exposure: rng.poisson(
                 rng.gamma(h["phi"], _exposed(eta, exposure) / h["phi"])),
             mean_words="mean {outcome} per row", check="counts", information="log_rate", exposure=True,
-            parameters={"phi": "alpha"}, example_parameters={"phi": 5.0},
+            parameters={"phi": "alpha"}, parameter_priors={"phi": (2.0, 0.1)}, example_parameters={"phi": 5.0},
         ),
         Family(
             "gamma", bambi="gamma", link="log", outcome_checks=("finite", "positive"), likelihood=_gamma,
             simulate=lambda rng, eta, h, trials, exposure: rng.gamma(h["shape"], np.exp(eta) / h["shape"]),
             mean_words="mean {outcome}", information="log_mean", parameters={"shape": "alpha"},
-            example_parameters={"shape": 4.0},
+            # An exponential of mean 100: nearly flat over shapes 0.1-100 (coefficients of variation 3
+            # to 0.1). brms's gamma(0.01, 0.01) puts most prior draws below 1e-10, where the prior
+            # predictive outcomes underflow to 0.
+            parameter_priors={"shape": (1.0, 0.01)}, example_parameters={"shape": 4.0},
         ),
         Family(
             "lognormal", bambi="lognormal", link="identity", outcome_checks=("finite", "positive"),

@@ -6,6 +6,8 @@ on them (and a data column that would clash with one is refused, see ``config.py
 
 import xarray as xr
 
+from {{ cookiecutter.module_name }}.families import FAMILIES
+
 SAMPLE_DIMS = ("chain", "draw")
 OBS_DIM = "obs"
 # The fit's group holding its PSIS-LOO (see :func:`loo_group`): written once with the fit, read by
@@ -17,6 +19,34 @@ LOO_PIT = "loo_pit"  # the LOO-PIT values' name in a fit's LOO group
 CENTRED_SUFFIX = "__around_population"
 # Bambi's name for the observation dimension; ours is "obs".
 BAMBI_OBS_DIM = "__obs__"
+LEFT_OUT = "left_out"  # the data variable that marks the rows a fit leaves out
+
+# Every dimension, coordinate and variable name the models create (ours below, Bambi's, and
+# the pipeline's): a data column of the same name would be confused with them, so the config
+# refuses it. tests/test_models.py checks that every built model's names are listed here.
+RESERVED_NAMES = {
+    "obs": "the observation dimension", "__obs__": "Bambi's observation dimension",
+    "chain": "a sampling dimension", "draw": "a sampling dimension", "sample": "a sampling dimension",
+    "predictor": "the predictor dimension", "group_predictor": "the group-level predictor dimension",
+    "effect": "the effect dimension of correlated_slopes", "effect_pair": "the correlation dimension",
+    "predictors": "the predictors' data container", "group_code": "the group codes' data container",
+    "group_predictors": "the group-level predictors' data container",
+    "intercept_at_means": "a parameter", "mu_alpha": "a parameter", "tau_alpha": "a parameter",
+    "mu_beta": "a parameter", "tau_beta": "a parameter", "alpha": "a parameter (also Bambi's negative binomial)",
+    "beta": "a parameter", "z_alpha": "a parameter", "z_beta": "a parameter", "gamma": "a parameter",
+    "sigma": "the residual sd",
+    "chol": "a parameter", "chol_corr": "a parameter", "chol_stds": "a parameter", "effects": "a parameter",
+    "z_effects": "a parameter", "rho": "the correlations", "log_likelihood": "a potential",
+    "mu": "Bambi's linear predictor", "p": "Bambi's probability", "Intercept": "Bambi's intercept",
+    "log_prior": "the fit's log prior", "pointwise_outcome": "a pointwise variable",
+    "pointwise_log_likelihood": "a pointwise variable", "pointwise_log_prior": "a pointwise variable",
+    "pointwise_row": "a pointwise dimension",
+}
+# and each family's own parameters (``phi``, ``nu``, ``shape``), from its record.
+RESERVED_NAMES |= {
+    name: f"the {family.name} family's parameter"
+    for family in FAMILIES.values() for name in family.parameters if name not in RESERVED_NAMES
+}
 
 
 def is_group_level(name: str, dims, group_dim: str) -> bool:
@@ -35,28 +65,3 @@ def population_parameters(fit_data: xr.DataTree, group_dim: str) -> list[str]:
         for name, variable in fit_data.posterior.data_vars.items()
         if not is_group_level(str(name), variable.dims, group_dim)
     ]
-
-
-LEFT_OUT = "left_out"  # the data variable that marks the rows a fit leaves out
-
-# Every dimension, coordinate and variable name the models create (ours below, Bambi's, and
-# the pipeline's): a data column of the same name would be confused with them, so the config
-# refuses it. tests/test_models.py checks that every built model's names are listed here.
-RESERVED_NAMES = {
-    "obs": "the observation dimension", "__obs__": "Bambi's observation dimension",
-    "chain": "a sampling dimension", "draw": "a sampling dimension", "sample": "a sampling dimension",
-    "predictor": "the predictor dimension", "group_predictor": "the group-level predictor dimension",
-    "effect": "the effect dimension of correlated_slopes", "effect_pair": "the correlation dimension",
-    "predictors": "the predictors' data container", "group_code": "the group codes' data container",
-    "group_predictors": "the group-level predictors' data container",
-    "intercept_at_means": "a parameter", "mu_alpha": "a parameter", "tau_alpha": "a parameter",
-    "mu_beta": "a parameter", "tau_beta": "a parameter", "alpha": "a parameter (also Bambi's negative binomial)",
-    "beta": "a parameter", "z_alpha": "a parameter", "z_beta": "a parameter", "gamma": "a parameter",
-    "sigma": "the residual sd", "shape": "the gamma family's shape", "nu": "the Student-t degrees of freedom", "phi": "the negative binomial dispersion",
-    "chol": "a parameter", "chol_corr": "a parameter", "chol_stds": "a parameter", "effects": "a parameter",
-    "z_effects": "a parameter", "rho": "the correlations", "log_likelihood": "a potential",
-    "mu": "Bambi's linear predictor", "p": "Bambi's probability", "Intercept": "Bambi's intercept",
-    "log_prior": "the fit's log prior", "pointwise_outcome": "a pointwise variable",
-    "pointwise_log_likelihood": "a pointwise variable", "pointwise_log_prior": "a pointwise variable",
-    "pointwise_row": "a pointwise dimension",
-}

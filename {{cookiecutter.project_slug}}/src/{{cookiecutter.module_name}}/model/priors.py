@@ -89,9 +89,7 @@ class ModelPriors:
     group_sd_intercept: float
     group_sd_slopes: np.ndarray
     residual_sd: float
-    nu: tuple[float, float]
-    phi: tuple[float, float]
-    shape: tuple[float, float]
+    family_parameters: dict[str, tuple[float, float]]  # Gamma(alpha, beta) of the family's own parameters
     lkj_eta: float
     predictor_means: np.ndarray
     group_predictor_means: np.ndarray
@@ -112,6 +110,8 @@ class ModelPriors:
             rows.append((f"group sd of slope of {name}", f"HalfNormal({sigma:.4g})", self.sources[f"group_sd:{name}"]))
         rows.append(("residual sd (normal, Student-t)", f"HalfStudentT(4, {self.residual_sd:.4g})",
                      self.sources["residual_sd"]))
+        for name, (alpha, beta) in self.family_parameters.items():
+            rows.append((name, f"Gamma({alpha:.4g}, {beta:.4g})", self.sources[name]))
         return pd.DataFrame(rows, columns=["parameter", "prior", "source"]).set_index("parameter")
 
 
@@ -155,6 +155,11 @@ def model_priors(data, family: str, overrides=None) -> ModelPriors:
         sources[f"group_sd:{name}"] = "config" if name in overrides.group_sd else "default"
     residual = overrides.residual_sd
     sources["residual_sd"] = "config" if residual else "default"
+    family_parameters = {}
+    for name, default in family_record(family).parameter_priors.items():
+        given = getattr(overrides, name)
+        family_parameters[name] = (given.alpha, given.beta) if given else default
+        sources[name] = "config" if given else "default"
 
     n_x = len(data.predictor_names)
     return ModelPriors(
@@ -162,8 +167,7 @@ def model_priors(data, family: str, overrides=None) -> ModelPriors:
         slope_mu=mus[:n_x], slope_sigma=sigmas[:n_x], gamma_mu=mus[n_x:], gamma_sigma=sigmas[n_x:],
         group_sd_intercept=float(group_sd_intercept), group_sd_slopes=np.asarray(group_sd_slopes, dtype=float),
         residual_sd=float(residual.sigma if residual else np.std(family_record(family).linear_outcome(data.outcome))),
-        nu=(overrides.nu.alpha, overrides.nu.beta), phi=(overrides.phi.alpha, overrides.phi.beta),
-        shape=(overrides.shape.alpha, overrides.shape.beta),
+        family_parameters=family_parameters,
         lkj_eta=overrides.lkj_eta, predictor_means=means[:n_x], group_predictor_means=means[n_x:], sources=sources,
     )
 

@@ -21,7 +21,7 @@ import xarray as xr
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.files import write_text_atomically
 from {{ cookiecutter.module_name }}.fit.summary import convergence_summary
-from {{ cookiecutter.module_name }}.names import SAMPLE_DIMS
+from {{ cookiecutter.module_name }}.names import SAMPLE_DIMS, is_group_level
 
 COLUMNS = ["model", "effect", "group", "term", "estimate", "std.error", "conf.low", "conf.high", "rhat", "ess_bulk"]
 INTERCEPT = "(Intercept)"
@@ -31,7 +31,8 @@ def distribution_parameters(family: str) -> dict[str, str]:
     """A family's own parameters (other than the residual sd), by their name in custom
     models and in Bambi -> the term the table gives them (the custom models' name)."""
     own = {name: bambi for name, bambi in family_record(family).parameters.items() if name != "sigma"}
-    return {**{bambi: name for name, bambi in own.items()}, **{name: name for name in own}}
+    names = {bambi: name for name, bambi in own.items()}
+    return names | {name: name for name in own}
 
 
 def _element_label(name: str, coords: dict) -> str:
@@ -112,8 +113,8 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
     tail = (1 - ci_prob) / 2
     rows = []
     for name, variable in fit_data.posterior.data_vars.items():
-        if group_dim in variable.dims or any(str(dim).endswith("__factor_dim") for dim in variable.dims):
-            continue  # one value per group: not a population-level parameter
+        if is_group_level(str(name), variable.dims, group_dim):
+            continue  # one value per group (or a raw offset): not a population-level parameter
         for coords, draws in _elements(variable):
             if kind == "custom":
                 names = custom_names(str(name), coords, group_dim, family)
