@@ -34,6 +34,7 @@ EXPECTED_FILES = sorted(
         "LICENSE",
         "Makefile",
         "README.md",
+        "benchmarks/README.md",
         "benchmarks/common.py",
         "benchmarks/formulas.py",
         "benchmarks/parameterization.py",
@@ -54,24 +55,40 @@ EXPECTED_FILES = sorted(
         "notebooks/03_diagnostics.ipynb",
         "notebooks/04_posterior_predictive.ipynb",
         "notebooks/05_model_comparison.ipynb",
-        "notebooks/06_report.ipynb",
-        "notebooks/07_calibration.ipynb",
+        "notebooks/06_calibration.ipynb",
+        "notebooks/07_report.ipynb",
         "sweeps/prior_scale.yaml",
         *(
             f"src/schools_analysis/{module}.py"
             for module in (
-                "__init__", "__main__", "build", "cache", "calibration", "chain_health", "checks", "cli", "compare", "compiling", "config",
-                "crossval", "dashboard", "data", "design", "diagnostics", "estimates", "files", "formula_syntax", "formulas", "kernels",
-                "models", "parameterization", "pipeline", "plots", "pointwise", "predict", "prepare", "preparation", "priors", "private_apis", "progress",
-                "report", "run_lock", "sampling", "simulate", "subsets", "sweep", "tables", "validation",
+                "__init__", "__main__", "cli", "config", "families", "files", "fingerprints", "formula_syntax", "models",
+                "names", "prepare", "private_apis",
+                "data/__init__", "data/grouped", "data/preparation", "data/simulate", "data/tables", "data/validation",
+                "model/__init__", "model/build", "model/design", "model/formulas", "model/likelihoods", "model/parameterization",
+                "model/predict", "model/priors",
+                "fit/__init__", "fit/chain_health", "fit/compiling", "fit/pointwise", "fit/progress", "fit/sampling", "fit/store",
+                "fit/summary",
+                "evaluate/__init__", "evaluate/convergence", "evaluate/crossval", "evaluate/loo", "evaluate/predictive",
+                "evaluate/sbc",
+                "report/__init__", "report/dashboard", "report/estimates", "report/figures", "report/summary",
+                "report/words",
+                "run/__init__", "run/analysis", "run/fits", "run/kernels", "run/lock", "run/pipeline", "run/subsets",
+                "run/sweep",
             )
         ),
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_bad_input", "test_benchmarks", "test_browser", "test_calibration", "test_checks", "test_compare", "test_compiling", "test_config", "test_crossval", "test_data", "test_diagnostics",
-                "test_estimates", "test_families", "test_formulas", "test_kernels", "test_models", "test_parameterization", "test_pipeline", "test_plots", "test_pointwise",
-                "test_predict", "test_prepare", "test_priors", "test_progress", "test_real_data", "test_report", "test_sampling", "test_simulate", "test_sweep",
+                "conftest", "test_bad_input", "test_benchmarks", "test_config", "test_families", "test_layout", "test_readme",
+                "test_real_data",
+                "data/test_grouped", "data/test_prepare", "data/test_simulate",
+                "model/test_formulas", "model/test_models", "model/test_parameterization", "model/test_predict", "model/test_priors",
+                "fit/test_compiling", "fit/test_pointwise", "fit/test_progress", "fit/test_sampling",
+                "evaluate/test_convergence", "evaluate/test_crossval", "evaluate/test_loo", "evaluate/test_predictive",
+                "evaluate/test_sbc",
+                "report/test_browser", "report/test_estimates", "report/test_figures", "report/test_summary",
+                "report/test_words",
+                "run/test_analysis", "run/test_kernels", "run/test_pipeline", "run/test_sweep",
             )
         ),
     ]
@@ -199,7 +216,7 @@ def test_names_are_derived_from_the_project_name(cookies):
     assert result.project_path.name == "county-radon-study"
     package = result.project_path / "src" / "county_radon_study"
     assert (package / "models.py").is_file()
-    assert "from county_radon_study.config import" in (package / "pipeline.py").read_text()
+    assert "from county_radon_study.config import" in (package / "run" / "pipeline.py").read_text()
     assert 'county-radon-study = "county_radon_study.__main__:main"' in (result.project_path / "pyproject.toml").read_text()
 
 
@@ -267,7 +284,7 @@ def test_bake_commits_the_project_and_git_ignores_what_the_pipeline_writes(cooki
     for generated in (
         "reports/index.html", "reports/executed/02_fit.ipynb", "artifacts/fits/varying_slopes.nc",
         "notebooks/nbval_02_fit.ipynb", "notebooks/.ipynb_checkpoints/02_fit-checkpoint.ipynb",
-        ".venv/.installed", ".ruff_cache/CACHEDIR.TAG", "src/schools_analysis/__pycache__/data.cpython-312.pyc",
+        ".venv/.installed", ".ruff_cache/CACHEDIR.TAG", "src/schools_analysis/data/__pycache__/grouped.cpython-312.pyc",
     ):
         (project / generated).parent.mkdir(parents=True, exist_ok=True)
         (project / generated).write_text("generated")

@@ -15,9 +15,9 @@ it was:
 * **example**: the project's own config and data. Five runs: cold (nothing fitted or
   compiled yet: a user's first run), warm caches (fits and reports deleted, compile caches
   kept: what compiling costs is the difference), unchanged (everything cached), after
-  editing only the report notebook (only ``06_report`` should execute again) and after
-  doubling one prior's sd of one model (that model is refitted and notebooks 03-06, which
-  compare and report every fit, run again).
+  editing only the report notebook (only ``07_report`` should execute again) and after
+  doubling one prior's sd of one model (that model is refitted and notebooks 03-05 and 07,
+  which compare and report every fit, run again).
 * **1M**: about 1,000,000 rows in 10,000 groups, simulated like the continuous example,
   with the candidate models ``varying_slopes`` (custom: sampled from sufficient statistics)
   and ``complete_pooling`` (the formula ``score ~ ses``), 4 chains x 1000 draws after 1000
@@ -157,8 +157,8 @@ def remove_outputs(config_path: Path) -> None:
 
 
 def edit_report_notebook(config_path: Path) -> None:
-    """Add a markdown cell to the copy's ``06_report.ipynb``, as a user editing the report would."""
-    path = config_path.parents[1] / "notebooks" / "06_report.ipynb"
+    """Add a markdown cell to the copy's ``07_report.ipynb``, as a user editing the report would."""
+    path = config_path.parents[1] / "notebooks" / "07_report.ipynb"
     notebook = json.loads(path.read_text())
     notebook["cells"].append({"cell_type": "markdown", "metadata": {}, "source": ["Edited for the benchmark."]})
     path.write_text(json.dumps(notebook, indent=1))

@@ -316,7 +316,7 @@ class CrossValidation(_Strict):
 
 
 class Calibration(_Strict):
-    """Simulation-based calibration of the primary model (``calibration.py``, notebook 06):
+    """Simulation-based calibration of the primary model (``evaluate/sbc.py``, notebook 06):
     ``simulations`` fits to outcomes drawn from the prior, with the run's own sampler
     settings. Off unless ``enabled`` or asked for with ``run --calibration`` (``make calibration``)."""
 

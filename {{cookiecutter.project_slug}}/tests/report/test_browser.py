@@ -15,8 +15,11 @@ import pytest
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 
 # Skipped on a machine without Chromium, never in CI (CI=true), where the check must run.
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                reason="no Chromium on PATH (Debian: apt-get install chromium)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                       reason="no Chromium on PATH (Debian: apt-get install chromium)"),
+]
 
 # A number with more than four significant decimals (leading zeros after the point do not
 # count: 0.00244 is rounded, 9.934992 is not): a table or sentence that was not rounded.
@@ -44,7 +47,7 @@ def open_page(browser, path):
     return page, problems
 
 
-@pytest.mark.parametrize("name", ["index.html", "06_report.html"])
+@pytest.mark.parametrize("name", ["index.html", "07_report.html"])
 def test_page_loads_cleanly_with_every_image_and_link(browser, pipeline_run, name):
     config, _ = pipeline_run
     path = config.reports_dir / name
@@ -72,7 +75,7 @@ def test_page_loads_cleanly_with_every_image_and_link(browser, pipeline_run, nam
 
 def test_report_has_contents_numbered_figures_and_no_code(browser, pipeline_run):
     config, _ = pipeline_run
-    page, _ = open_page(browser, config.reports_dir / "06_report.html")
+    page, _ = open_page(browser, config.reports_dir / "07_report.html")
     contents = page.eval_on_selector_all("nav.toc a", "links => links.map(link => link.textContent)")
     sections = page.eval_on_selector_all("h2", "headings => headings.map(heading => heading.textContent.replace('¶', ''))")
     assert contents == sections and {"Summary", "Group effects", "Model comparison", "Provenance"} <= set(contents)

@@ -102,3 +102,16 @@ def test_data_description_states_group_sizes_once_when_equal(example_data):
     with_group_level = replace(example_data, coords={**example_data.coords, "group_predictor": ["mean_ses"]})
     assert data_description(with_group_level).endswith(
         "Predictors (in their own units): ses. Group-level predictors (one value per group): mean_ses.")
+
+
+def test_truth_model_is_the_reported_model_if_it_names_the_truth_else_the_first_that_does():
+    from {{ cookiecutter.module_name }}.report.summary import truth_model
+
+    def fit_with(*names):
+        return xr.DataTree.from_dict({"posterior": xr.Dataset({name: ("draw", np.zeros(2)) for name in names})})
+
+    fits = {"pooled": fit_with("Intercept"), "slopes": fit_with("mu_alpha", "tau_alpha"), "intercepts": fit_with("mu_alpha")}
+    truth = {"hyperparameters": {"mu_alpha": 0.0, "tau_alpha": 1.0} }
+    assert truth_model(truth, "intercepts", fits) == "intercepts"
+    assert truth_model(truth, "pooled", fits) == "slopes"
+    assert truth_model({"hyperparameters": {"sigma": 1.0} }, "pooled", fits) is None

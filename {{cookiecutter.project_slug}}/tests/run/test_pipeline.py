@@ -39,21 +39,21 @@ def test_every_notebook_is_executed_and_rendered(pipeline_run):
 
 
 def test_calibration_runs_before_the_report_that_states_it(pipeline_run):
-    """Opt-in: not in the default plan; when on, notebook 07 runs beside the fits (it reads none),
+    """Opt-in: not in the default plan; when on, notebook 06 runs beside the fits (it reads none),
     its result is published with the fits, and the report has its verdict."""
     config, _ = pipeline_run
     config_path = config.root / "config" / "analysis.yaml"
     default = config.model_copy(update={"calibration": config.calibration.model_copy(update={"enabled": False})})
-    assert "07_calibration" not in [step.name for step in plan(default, config_path, fast=True)]
+    assert "06_calibration" not in [step.name for step in plan(default, config_path, fast=True)]
     names = [step.name for step in plan(default, config_path, fast=True, calibration=True)]
-    assert names.index("07_calibration") == names.index("06_report") - 1
-    calibration = next(step for step in plan(config, config_path, fast=True) if step.name == "07_calibration")
+    assert names.index("06_calibration") == names.index("07_report") - 1
+    calibration = next(step for step in plan(config, config_path, fast=True) if step.name == "06_calibration")
     assert not calibration.reads_fits and calibration.parameters["model_name"] == config.primary_model
     assert config.calibration_path(config.primary_model).is_file()
     assert not (config.calibration_path(config.primary_model).parent / ".staging").exists()
-    page = (config.reports_dir / "07_calibration.html").read_text()
+    page = (config.reports_dir / "06_calibration.html").read_text()
     assert f"{config.calibration.fast_simulations} simulations from the prior" in page
-    report = (config.reports_dir / "06_report.html").read_text()
+    report = (config.reports_dir / "07_report.html").read_text()
     assert "Simulation-based calibration of <strong>varying_slopes</strong>" in report
     assert re.search(r"(Calibrated|Not calibrated): in 20 simulations from the prior", report)
 
@@ -83,23 +83,23 @@ def test_executed_notebooks_have_no_errors(pipeline_run):
 
 def test_report_states_hyperparameters_without_code(pipeline_run):
     config, _ = pipeline_run
-    report = (config.reports_dir / "06_report.html").read_text()
+    report = (config.reports_dir / "07_report.html").read_text()
     truth = json.loads(config.resolve(config.data.true_parameters).read_text())
     for name in [*truth["hyperparameters"], "Recovery of known values", "Provenance", "How group effects were sampled"]:
         assert name in report
-    assert "load_fit(" not in report, "the report is rendered without code cells"
+    assert "open_analysis(" not in report, "the report is rendered without code cells"
     assert "Fast mode" in report
 
 
 def test_notebooks_run_top_to_bottom_with_their_default_parameters(pipeline_run, tmp_path):
     """nbval runs each notebook unchanged, as a user opening it would, from its folder in a copy
     of the project whose fits exist (the fast run's; 02_fit, whose defaults are the full
-    settings, samples its model again). Not 07_calibration: with its defaults it makes 100 fits
+    settings, samples its model again). Not 06_calibration: with its defaults it makes 100 fits
     at the full settings (minutes); the pipeline fixture runs it in fast mode."""
     config, _ = pipeline_run
     for folder in ("config", "data", "notebooks", "artifacts"):
         shutil.copytree(config.root / folder, tmp_path / folder)
-    notebooks = [path for path in sorted((tmp_path / "notebooks").glob("0*.ipynb")) if path.stem != "07_calibration"]
+    notebooks = [path for path in sorted((tmp_path / "notebooks").glob("0*.ipynb")) if path.stem != "06_calibration"]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
          *map(str, notebooks)],
@@ -168,7 +168,7 @@ def test_failure_mid_pipeline_keeps_the_previous_reports(finished_project):
     # The dashboard says which notebook failed, in which cell, and still links the previous reports.
     assert "The latest run failed" in index and "injected fault" in index
     assert re.search(r'class="failed">failed in cell \d+ in the latest run', index)
-    assert 'href="failed/05_model_comparison.ipynb"' in index and 'href="06_report.html"' in index
+    assert 'href="failed/05_model_comparison.ipynb"' in index and 'href="07_report.html"' in index
     assert index.count("the previous run's report") == len(plan(load_config(config_path), config_path, fast=True)) - 1
 
 
@@ -179,7 +179,7 @@ def test_a_failed_render_fails_the_run_and_keeps_the_previous_reports(finished_p
 
     reports = finished_project / "reports"
     before = snapshot(reports)
-    report = finished_project / "notebooks" / "06_report.ipynb"
+    report = finished_project / "notebooks" / "07_report.ipynb"
     notebook = nbformat.read(report, as_version=4)
     notebook.cells.append(nbformat.v4.new_markdown_cell("An edit by the analyst."))
     nbformat.write(notebook, report)
@@ -188,7 +188,7 @@ def test_a_failed_render_fails_the_run_and_keeps_the_previous_reports(finished_p
         raise OSError(f"injected: cannot write {html_path.name}")
 
     monkeypatch.setattr(pipeline, "render_html", failing_render)
-    with pytest.raises(OSError, match="injected: cannot write 06_report.html"):
+    with pytest.raises(OSError, match="injected: cannot write 07_report.html"):
         run_pipeline(finished_project / "config" / "analysis.yaml", fast=True, show_progress=False)
     assert snapshot(reports) == before
     assert not (reports / ".staging").exists()
@@ -364,15 +364,15 @@ def test_unchanged_rerun_executes_nothing_and_an_edited_report_only_itself(finis
     assert executed_times(reports) == before, "an unchanged notebook was executed again"
     assert time.perf_counter() - started < 30
 
-    report = finished_project / "notebooks" / "06_report.ipynb"
+    report = finished_project / "notebooks" / "07_report.ipynb"
     notebook = nbformat.read(report, as_version=4)
     notebook.cells.append(nbformat.v4.new_markdown_cell("An edit by the analyst."))
     nbformat.write(notebook, report)
     run_pipeline(config_path, fast=True, show_progress=False)
     after = executed_times(reports)
-    assert [name for name in after if after[name] != before[name]] == ["06_report.ipynb"]
-    assert list(json.loads((reports / "timings.json").read_text())["executed"]) == ["06_report"]
-    assert "An edit by the analyst." in (reports / "06_report.html").read_text()
+    assert [name for name in after if after[name] != before[name]] == ["07_report.ipynb"]
+    assert list(json.loads((reports / "timings.json").read_text())["executed"]) == ["07_report"]
+    assert "An edit by the analyst." in (reports / "07_report.html").read_text()
 
 
 def test_changed_config_reruns_notebooks_but_reuses_fits(finished_project):
@@ -387,7 +387,7 @@ def test_changed_config_reruns_notebooks_but_reuses_fits(finished_project):
     for name in config.model_names:
         assert fit_origin(config, name)["from_cache"] is True
     assert {path.name: path.stat().st_mtime_ns for path in (finished_project / "artifacts" / "fits").glob("*.nc")} == fits_before
-    assert "loaded from the cache" in (finished_project / "reports" / "06_report.html").read_text()
+    assert "loaded from the cache" in (finished_project / "reports" / "07_report.html").read_text()
 
 
 def test_one_models_prior_edited_refits_that_model_alone(finished_project):
@@ -405,7 +405,7 @@ def test_one_models_prior_edited_refits_that_model_alone(finished_project):
     config = load_config(config_path)
     assert config.primary_model != "complete_pooling"
     assert rerun == ["02_fit_complete_pooling", "03_diagnostics", "04_posterior_predictive", "05_model_comparison",
-                     "06_report"]
+                     "07_report"]
     assert sorted(json.loads((reports / "timings.json").read_text())["executed"]) == rerun
 
 
@@ -424,7 +424,7 @@ def test_index_is_a_dashboard_of_the_run(pipeline_run):
     # The fast run's 2 x 300 draws miss the ESS threshold: each such model has a warning.
     assert 'class="callout"><strong>varying_slopes</strong>' in page and "&lt; 400" in page
     # ... and the report's warnings are styled callouts, not grey block quotes.
-    report = (config.reports_dir / "06_report.html").read_text()
+    report = (config.reports_dir / "07_report.html").read_text()
     assert "blockquote { border-left: 4px solid" in report and "<blockquote>" in report
 
 

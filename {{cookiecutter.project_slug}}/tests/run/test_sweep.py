@@ -78,7 +78,7 @@ def test_a_sweep_runs_its_variants_on_two_workers_and_reports_the_one_that_fails
         ("seed-1", "ok"), ("seed-2", "ok"), ("low_ses", "ok"), ("broken", "failed")], "in the sweep file's order"
     assert "no_such_column" in results["broken"]["error"]
     for name in ("seed-1", "seed-2", "low_ses"):
-        assert (folder / name / "index.html").is_file() and (folder / name / "06_report.html").is_file()
+        assert (folder / name / "index.html").is_file() and (folder / name / "07_report.html").is_file()
         assert yaml.safe_load((folder / name / "config.yaml").read_text())["paths"]["artifacts"] == \
             f"artifacts/sweeps/check/{name}"
 
@@ -260,7 +260,7 @@ def test_a_variant_whose_worker_is_killed_runs_again_on_the_other_worker(lean_pr
     survivor = next(worker for worker in workers if worker is not killed)
     assert survivor.poll() is None, "seed-1 ran again on the one worker left"
     for name in ("seed-1", "seed-2"):
-        assert (folder / name / "06_report.html").is_file() and list((artifacts / name / "fits").glob("*.nc"))
+        assert (folder / name / "07_report.html").is_file() and list((artifacts / name / "fits").glob("*.nc"))
         assert not (artifacts / name / "run.json").exists()
     assert_outputs_whole(folder, artifacts)
     assert not unfinished.exists() and not list(artifacts.rglob(unfinished.name))
