@@ -492,6 +492,7 @@ def test_a_killed_runs_lock_is_taken_over_and_a_waiting_run_starts_when_the_othe
     assert said and said[0].startswith(f"waiting for the run with pid {running.pid}")
 
 
+@pytest.mark.slow
 def test_two_runs_started_together_one_runs_the_other_is_refused(project):
     """Two `run` commands at once on one project (as from two terminals): one takes the
     outputs, the other exits 1 at once naming it; the first is unharmed (stopped here, it exits

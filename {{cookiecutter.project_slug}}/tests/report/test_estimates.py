@@ -65,6 +65,7 @@ def write_design(root, family: str, seed: int = 0):
     return load_config(root / "config" / "analysis.yaml"), formula
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_formula_fit_equals_bambis_own_fit(family, tmp_path):
     import bambi as bmb

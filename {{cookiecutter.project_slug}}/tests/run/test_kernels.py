@@ -13,6 +13,8 @@ from jupyter_core.utils import run_sync
 from {{ cookiecutter.module_name }}.run.kernels import WARM_MODULES, KernelPool
 from {{ cookiecutter.module_name }}.run.pipeline import KERNEL_ARGUMENTS, KERNEL_NAME
 
+pytestmark = pytest.mark.slow  # starts kernels and runs notebooks: make test-fast leaves it out
+
 PROBE = """import json, os, signal, sys, threading
 import matplotlib
 print(json.dumps({"imported": [name for name in WARM_MODULES if name in sys.modules], "cwd": os.getcwd(),

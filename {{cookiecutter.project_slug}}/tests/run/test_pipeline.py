@@ -21,6 +21,8 @@ from {{ cookiecutter.module_name }}.data.grouped import DataError
 from {{ cookiecutter.module_name }}.files import atomic_path
 from {{ cookiecutter.module_name }}.run.pipeline import NotebookFailed, Step, execute, fit_problems, plan, publish, run_pipeline
 
+pytestmark = pytest.mark.slow  # runs the pipeline or sweeps: make test-fast leaves it out
+
 
 def test_every_notebook_is_executed_and_rendered(pipeline_run):
     config, index = pipeline_run

@@ -20,6 +20,8 @@ from {{ cookiecutter.module_name }}.config import ConfigError
 from {{ cookiecutter.module_name }}.fit.store import load_fit
 from {{ cookiecutter.module_name }}.run.sweep import Sweep, Variant, load_sweep, run_sweep, with_override
 
+pytestmark = pytest.mark.slow  # runs the pipeline or sweeps: make test-fast leaves it out
+
 
 def test_a_grid_expands_to_every_combination_with_readable_names():
     sweep = Sweep(name="s", grid={"priors.group_sd.intercept": [0.5, 2], "sampler.seed": [1, 2]},
