@@ -173,7 +173,7 @@ def test_a_family_parameter_prior_is_a_config_key(family, config, example_data):
 
     (name, default), = FAMILIES[family].parameter_priors.items()
     assert model_priors(example_data, family).family_parameters == {name: default}
-    overrides = PriorOverrides(**{name: {"alpha": 3.0, "beta": 0.5}})
+    overrides = PriorOverrides(**{name: dict(alpha=3.0, beta=0.5)})
     priors = model_priors(example_data, family, overrides)
     assert priors.family_parameters == {name: (3.0, 0.5)} and priors.sources[name] == "config"
     assert priors.table([], []).loc[name, "prior"] == "Gamma(3, 0.5)"
