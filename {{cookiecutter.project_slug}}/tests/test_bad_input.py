@@ -424,7 +424,7 @@ def test_a_sweep_subset_selects_what_pandas_query_selects(subset, query):
     pd.testing.assert_frame_equal(selected, frame.query(query))
 
 
-# One run at a time on a project's outputs (run_lock.py)
+# One run at a time on a project's outputs (run/lock.py)
 HOLD_LOCK = """
 import os, signal, sys, time
 from pathlib import Path

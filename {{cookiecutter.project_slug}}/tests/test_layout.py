@@ -42,11 +42,10 @@ def package_modules() -> dict[str, Path]:
 def imported_modules(path: Path) -> set[str]:
     """Every module of the package that ``path`` imports, anywhere in the file (also inside
     functions and ``TYPE_CHECKING`` blocks: an import there still ties the two modules)."""
-    found = set()
+    found, modules = set(), package_modules()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
             module = node.module.removeprefix(PACKAGE).lstrip(".")
-            modules = package_modules()
             for alias in node.names:  # ``from package.fit import sampling`` imports fit.sampling
                 child = f"{module}.{alias.name}" if module else alias.name
                 found.add(child if child in modules else module or "__init__")

@@ -42,7 +42,7 @@ class _Strict(BaseModel):
 
 
 class PrepareConfig(_Strict):
-    """The data preparation (``preparation.py``): a function of ``prepare.py`` that turns the
+    """The data preparation (``data/preparation.py``): a function of ``prepare.py`` that turns the
     raw files into the tidy table at ``data.path``."""
 
     function: str = "tidy"              # a function in src/<package>/prepare.py
@@ -97,7 +97,7 @@ _FamilyParameterPriors = create_model(
 
 
 class PriorOverrides(_FamilyParameterPriors):
-    """Priors of the custom models that replace the defaults scaled to the data (``priors.py``).
+    """Priors of the custom models that replace the defaults scaled to the data (``model/priors.py``).
 
     Every entry is optional and in the data's units (link scale for non-normal families).
     Formula models take theirs by term from ``models[].priors``. Each family parameter's
@@ -279,13 +279,13 @@ class SamplerSettings(_Strict):
     target_accept: float = Field(default=0.9, gt=0, lt=1)
     seed: int = 20261124
     # Rows whose log-likelihood and replicated outcomes are kept (LOO, checks); a random
-    # subsample above this. See pointwise.py. null keeps every row.
+    # subsample above this. See fit/pointwise.py. null keeps every row.
     pointwise_rows: PositiveInt | None = 5000
     pointwise_draws: PositiveInt | None = 2000  # ... computed from at most this many draws
     # Normal-family models are sampled from sufficient statistics (sums per group, and per pair
     # of levels of crossed or nested factors) where they can be (custom models that support it,
     # formulas without offsets whose level pairs are far fewer than the rows): the same posterior,
-    # much faster on many rows (models.py, formulas.py). "auto": custom models always, formulas
+    # much faster on many rows (models.py, model/formulas.py). "auto": custom models always, formulas
     # from 2,000 rows (build.SUFFICIENT_STATISTICS_MIN_ROWS: below, Bambi's row-by-row model
     # compiles a little faster). true: always where they can; false: never.
     sufficient_statistics: Literal["auto"] | bool = "auto"
@@ -299,7 +299,7 @@ class FastSettings(_Strict):
 
 class CrossValidation(_Strict):
     """Leave-groups-out cross-validation and exact LOO of the observations PSIS cannot
-    score (``crossval.py``): ``group_folds`` fits per model (0: none), ``max_refits`` at most
+    score (``evaluate/crossval.py``): ``group_folds`` fits per model (0: none), ``max_refits`` at most
     (0: none), each with these chains, tune and draws (at most the run's own)."""
 
     group_folds: NonNegativeInt = 5
@@ -366,7 +366,7 @@ class AnalysisConfig(_Strict):
     family: Family = "normal"
     parameterization: Parameterization = "auto"
     models: list[ModelSpec] = Field(min_length=1)
-    # The model the report describes; null: the one PSIS-LOO prefers (compare.reported_model).
+    # The model the report describes; null: the one PSIS-LOO prefers (evaluate.loo.reported_model).
     primary: str | None = None
     priors: PriorOverrides = PriorOverrides()
     sampler: SamplerSettings = SamplerSettings()

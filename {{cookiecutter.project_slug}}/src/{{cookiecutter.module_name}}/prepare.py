@@ -4,7 +4,7 @@ Edit this to fit your files. ``data.prepare`` in ``config/analysis.yaml`` names 
 and the raw CSV files (``data/raw/``) it takes: each is read with ``pandas.read_csv`` and
 passed as the argument of its name. What the function returns is written to ``data.path``
 (``data/processed/``) and checked like any data file. The run re-executes it only when a raw
-file or this module changes (``preparation.py``).
+file or this module changes (``data/preparation.py``).
 
 Keep it a plain function of its arguments: no reading of other files, no randomness without a
 fixed seed, so that the same raw files always give the same table.

@@ -5,11 +5,11 @@ Written against nutpie 0.16.11, PyTensor 3.3.8, Bambi 0.21.0 and jupyter_client 
 release that renames any of them must not break a fit, so each group has a fallback on public
 APIs, taken with a one-line warning:
 
-- ``compiling.py`` builds nutpie's compiled model from nutpie's and PyTensor's internals, to
+- ``fit/compiling.py`` builds nutpie's compiled model from nutpie's and PyTensor's internals, to
   cache its C callbacks on disk. If a name is missing, :data:`NUTPIE_INTERNALS_MISSING` says
   which, and ``compiling.compile_model`` uses nutpie's public ``compile_pymc_model`` (the same
   draws, compiled again in every process).
-- ``formulas.bambi_results`` post-processes a formula model's draws with Bambi's own
+- ``model.formulas.bambi_results`` post-processes a formula model's draws with Bambi's own
   ``_clean_results`` (what ``bmb.Model.fit`` returns). If it is missing,
   :data:`BAMBI_INTERNALS_MISSING` says so, and ``formulas.uncentred_results`` does the same from
   the model's public terms.
@@ -19,7 +19,7 @@ APIs, taken with a one-line warning:
   as jupyter_client does (1-3 s more per notebook, the same notebooks).
 
 Each group is imported when one of its names is first asked for (a module ``__getattr__``), so
-that ``kernels.py``, which the command line imports before anything heavy, does not import
+that ``run/kernels.py``, which the command line imports before anything heavy, does not import
 nutpie, PyTensor and Bambi with it.
 """
 

@@ -177,7 +177,7 @@ def test_a_stuck_sampler_is_stopped_at_once_and_cancelled():
 
 
 def test_a_stuck_fit_is_sampled_again_without_jitter_then_with_pymc(example_fit, monkeypatch):
-    """What is done is recorded on the draws (and shown as a fit warning, diagnostics.py)."""
+    """What is done is recorded on the draws (and shown as a fit warning, evaluate/convergence.py)."""
     from {{ cookiecutter.module_name }}.config import SamplerSettings
     from {{ cookiecutter.module_name }}.fit.chain_health import ChainsStuck
     from {{ cookiecutter.module_name }}.fit.sampling import ModelSampler

@@ -2,7 +2,7 @@
 
 ``data.prepare`` names a function of ``prepare.py`` (yours to edit) and the raw CSV files it
 takes, by argument name. Its table is written to ``data.path``, which is then read and
-validated like any data file: :func:`data.load_data` calls :func:`run_preparation` first, so
+validated like any data file: :func:`data.grouped.load_data` calls :func:`run_preparation` first, so
 the pipeline and every notebook read a current table.
 
 The function is not run again while nothing it depends on changed: the raw files' bytes,

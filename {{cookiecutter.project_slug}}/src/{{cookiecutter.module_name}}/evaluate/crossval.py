@@ -1,6 +1,6 @@
 """Leave-groups-out cross-validation: how well would each model predict a group it has never seen?
 
-PSIS-LOO (``compare.py``) answers for a new observation of a known group. A multilevel
+PSIS-LOO (``evaluate/loo.py``) answers for a new observation of a known group. A multilevel
 analysis is usually asked about a new school or hospital, which is grouped K-fold
 cross-validation with whole groups held out (Vehtari et al., "Cross-validation for
 hierarchical models"). The groups are split at random into ``folds`` parts; for each part
@@ -113,7 +113,7 @@ def refit_high_pareto_k(built: BuiltModel, fit_data: xr.DataTree, settings: Samp
     -------
     Dataset
         ``elpd`` of each refitted observation, on ``obs`` (possibly empty);
-        ``compare.loo`` puts these in place of the PSIS estimates.
+        ``evaluate.loo.loo`` puts these in place of the PSIS estimates.
     """
     from {{ cookiecutter.module_name }}.evaluate.loo import psis_loo  # compare reads what this writes
 

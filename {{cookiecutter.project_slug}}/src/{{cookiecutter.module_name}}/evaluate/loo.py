@@ -74,7 +74,7 @@ def stored_loo(group: xr.DataTree):
 
 
 def with_exact_scores(result, exact: xr.Dataset):
-    """PSIS-LOO with the observations that were refitted (``crossval.refit_high_pareto_k``)
+    """PSIS-LOO with the observations that were refitted (``evaluate.crossval.refit_high_pareto_k``)
     scored exactly, as ArviZ's ``reloo`` does: their ``elpd_i`` replaced, their Pareto-k set
     to 0, and the totals and the standard error recomputed."""
     labels = {result.elpd_i.dims[0]: exact["obs"].values}
@@ -112,7 +112,7 @@ def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
 
 def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:
     """How many observations have a Pareto-k above ``k_max`` in each model, after those
-    ``refitted`` exactly (their k is then 0; see ``crossval.refit_high_pareto_k``).
+    ``refitted`` exactly (their k is then 0; see ``evaluate.crossval.refit_high_pareto_k``).
 
     Many high k values mean PSIS-LOO is unreliable for that model: the observations
     are too influential for importance sampling to stand in for refitting.

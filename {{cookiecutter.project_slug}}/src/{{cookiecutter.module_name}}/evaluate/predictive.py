@@ -105,7 +105,7 @@ def loo_pit_values(fit_data: xr.DataTree, outcome: str, psis=None) -> xr.DataArr
     ``loo_pit(..., pareto_pit=True)``, what its ``plot_loo_pit`` shows): read from the fit's LOO
     group, where ``fit_or_load`` keeps them, else computed (1-2 s per fit on the example).
 
-    ``psis``: the fit's PSIS-LOO (``compare.psis_loo``, before any exact refits), whose smoothed
+    ``psis``: the fit's PSIS-LOO (``evaluate.loo.psis_loo``, before any exact refits), whose smoothed
     weights are then reused rather than computed again (a third of the time)."""
     from arviz_stats import loo_pit
 

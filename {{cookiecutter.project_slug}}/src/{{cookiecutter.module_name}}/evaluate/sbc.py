@@ -189,7 +189,7 @@ def calibrate_or_load(config: AnalysisConfig, name: str, data, fast: bool = Fals
                       staged: bool = False) -> tuple[xr.DataTree, bool]:
     """The saved calibration of model ``name`` if its inputs are unchanged, else a new one.
 
-    Inputs are those of the model's fit (``cache.fit_key``) and the number of simulations.
+    Inputs are those of the model's fit (``fingerprints.fit_key``) and the number of simulations.
     With ``staged`` (the pipeline) a new calibration waits in ``artifacts/calibration/.staging/``
     until the run succeeds. Returns the calibration and whether it came from the cache.
     """

@@ -94,7 +94,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
     Parameters
     ----------
     built : BuiltModel
-        From :func:`build.build_model`; formula and custom models are treated the same.
+        From :func:`model.build.build_model`; formula and custom models are treated the same.
     settings : SamplerSettings
         ``engine`` is ``"nutpie"`` (compiled, fast) or ``"pymc"`` (PyMC's own NUTS);
         ``pointwise_rows`` and ``pointwise_draws`` bound the pointwise values (see
@@ -104,7 +104,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
         (:meth:`ModelSampler.sample`), with a warning, and the fit's ``sampler_fallback`` attribute says so.
     progressbar : bool
     sampler : ModelSampler, optional
-        Of ``crossval.refittable_model(built)`` (compiled once for the fit and its refits:
+        Of :func:`refittable_model` ``(built)`` (compiled once for the fit and its refits:
         ``built.sampled_model``, or for a model sampled row by row a copy that can leave rows
         out, leaving none out here); made here if None.
 

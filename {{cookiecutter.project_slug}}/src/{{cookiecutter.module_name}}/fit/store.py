@@ -39,7 +39,7 @@ def load_fit(path: Path, groups: Sequence[str] | None = None) -> xr.DataTree:
 
 
 def cached_fit(path: Path, key: str) -> xr.DataTree | None:
-    """The fit at ``path`` if it was made from exactly these inputs (see ``cache.fit_key``)."""
+    """The fit at ``path`` if it was made from exactly these inputs (see ``fingerprints.fit_key``)."""
     if not Path(path).is_file():
         return None
     try:

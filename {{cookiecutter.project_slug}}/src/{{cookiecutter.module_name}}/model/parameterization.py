@@ -64,33 +64,30 @@ class Choice:
 def group_estimates(groups, outcome, family: str, trials=None, exposure=None) -> pd.DataFrame:
     """Each group's raw estimate on the link scale and that estimate's sampling variance.
 
-    Normal families: the group mean, variance ``sigma^2 / n_j`` with ``sigma^2`` the pooled
-    within-group variance. Binary and binomial: the smoothed empirical logit of the group's
-    proportion, variance ``1 / (N_j p_j (1 - p_j))`` for ``N_j`` trials. Counts: the log of
-    the group's rate per unit exposure, variance ``1 / y_j`` for ``y_j`` events (the
-    delta method; extra-Poisson variation is ignored, which is fine for picking a side).
+    Normal families (and the lognormal, on log y): the group mean, variance ``sigma^2 / n_j``
+    with ``sigma^2`` the pooled within-group variance. Gamma: the log of the group mean,
+    variance ``CV^2 / n_j`` (the delta method) with the squared coefficient of variation
+    pooled. Binary and binomial: the smoothed empirical logit of the group's proportion,
+    variance ``1 / (N_j p_j (1 - p_j))`` for ``N_j`` trials. Counts: the log of the group's
+    rate per unit exposure, variance ``1 / y_j`` for ``y_j`` events (the delta method;
+    extra-Poisson variation is ignored, which is fine for picking a side). Which one a family
+    takes is its record's ``information``.
     """
-    frame = pd.DataFrame({"group": np.asarray(groups), "y": np.asarray(outcome, dtype=float)})
+    record = family_record(family)
+    y = np.asarray(outcome, dtype=float)
+    frame = pd.DataFrame({"group": np.asarray(groups), "y": record.linear_outcome(y) if record.information == "mean" else y})
     frame["n"] = 1.0 if trials is None else np.asarray(trials, dtype=float)
     frame["exposure"] = 1.0 if exposure is None else np.asarray(exposure, dtype=float)
     by_group = frame.groupby("group", observed=True)
-    sums = by_group[["y", "n", "exposure"]].sum()
-    information = family_record(family).information
-    if information == "mean":
-        frame["y"] = family_record(family).linear_outcome(frame["y"].to_numpy())
-        by_group = frame.groupby("group", observed=True)
-        sizes, within = by_group.size(), by_group["y"].var()
+    if record.information in ("mean", "log_mean"):
+        sizes, means, within = by_group.size(), by_group["y"].mean(), by_group["y"].var()
+        spread = within if record.information == "mean" else within / means**2
         usable = sizes > 1  # groups of one say nothing about the within-group variance
-        sigma2 = float((within[usable] * (sizes[usable] - 1)).sum() / (sizes[usable] - 1).sum())
-        return pd.DataFrame({"estimate": by_group["y"].mean(), "variance": sigma2 / sizes})
-    if information == "log_mean":
-        # A positive outcome's log mean: variance CV^2 / n_j by the delta method, with the
-        # squared coefficient of variation pooled over groups.
-        sizes, means, variances = by_group.size(), by_group["y"].mean(), by_group["y"].var()
-        usable = sizes > 1
-        cv2 = float(((variances / means**2)[usable] * (sizes[usable] - 1)).sum() / (sizes[usable] - 1).sum())
-        return pd.DataFrame({"estimate": np.log(means), "variance": cv2 / sizes})
-    if information == "logit":
+        pooled = float((spread[usable] * (sizes[usable] - 1)).sum() / (sizes[usable] - 1).sum())
+        estimate = means if record.information == "mean" else np.log(means)
+        return pd.DataFrame({"estimate": estimate, "variance": pooled / sizes})
+    sums = by_group[["y", "n", "exposure"]].sum()
+    if record.information == "logit":
         p = (sums["y"] + 0.5) / (sums["n"] + 1.0)
         return pd.DataFrame({"estimate": np.log(p / (1 - p)), "variance": 1.0 / ((sums["n"] + 1.0) * p * (1 - p))})
     events = sums["y"] + 0.5

@@ -99,7 +99,7 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
     Parameters
     ----------
     fit_data : DataTree
-        A fit saved by ``sampling.fit``.
+        A fit made by ``fit.sampling.fit``.
     model_name : str
         Written into the ``model`` column.
     group_dim : str

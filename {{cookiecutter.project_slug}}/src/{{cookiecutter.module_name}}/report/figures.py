@@ -198,7 +198,7 @@ def caterpillar(effects: pd.DataFrame, xlabel: str, ax: plt.Axes | None = None) 
 def loo_pit_ecdf(pit: xr.DataArray):
     """ArviZ's LOO-PIT plot (``arviz_plots.plot_loo_pit``: the ECDF of the LOO-PIT values less
     the uniform's, with its simultaneous band) of values already computed
-    (``checks.loo_pit_values``), which ``plot_loo_pit`` would compute again."""
+    (``evaluate.predictive.loo_pit_values``), which ``plot_loo_pit`` would compute again."""
     import arviz_plots as azp
     from arviz_base import convert_to_datatree
 

@@ -99,7 +99,7 @@ class Step:
     parameters: dict = field(default_factory=dict)
     hide_code: bool = False  # the stakeholder report is rendered without code cells
     reads_fits: bool = True  # False: needs only the config and the data, so it runs beside the fits
-    one_model: bool = False  # reads only its model's part of the config (cache.model_inputs)
+    one_model: bool = False  # reads only its model's part of the config (fingerprints.model_inputs)
 
 
 def plan(config: AnalysisConfig, config_path: Path, fast: bool, calibration: bool = False) -> list[Step]:
@@ -423,7 +423,7 @@ def run_pipeline(
     If the config names a data preparation, ``data.path`` is first made from the raw files
     (``preparation.py``: only when a raw file or ``prepare.py`` changed).
 
-    A notebook whose inputs are unchanged since the last run (see ``cache.py``) is not
+    A notebook whose inputs are unchanged since the last run (see ``fingerprints.py``) is not
     executed again; its earlier notebook and HTML are kept.
 
     Parameters
@@ -441,7 +441,7 @@ def run_pipeline(
     calibration : bool
         Also run the simulation-based calibration (notebook 06), as ``calibration.enabled`` does.
     wait : bool
-        If another run holds these outputs (``run_lock.py``), wait for it instead of refusing.
+        If another run holds these outputs (``run/lock.py``), wait for it instead of refusing.
 
     Returns
     -------

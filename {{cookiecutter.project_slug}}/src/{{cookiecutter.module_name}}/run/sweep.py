@@ -16,7 +16,7 @@ Variants run on Dask distributed: a ``LocalCluster`` with one single-threaded wo
 per core by default (with fewer workers than cores, each variant runs its notebooks side by
 side on the cores left over), or an existing cluster (``--scheduler tcp://host:8786``; its workers need
 this project installed and the project folder at the same path). A variant whose inputs are
-unchanged since the last sweep reuses its fits and notebooks (``cache.py``); a failing variant
+unchanged since the last sweep reuses its fits and notebooks (``fingerprints.py``); a failing variant
 is reported in the overview and does not stop the others.
 
 A worker that dies (killed, out of memory) takes no file with it half-written: a variant publishes
