@@ -12,7 +12,7 @@ import pytest
 from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec
 from {{ cookiecutter.module_name }}.data.grouped import prepare
 from {{ cookiecutter.module_name }}.data.simulate import simulate_grouped
-from {{ cookiecutter.module_name }}.families import FAMILIES, family_record
+from {{ cookiecutter.module_name }}.families import FAMILIES, LINKED, family_record
 from {{ cookiecutter.module_name }}.fit.sampling import fit
 from {{ cookiecutter.module_name }}.model.build import build_model
 from {{ cookiecutter.module_name }}.report.figures import predictive_check
@@ -29,15 +29,27 @@ FAMILY_PARAMETERS = {
     "negative_binomial": {"mu_alpha": -2.0, "phi": 4.0},
     "gamma": {"shape": 4.0},
     "lognormal": {"sigma": 0.5},
+    "bernoulli_probit": {},
+    "binomial_probit": {},
+    "beta_binomial": {"phi": 10.0},
+    "beta": {"phi": 20.0},
+    # About 3 events per 100 units of exposure: mean counts of 0.6-5.4 over exposures of 20-180
+    "zero_inflated_poisson": {"mu_alpha": -3.5, "zi": 0.3},
+    "zero_inflated_negativebinomial": {"mu_alpha": -3.5, "zi": 0.3, "phi": 5.0},
+    "hurdle_poisson": {"mu_alpha": -3.5, "hu": 0.4},
+    "hurdle_negativebinomial": {"mu_alpha": -3.5, "hu": 0.4, "phi": 5.0},
 }
 
 
 def fit_simulated(config, frame, models, family="normal", **data_roles):
     """Fit ``models`` (ModelSpec keyword dicts) to ``frame`` with the project's own code path."""
     roles = {"path": "simulated.csv", "outcome": "y", "group": "group", "predictors": ["x"], **data_roles}
+    link = family_record(family).link if family in LINKED else None  # a key such as bernoulli_probit
     case = config.model_copy(update={
-        "data": DataConfig(**roles), "family": family, "models": [ModelSpec(**spec) for spec in models],
+        "data": DataConfig(**roles), "family": family.removesuffix(f"_{link}"), "link": link,
+        "models": [ModelSpec(**spec) for spec in models],
     })
+    assert case.family_of(case.models[0].name) == family
     data = prepare(frame, case)
     settings = case.sampler_settings(fast=True).model_copy(update={"draws": 500, "tune": 500, "seed": 7})
     return data, {spec.name: fit(build_model(case, spec.name, data), settings) for spec in case.models}
@@ -149,12 +161,14 @@ def test_every_record_names_kinds_the_stages_know():
     from {{ cookiecutter.module_name }}.data.validation import CHECKS
     from {{ cookiecutter.module_name }}.families import LINKS
 
-    for family in FAMILIES.values():
-        assert family.link in LINKS, family.name
+    for family in [*FAMILIES.values(), *LINKED.values()]:
+        assert family.link in LINKS and set(family.links) <= set(LINKS), family.name
         assert set(family.outcome_checks) <= set(CHECKS), family.name
         assert family.check in ("density", "share", "proportion", "counts"), family.name
-        assert family.information in ("mean", "logit", "log_rate", "log_mean"), family.name
+        assert family.information in ("mean", "logit", "log_rate", "log_mean", "logit_mean"), family.name
         assert set(family.parameter_priors) <= set(family.parameters), family.name
+        assert set(family.complements) <= set(family.parameter_priors), family.name
+        assert all(prior[0] in ("Gamma", "Beta") for prior in family.parameter_priors.values()), family.name
         assert set(family.example_parameters) == set(family.parameters), family.name
         eta = np.linspace(-2, 2, 5)
         np.testing.assert_allclose(LINKS[family.link].forward(LINKS[family.link].inverse(eta)), eta)
@@ -167,16 +181,53 @@ def test_an_unknown_family_is_refused_with_the_known_ones():
 
 @pytest.mark.parametrize("family", [name for name, record in FAMILIES.items() if record.parameter_priors])
 def test_a_family_parameter_prior_is_a_config_key(family, config, example_data):
-    """``priors.<parameter>`` (``nu``, ``phi``, ``shape``) replaces the record's default."""
+    """``priors.<parameter>`` (``nu``, ``phi``, ``shape``: Gamma; ``zi``, ``hu``: Beta)
+    replaces the record's default."""
     from {{ cookiecutter.module_name }}.config import PriorOverrides
     from {{ cookiecutter.module_name }}.model.priors import model_priors
 
-    (name, default), = FAMILIES[family].parameter_priors.items()
-    assert model_priors(example_data, family).family_parameters == {name: default}
-    overrides = PriorOverrides(**{name: dict(alpha=3.0, beta=0.5)})
-    priors = model_priors(example_data, family, overrides)
-    assert priors.family_parameters == {name: (3.0, 0.5)} and priors.sources[name] == "config"
-    assert priors.table([], []).loc[name, "prior"] == "Gamma(3, 0.5)"
+    defaults = FAMILIES[family].parameter_priors
+    assert model_priors(example_data, family).family_parameters == defaults
+    for name, (distribution, *_) in defaults.items():
+        priors = model_priors(example_data, family, PriorOverrides(**{name: dict(alpha=3.0, beta=0.5)}))
+        assert priors.family_parameters == {**defaults, name: (distribution, 3.0, 0.5)}
+        assert priors.sources[name] == "config"
+        assert priors.table([], []).loc[name, "prior"] == f"{distribution}(3, 0.5)"
+
+
+@pytest.mark.parametrize("family", ["zero_inflated_poisson", "zero_inflated_negativebinomial", "hurdle_poisson",
+                                    "hurdle_negativebinomial"])
+def test_extra_zeros_are_simulated_as_brms_defines_zi_and_hu(family):
+    """Zero-inflated: P(0) = zi + (1 - zi) P_count(0); hurdle: P(0) = hu, and the mean of the
+    positive counts is the truncated distribution's."""
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    record = FAMILIES[family]
+    h = record.example_parameters
+    mu = np.exp(1.0)
+    y = record.simulate(rng, np.full(400_000, 1.0), h, None, None)
+    count = stats.nbinom(h["phi"], h["phi"] / (h["phi"] + mu)) if "phi" in h else stats.poisson(mu)
+    if "zi" in h:
+        assert np.mean(y == 0) == pytest.approx(h["zi"] + (1 - h["zi"]) * count.pmf(0), abs=0.003)
+        assert np.mean(y) == pytest.approx((1 - h["zi"]) * mu, rel=0.01)
+    else:
+        assert np.mean(y == 0) == pytest.approx(h["hu"], abs=0.003)
+        assert np.mean(y[y > 0]) == pytest.approx(mu / (1 - count.pmf(0)), rel=0.01)
+
+
+def test_a_link_is_chosen_in_the_config_where_the_family_has_it(config):
+    """``link: probit`` makes ``bernoulli_probit``; a link the family lacks is refused by name."""
+    from {{ cookiecutter.module_name }}.config import AnalysisConfig
+
+    raw = config.model_dump(exclude={"root"}) | {"family": "bernoulli", "link": "probit"}
+    probit = AnalysisConfig(**raw)
+    assert {probit.family_of(name) for name in probit.model_names} == {"bernoulli_probit"}
+    record = family_record("bernoulli_probit")
+    assert (record.bambi, record.link, record.latent_variance) == ("bernoulli", "probit", 1.0)
+    assert record.prediction(np.array([0.0, 1.0])) == pytest.approx([0.5, 0.841345], abs=1e-6)
+    with pytest.raises(ValueError, match="the poisson family takes the link log, not 'probit'"):
+        AnalysisConfig(**{**raw, "family": "poisson"})
 
 
 @pytest.mark.parametrize("family", ["gamma", "lognormal"])

@@ -22,11 +22,12 @@ from pydantic import (
     model_validator,
 )
 
-from {{ cookiecutter.module_name }}.families import FAMILIES
+from {{ cookiecutter.module_name }}.families import FAMILIES, LINKS, family_key
 from {{ cookiecutter.module_name }}.formula_syntax import FUNCTIONS, unknown_functions
 from {{ cookiecutter.module_name }}.names import RESERVED_NAMES
 
 Family = Literal[tuple(FAMILIES)]
+LinkName = Literal[tuple(LINKS)]
 Parameterization = Literal["auto", "centered", "non_centered"]
 
 DEFAULT_CONFIG_PATH = Path("config/analysis.yaml")
@@ -87,12 +88,18 @@ class GammaPrior(_Strict):
     beta: float = Field(gt=0)
 
 
-# An optional Gamma(alpha, beta) prior for each family's own parameter (``priors.nu``,
-# ``priors.phi``, ``priors.shape``), named as in the family's record: a new family's
-# parameter takes its config key from families.py.
+class BetaPrior(_Strict):
+    alpha: float = Field(gt=0)
+    beta: float = Field(gt=0)
+
+
+# An optional prior for each family's own parameter (``priors.nu``, ``priors.phi``,
+# ``priors.shape``: Gamma(alpha, beta); ``priors.zi``, ``priors.hu``: Beta(alpha, beta)),
+# named as in the family's record: a new family's parameter takes its config key from families.py.
 _FamilyParameterPriors = create_model(
     "_FamilyParameterPriors", __base__=_Strict,
-    **{name: (GammaPrior | None, None) for family in FAMILIES.values() for name in family.parameter_priors},
+    **{name: ({"Gamma": GammaPrior, "Beta": BetaPrior}[default[0]] | None, None)
+       for family in FAMILIES.values() for name, default in family.parameter_priors.items()},
 )
 
 
@@ -204,6 +211,7 @@ class ModelSpec(_Strict):
     formula: str | None = None
     custom: str | None = None
     family: Family | None = None                # overrides the top-level family
+    link: LinkName | None = None                # overrides the top-level link
     priors: dict[str, BambiPrior] = {}          # formula models: Bambi priors by term
     parameterization: Parameterization | None = None  # overrides the top-level choice
 
@@ -364,6 +372,7 @@ def check_column_names(data: DataConfig) -> None:
 class AnalysisConfig(_Strict):
     data: DataConfig
     family: Family = "normal"
+    link: LinkName | None = None  # null: the family's own (logit, log, identity); probit for bernoulli, binomial
     parameterization: Parameterization = "auto"
     models: list[ModelSpec] = Field(min_length=1)
     # The model the report describes; null: the one PSIS-LOO prefers (evaluate.loo.reported_model).
@@ -405,8 +414,13 @@ class AnalysisConfig(_Strict):
                 if self.resolve(raw).resolve() == self.data_path.resolve():
                     raise ValueError(f"data.prepare.raw.{name} is data.path ({raw}): the preparation would overwrite "
                                      "the file it reads. Fix: set data.path to a file in data/processed/")
-        families = {spec.family or self.family for spec in self.models}
-        for family in sorted(families):
+        for spec in self.models:
+            family, link = spec.family or self.family, spec.link or self.link
+            allowed = (FAMILIES[family].link, *FAMILIES[family].links)
+            if link is not None and link not in allowed:
+                where = f"models[{spec.name}].link" if spec.link else "link"
+                raise ValueError(f"{where}: the {family} family takes the link {' or '.join(allowed)}, not {link!r}")
+        for family in sorted({spec.family or self.family for spec in self.models}):
             if FAMILIES[family].trials and self.data.trials is None:
                 raise ValueError(f"data.trials: the {family} family needs the column with the number of trials")
         return self
@@ -429,7 +443,10 @@ class AnalysisConfig(_Strict):
         raise KeyError(f"no model {name!r} in the config; models: {', '.join(self.model_names)}")
 
     def family_of(self, name: str) -> str:
-        return self.model(name).family or self.family
+        """The family of model ``name`` with its link: a key of ``families.family_record``
+        (``bernoulli``, ``bernoulli_probit``)."""
+        spec = self.model(name)
+        return family_key(spec.family or self.family, spec.link or self.link)
 
     def resolve(self, path: Path) -> Path:
         """``path`` made absolute against the project folder."""

@@ -9,10 +9,12 @@ shows it, and the words the report uses. Adding a family is one record here plus
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import pymc as pm
+from scipy import stats
 from scipy.special import expit, logit
 
 
@@ -24,11 +26,14 @@ class Link:
     forward: Callable[[np.ndarray], np.ndarray]
     inverse: Callable[[np.ndarray], np.ndarray]
     scale_words: str  # what a number on this scale is, for the report
+    latent_variance: float | None = None  # of the latent residual a binary outcome thresholds
 
 
 LINKS = {
     "identity": Link("identity", lambda mean: mean, lambda eta: eta, "in the outcome's units"),
-    "logit": Link("logit", logit, expit, "on the log-odds scale"),
+    "logit": Link("logit", logit, expit, "on the log-odds scale", latent_variance=np.pi**2 / 3),
+    "probit": Link("probit", stats.norm.ppf, stats.norm.cdf, "on the probit scale (standard normal quantiles)",
+                   latent_variance=1.0),
     "log": Link("log", np.log, np.exp, "on the log scale"),
 }
 
@@ -53,10 +58,19 @@ class Family:
     simulate : callable
         ``(rng, eta, parameters, trials, exposure) -> outcomes``: draws for simulated data.
     parameters : dict
-        The family's own parameters beyond the mean: the name in custom models -> Bambi's name.
+        The family's own parameters beyond the mean: the name in custom models (brms's) ->
+        Bambi's name.
+    complements : tuple of str
+        Own parameters that are one minus Bambi's: brms's zero-inflation ``zi`` and hurdle
+        ``hu`` probabilities, where Bambi's ``psi`` is the probability of the count process.
+    links : tuple of str
+        Other links the config may choose (``link: probit``); each is a record of its own,
+        :func:`family_key` names it.
     parameter_priors : dict
-        The default Gamma(alpha, beta) prior of each own parameter but ``sigma`` in custom
-        models; the config's ``priors.<name>`` replaces it (``config.PriorOverrides``).
+        The default prior of each own parameter but ``sigma`` in custom models, as
+        ``(distribution, alpha, beta)``: ``Gamma`` for positive parameters, ``Beta`` for
+        probabilities; the config's ``priors.<name>`` replaces alpha and beta
+        (``config.PriorOverrides``).
     example_parameters : dict
         True values of those parameters for simulations (tests, the example data).
     linear_outcome : callable
@@ -66,6 +80,7 @@ class Family:
     information : str
         How a group's raw estimate and its variance are formed (``model/parameterization.py``):
         ``"mean"`` (of ``linear_outcome``), ``"logit"`` (of the share of successes),
+        ``"logit_mean"`` (of a mean proportion),
         ``"log_rate"`` (of events per exposure), ``"log_mean"`` (of a positive outcome).
     check : str
         The predictive check that shows it (``report/figures.py``): ``"density"``,
@@ -96,7 +111,8 @@ class Family:
     check: str = "density"
     information: str = "mean"
     parameters: dict[str, str] = field(default_factory=dict)
-    parameter_priors: dict[str, tuple[float, float]] = field(default_factory=dict)
+    complements: tuple[str, ...] = ()
+    parameter_priors: dict[str, tuple[str, float, float]] = field(default_factory=dict)
     example_parameters: dict[str, float] = field(default_factory=dict)
     linear_outcome: Callable[[np.ndarray], np.ndarray] = np.asarray
     trials: bool = False
@@ -105,10 +121,22 @@ class Family:
     sufficient_statistics: bool = False
     spread_check: bool = False
     typical: Callable[[np.ndarray], np.ndarray] | None = None
+    links: tuple[str, ...] = ()
 
     @property
     def inverse_link(self) -> Callable[[np.ndarray], np.ndarray]:
         return LINKS[self.link].inverse
+
+    @property
+    def link_function(self) -> Callable[[np.ndarray], np.ndarray]:
+        return LINKS[self.link].forward
+
+    def own_names(self, posterior):
+        """A formula fit's ``posterior`` (a Dataset) with the family's parameters under the
+        custom models' (brms's) names: ``zi = 1 - psi``."""
+        for name in self.complements:
+            posterior[name] = 1 - posterior[self.parameters[name]]
+        return posterior.drop_vars([self.parameters[name] for name in self.complements])
 
     def prediction(self, eta: np.ndarray) -> np.ndarray:
         """The expected outcome (mean, probability or rate; the lognormal's median) from the
@@ -131,6 +159,18 @@ def residual_sd(priors):
     return pm.HalfStudentT("sigma", nu=4, sigma=priors.residual_sd)
 
 
+def family_parameter(name: str, priors):
+    """A family's own parameter (``nu``, ``phi``, ``shape``, ``zi``, ``hu``) with its prior
+    from ``priors.family_parameters``: ``(distribution, alpha, beta)``."""
+    distribution, alpha, beta = priors.family_parameters[name]
+    return getattr(pm, distribution)(name, alpha, beta)
+
+
+def _probability(eta, link: str) -> dict:
+    """The success probability as PyMC's binary and binomial likelihoods take it."""
+    return {"logit_p": eta} if link == "logit" else {"p": pm.math.invprobit(eta)}
+
+
 def _log_mean(data, eta):
     """The log of the mean, with ``log(exposure)`` as an offset when the data have one."""
     return eta if data.exposure is None else eta + np.log(data.exposure)
@@ -142,16 +182,29 @@ def _normal(data, eta, priors):
 
 def _student_t(data, eta, priors):
     sigma = residual_sd(priors)
-    nu = pm.Gamma("nu", *priors.family_parameters["nu"])
+    nu = family_parameter("nu", priors)
     return pm.StudentT(data.outcome_name, nu=nu, mu=eta, sigma=sigma, observed=data.outcome, dims="obs")
 
 
-def _bernoulli(data, eta, priors):
-    return pm.Bernoulli(data.outcome_name, logit_p=eta, observed=data.outcome, dims="obs")
+def _bernoulli(data, eta, priors, link="logit"):
+    return pm.Bernoulli(data.outcome_name, **_probability(eta, link), observed=data.outcome, dims="obs")
 
 
-def _binomial(data, eta, priors):
-    return pm.Binomial(data.outcome_name, n=data.trials, logit_p=eta, observed=data.outcome, dims="obs")
+def _binomial(data, eta, priors, link="logit"):
+    return pm.Binomial(data.outcome_name, n=data.trials, **_probability(eta, link), observed=data.outcome, dims="obs")
+
+
+def _beta_binomial(data, eta, priors):
+    # Mean and precision as Bambi's and brms's beta_binomial: Beta(mu phi, (1 - mu) phi) successes' probability.
+    mu, phi = pm.math.invlogit(eta), family_parameter("phi", priors)
+    return pm.BetaBinomial(data.outcome_name, alpha=mu * phi, beta=(1 - mu) * phi, n=data.trials,
+                           observed=data.outcome, dims="obs")
+
+
+def _beta(data, eta, priors):
+    # Mean and precision phi (PyMC's nu = alpha + beta): variance mu (1 - mu) / (1 + phi), as brms's Beta.
+    return pm.Beta(data.outcome_name, mu=pm.math.invlogit(eta), nu=family_parameter("phi", priors),
+                   observed=data.outcome, dims="obs")
 
 
 def _poisson(data, eta, priors):
@@ -160,14 +213,26 @@ def _poisson(data, eta, priors):
 
 def _negative_binomial(data, eta, priors):
     # phi as in Stan's neg_binomial_2: variance mu + mu^2 / phi.
-    phi = pm.Gamma("phi", *priors.family_parameters["phi"])
+    phi = family_parameter("phi", priors)
     return pm.NegativeBinomial(data.outcome_name, mu=pm.math.exp(_log_mean(data, eta)), alpha=phi,
                                observed=data.outcome, dims="obs")
 
 
+def _zero_inflated(data, eta, priors, negative_binomial=False, hurdle=False):
+    # brms's zi (an extra zero) and hu (a zero at all) probabilities; PyMC's psi is their complement.
+    # Zero-inflated: a zero comes from the extra zeros or from the count; hurdle: only from hu, the
+    # counts above it from the distribution truncated at zero.
+    zero = family_parameter("hu" if hurdle else "zi", priors)
+    mu = pm.math.exp(_log_mean(data, eta))
+    own = {"alpha": family_parameter("phi", priors)} if negative_binomial else {}
+    distribution = {(False, False): pm.ZeroInflatedPoisson, (True, False): pm.ZeroInflatedNegativeBinomial,
+                    (False, True): pm.HurdlePoisson, (True, True): pm.HurdleNegativeBinomial}[negative_binomial, hurdle]
+    return distribution(data.outcome_name, psi=1 - zero, mu=mu, **own, observed=data.outcome, dims="obs")
+
+
 def _gamma(data, eta, priors):
     # Mean exp(eta) and shape as brms's Gamma(link = "log"): variance mean^2 / shape.
-    shape = pm.Gamma("shape", *priors.family_parameters["shape"])
+    shape = family_parameter("shape", priors)
     return pm.Gamma(data.outcome_name, alpha=shape, beta=shape / pm.math.exp(eta), observed=data.outcome, dims="obs")
 
 
@@ -178,6 +243,27 @@ def _lognormal(data, eta, priors):
 
 def _exposed(eta, exposure):
     return np.exp(eta) * (1 if exposure is None else exposure)
+
+
+def _simulate_bernoulli(rng, eta, h, trials, exposure, link="logit"):
+    return rng.binomial(1, LINKS[link].inverse(eta))
+
+
+def _simulate_binomial(rng, eta, h, trials, exposure, link="logit"):
+    return rng.binomial(trials, LINKS[link].inverse(eta))
+
+
+def _simulate_counts(rng, eta, h, trials, exposure, zero=None, hurdle=False):
+    """Poisson counts (negative binomial with ``h["phi"]``), with extra zeros of probability
+    ``h[zero]``: added to the counts' own zeros, or (``hurdle``) the only zeros there are."""
+    mu = _exposed(eta, exposure) * np.ones(np.shape(eta))
+    counts = (stats.nbinom(h["phi"], h["phi"] / (h["phi"] + mu)) if "phi" in h else stats.poisson(mu))
+    if hurdle:  # the count distribution truncated at zero, by its inverse CDF above P(0)
+        draws = counts.ppf(rng.uniform(counts.cdf(0), 1.0))
+    else:
+        draws = counts.ppf(rng.uniform(size=mu.shape))
+    draws = np.where(np.isfinite(draws), draws, 0).astype(int)
+    return draws if zero is None else np.where(rng.uniform(size=mu.shape) < h[zero], 0, draws)
 
 
 FAMILIES: dict[str, Family] = {
@@ -192,20 +278,36 @@ FAMILIES: dict[str, Family] = {
         Family(
             "student_t", bambi="t", link="identity", outcome_checks=("finite",), likelihood=_student_t,
             simulate=lambda rng, eta, h, trials, exposure: eta + h["sigma"] * rng.standard_t(h["nu"], eta.size),
-            mean_words="mean {outcome}", parameters={"sigma": "sigma", "nu": "nu"}, parameter_priors={"nu": (2.0, 0.1)},
+            mean_words="mean {outcome}", parameters={"sigma": "sigma", "nu": "nu"}, parameter_priors={"nu": ("Gamma", 2.0, 0.1)},
             example_parameters={"sigma": 1.0, "nu": 4.0}, spread_check=True,
         ),
         Family(
             "bernoulli", bambi="bernoulli", link="logit", outcome_checks=("finite", "binary"), likelihood=_bernoulli,
-            simulate=lambda rng, eta, h, trials, exposure: rng.binomial(1, expit(eta)),
-            mean_words="proportion with {outcome} = 1", check="share", information="logit",
-            latent_variance=np.pi**2 / 3,
+            simulate=_simulate_bernoulli, mean_words="proportion with {outcome} = 1", check="share",
+            information="logit", latent_variance=np.pi**2 / 3, links=("probit",),
         ),
         Family(
             "binomial", bambi="binomial", link="logit", outcome_checks=("finite", "non_negative", "whole"),
-            likelihood=_binomial, simulate=lambda rng, eta, h, trials, exposure: rng.binomial(trials, expit(eta)),
+            likelihood=_binomial, simulate=_simulate_binomial,
             mean_words="proportion of trials with {outcome}", check="proportion", information="logit", trials=True,
-            latent_variance=np.pi**2 / 3,
+            latent_variance=np.pi**2 / 3, links=("probit",),
+        ),
+        Family(
+            "beta_binomial", bambi="beta_binomial", link="logit", outcome_checks=("finite", "non_negative", "whole"),
+            likelihood=_beta_binomial,
+            simulate=lambda rng, eta, h, trials, exposure: rng.binomial(
+                trials, rng.beta(expit(eta) * h["phi"], (1 - expit(eta)) * h["phi"])),
+            mean_words="proportion of trials with {outcome}", check="proportion", information="logit", trials=True,
+            latent_variance=np.pi**2 / 3, parameters={"phi": "kappa"},
+            # Gamma(2, 0.1) as the negative binomial's phi: mean 20, 95% between 2.4 and 56 successes' worth.
+            parameter_priors={"phi": ("Gamma", 2.0, 0.1)}, example_parameters={"phi": 10.0},
+        ),
+        Family(
+            "beta", bambi="beta", link="logit", outcome_checks=("finite", "open_unit"), likelihood=_beta,
+            simulate=lambda rng, eta, h, trials, exposure: rng.beta(expit(eta) * h["phi"], (1 - expit(eta)) * h["phi"]),
+            mean_words="mean {outcome}", information="logit_mean", parameters={"phi": "kappa"},
+            # An exponential of mean 100, as the gamma's shape: nearly flat over precisions 1-300.
+            parameter_priors={"phi": ("Gamma", 1.0, 0.01)}, example_parameters={"phi": 20.0},
         ),
         Family(
             "poisson", bambi="poisson", link="log", outcome_checks=("finite", "non_negative", "whole"),
@@ -219,7 +321,27 @@ FAMILIES: dict[str, Family] = {
             simulate=lambda rng, eta, h, trials, exposure: rng.poisson(
                 rng.gamma(h["phi"], _exposed(eta, exposure) / h["phi"])),
             mean_words="mean {outcome} per row", check="counts", information="log_rate", exposure=True,
-            parameters={"phi": "alpha"}, parameter_priors={"phi": (2.0, 0.1)}, example_parameters={"phi": 5.0},
+            parameters={"phi": "alpha"}, parameter_priors={"phi": ("Gamma", 2.0, 0.1)}, example_parameters={"phi": 5.0},
+        ),
+        *(
+            Family(
+                name, bambi=name, link="log", outcome_checks=("finite", "non_negative", "whole"),
+                likelihood=partial(_zero_inflated, negative_binomial=negative_binomial, hurdle=hurdle),
+                simulate=partial(_simulate_counts, zero=zero, hurdle=hurdle),
+                mean_words="mean {outcome} per row of the count process" + (
+                    " (before the hurdle)" if hurdle else " (without the extra zeros)"),
+                check="counts", information="log_rate", exposure=True,
+                parameters={zero: "psi", **({"phi": "alpha"} if negative_binomial else {})}, complements=(zero,),
+                # Beta(2, 2) as Bambi's psi: a probability anywhere in (0.1, 0.9) is plausible.
+                parameter_priors={zero: ("Beta", 2.0, 2.0), **({"phi": ("Gamma", 2.0, 0.1)} if negative_binomial else {})},
+                example_parameters={zero: 0.3, **({"phi": 5.0} if negative_binomial else {})},
+            )
+            for name, zero, negative_binomial, hurdle in (
+                ("zero_inflated_poisson", "zi", False, False),
+                ("zero_inflated_negativebinomial", "zi", True, False),
+                ("hurdle_poisson", "hu", False, True),
+                ("hurdle_negativebinomial", "hu", True, True),
+            )
         ),
         Family(
             "gamma", bambi="gamma", link="log", outcome_checks=("finite", "positive"), likelihood=_gamma,
@@ -228,7 +350,7 @@ FAMILIES: dict[str, Family] = {
             # An exponential of mean 100: nearly flat over shapes 0.1-100 (coefficients of variation 3
             # to 0.1). brms's gamma(0.01, 0.01) puts most prior draws below 1e-10, where the prior
             # predictive outcomes underflow to 0.
-            parameter_priors={"shape": (1.0, 0.01)}, example_parameters={"shape": 4.0},
+            parameter_priors={"shape": ("Gamma", 1.0, 0.01)}, example_parameters={"shape": 4.0},
         ),
         Family(
             "lognormal", bambi="lognormal", link="identity", outcome_checks=("finite", "positive"),
@@ -240,9 +362,27 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+def _with_link(record: Family, link: str) -> Family:
+    """``record`` with another of its links (the probit of binary and binomial outcomes)."""
+    return replace(record, name=family_key(record.name, link), link=link, links=(),
+                   likelihood=partial(record.likelihood, link=link), simulate=partial(record.simulate, link=link),
+                   latent_variance=LINKS[link].latent_variance)
+
+
+def family_key(family: str, link: str | None = None) -> str:
+    """The registry's name of ``family`` with ``link`` (its own link if None): ``bernoulli``,
+    ``bernoulli_probit``."""
+    return family if link is None or link == FAMILIES[family].link else f"{family}_{link}"
+
+
+# Each family with each of its other links: what the config's ``link`` chooses.
+LINKED = {family_key(record.name, link): _with_link(record, link) for record in FAMILIES.values() for link in record.links}
+
+
 def family_record(name: str) -> Family:
-    """The record of family ``name``; a clear error for an unknown one."""
+    """The record of family ``name`` (a key of :data:`FAMILIES` or of :data:`LINKED`); a clear
+    error for an unknown one."""
     try:
-        return FAMILIES[name]
+        return FAMILIES[name] if name in FAMILIES else LINKED[name]
     except KeyError:
         raise ValueError(f"unknown family {name!r}; allowed: {', '.join(FAMILIES)}") from None

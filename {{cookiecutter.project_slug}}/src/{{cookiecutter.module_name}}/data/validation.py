@@ -28,6 +28,7 @@ CHECKS = {
     "non_negative": lambda series: series >= 0,
     "whole": lambda series: (series - series.round()).abs() < 1e-9,
     "positive": lambda series: series > 0,
+    "open_unit": lambda series: (series > 0) & (series < 1),
 }
 
 
@@ -44,13 +45,16 @@ PROBLEMS = {
     "non_negative": ("the count is negative", "counts cannot be negative: correct the values or choose family normal"),
     "whole": ("the value is not a whole number", "counts must be integers: correct the values or choose family normal"),
     "positive": ("the value is not positive", "it must be greater than 0: correct or remove those rows"),
+    "open_unit": ("the value is not strictly between 0 and 1", "a beta outcome is a proportion in (0, 1): for exact 0s "
+                  "and 1s use (y (n - 1) + 0.5) / n (Smithson and Verkuilen 2006), or for successes out of trials "
+                  "family binomial or beta_binomial with data.trials"),
     "trials_cover_successes": (
         "the number of trials is smaller than the outcome", "data.trials must be at least the outcome in every row"
     ),
     "group_missing": ("the group label is missing", "give every row a group, or remove those rows"),
 }
 # Checks whose failing values are worth showing.
-SHOW_VALUES = {"finite", "binary", "non_negative", "whole", "positive"}
+SHOW_VALUES = {"finite", "binary", "non_negative", "whole", "positive", "open_unit"}
 
 
 def _column_checks(config: AnalysisConfig) -> dict[str, tuple[str, list[pa.Check]]]:

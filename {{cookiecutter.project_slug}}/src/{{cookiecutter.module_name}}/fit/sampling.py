@@ -11,6 +11,7 @@ import xarray as xr
 from pymc.model.fgraph import clone_model
 
 from {{ cookiecutter.module_name }}.config import SamplerSettings
+from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.fit.chain_health import ChainsStuck, ChainWatch, describe, stuck_chains
 from {{ cookiecutter.module_name }}.fit.pointwise import add_pointwise, pointwise_rows, prior_predictive
 from {{ cookiecutter.module_name }}.fit.progress import reporting
@@ -142,6 +143,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
         # After the pointwise values, which need the draws as the PyMC model defines them:
         # the Intercept at predictors = 0 and no offsets, as bmb.Model.fit returns them.
         idata = bambi_results(built.bambi, idata)
+        idata["posterior"] = xr.DataTree(family_record(built.family).own_names(idata.posterior.to_dataset()))
     convergence_summary(idata)  # stored with the fit: the diagnostics notebooks read it
     idata.attrs["sampler_settings"] = settings.model_dump_json()
     if fallback:

@@ -67,7 +67,8 @@ def group_estimates(groups, outcome, family: str, trials=None, exposure=None) ->
     Normal families (and the lognormal, on log y): the group mean, variance ``sigma^2 / n_j``
     with ``sigma^2`` the pooled within-group variance. Gamma: the log of the group mean,
     variance ``CV^2 / n_j`` (the delta method) with the squared coefficient of variation
-    pooled. Binary and binomial: the smoothed empirical logit of the group's proportion,
+    pooled. Beta: the logit of the group mean, variance ``v / (m (1 - m))^2 / n_j`` (the
+    delta method), pooled likewise. Binary and binomial: the smoothed empirical logit of the group's proportion,
     variance ``1 / (N_j p_j (1 - p_j))`` for ``N_j`` trials. Counts: the log of the group's
     rate per unit exposure, variance ``1 / y_j`` for ``y_j`` events (the delta method;
     extra-Poisson variation is ignored, which is fine for picking a side). Which one a family
@@ -79,12 +80,17 @@ def group_estimates(groups, outcome, family: str, trials=None, exposure=None) ->
     frame["n"] = 1.0 if trials is None else np.asarray(trials, dtype=float)
     frame["exposure"] = 1.0 if exposure is None else np.asarray(exposure, dtype=float)
     by_group = frame.groupby("group", observed=True)
-    if record.information in ("mean", "log_mean"):
+    if record.information in ("mean", "log_mean", "logit_mean"):
         sizes, means, within = by_group.size(), by_group["y"].mean(), by_group["y"].var()
-        spread = within if record.information == "mean" else within / means**2
+        # g(mean) and g'(mean), whose square times the mean's variance is g(mean)'s (the delta method)
+        estimate, derivative = {
+            "mean": lambda: (means, 1.0),
+            "log_mean": lambda: (np.log(means), 1 / means),
+            "logit_mean": lambda: (np.log(means / (1 - means)), 1 / (means * (1 - means))),
+        }[record.information]()
+        spread = within * derivative**2
         usable = sizes > 1  # groups of one say nothing about the within-group variance
         pooled = float((spread[usable] * (sizes[usable] - 1)).sum() / (sizes[usable] - 1).sum())
-        estimate = means if record.information == "mean" else np.log(means)
         return pd.DataFrame({"estimate": estimate, "variance": pooled / sizes})
     sums = by_group[["y", "n", "exposure"]].sum()
     if record.information == "logit":

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import logit
 
 from {{ cookiecutter.module_name }}.families import family_record
 
@@ -55,10 +54,10 @@ def mean_on_link_scale(outcome: np.ndarray, family: str, trials=None, exposure=N
     record = family_record(family)
     if record.link == "identity":
         return float(record.linear_outcome(y).mean())
-    if record.link == "logit":
+    if record.link in ("logit", "probit"):
         total = float(np.sum(trials)) if trials is not None else float(y.size)
         share = np.clip(y.sum(), 0.5, total - 0.5) / total
-        return float(logit(share))
+        return float(record.link_function(share))
     exposure_total = float(np.sum(exposure)) if exposure is not None else float(y.size)
     return float(np.log(max(y.sum(), 0.5) / exposure_total))
 
@@ -68,7 +67,7 @@ def slope_sigma(x: np.ndarray, family: str, s: float) -> float:
     sd = float(np.std(x))
     if sd == 0:
         raise ValueError("a predictor is constant: it has no slope to estimate")
-    return (1.0 if family_record(family).link == "logit" else SCALE * s) / sd
+    return (1.0 if family_record(family).link in ("logit", "probit") else SCALE * s) / sd
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ class ModelPriors:
     group_sd_intercept: float
     group_sd_slopes: np.ndarray
     residual_sd: float
-    family_parameters: dict[str, tuple[float, float]]  # Gamma(alpha, beta) of the family's own parameters
+    family_parameters: dict[str, tuple[str, float, float]]  # (distribution, alpha, beta) of the family's own parameters
     lkj_eta: float
     predictor_means: np.ndarray
     group_predictor_means: np.ndarray
@@ -110,8 +109,8 @@ class ModelPriors:
             rows.append((f"group sd of slope of {name}", f"HalfNormal({sigma:.4g})", self.sources[f"group_sd:{name}"]))
         rows.append(("residual sd (normal, Student-t)", f"HalfStudentT(4, {self.residual_sd:.4g})",
                      self.sources["residual_sd"]))
-        for name, (alpha, beta) in self.family_parameters.items():
-            rows.append((name, f"Gamma({alpha:.4g}, {beta:.4g})", self.sources[name]))
+        for name, (distribution, alpha, beta) in self.family_parameters.items():
+            rows.append((name, f"{distribution}({alpha:.4g}, {beta:.4g})", self.sources[name]))
         return pd.DataFrame(rows, columns=["parameter", "prior", "source"]).set_index("parameter")
 
 
@@ -158,7 +157,7 @@ def model_priors(data, family: str, overrides=None) -> ModelPriors:
     family_parameters = {}
     for name, default in family_record(family).parameter_priors.items():
         given = getattr(overrides, name)
-        family_parameters[name] = (given.alpha, given.beta) if given else default
+        family_parameters[name] = (default[0], given.alpha, given.beta) if given else default
         sources[name] = "config" if given else "default"
 
     n_x = len(data.predictor_names)
