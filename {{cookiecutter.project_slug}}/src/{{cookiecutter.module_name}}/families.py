@@ -14,6 +14,7 @@ from functools import partial
 
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 from scipy import stats
 from scipy.special import expit, logit
 
@@ -196,9 +197,11 @@ def _binomial(data, eta, priors, link="logit"):
 
 def _beta_binomial(data, eta, priors):
     # Mean and precision as Bambi's and brms's beta_binomial: Beta(mu phi, (1 - mu) phi) successes' probability.
-    mu, phi = pm.math.invlogit(eta), family_parameter("phi", priors)
-    return pm.BetaBinomial(data.outcome_name, alpha=mu * phi, beta=(1 - mu) * phi, n=data.trials,
-                           observed=data.outcome, dims="obs")
+    phi = family_parameter("phi", priors)
+    # mu phi and (1 - mu) phi from the logit's two sides, kept above 0 where exp(-|eta|) underflows
+    # (eta beyond +-700, which wide priors' draws reach): the Beta needs both positive.
+    alpha, beta = (pt.maximum(phi * pm.math.invlogit(side), 1e-300) for side in (eta, -eta))
+    return pm.BetaBinomial(data.outcome_name, alpha=alpha, beta=beta, n=data.trials, observed=data.outcome, dims="obs")
 
 
 def _beta(data, eta, priors):
@@ -223,11 +226,49 @@ def _zero_inflated(data, eta, priors, negative_binomial=False, hurdle=False):
     # Zero-inflated: a zero comes from the extra zeros or from the count; hurdle: only from hu, the
     # counts above it from the distribution truncated at zero.
     zero = family_parameter("hu" if hurdle else "zi", priors)
-    mu = pm.math.exp(_log_mean(data, eta))
-    own = {"alpha": family_parameter("phi", priors)} if negative_binomial else {}
-    distribution = {(False, False): pm.ZeroInflatedPoisson, (True, False): pm.ZeroInflatedNegativeBinomial,
-                    (False, True): pm.HurdlePoisson, (True, True): pm.HurdleNegativeBinomial}[negative_binomial, hurdle]
-    return distribution(data.outcome_name, psi=1 - zero, mu=mu, **own, observed=data.outcome, dims="obs")
+    log_mu = _log_mean(data, eta)
+    phi = family_parameter("phi", priors) if negative_binomial else None
+    if hurdle:
+        return _hurdle(data.outcome_name, zero, log_mu, phi, observed=data.outcome, dims="obs")
+    if negative_binomial:
+        return pm.ZeroInflatedNegativeBinomial(data.outcome_name, psi=1 - zero, mu=pm.math.exp(log_mu), alpha=phi,
+                                               observed=data.outcome, dims="obs")
+    return pm.ZeroInflatedPoisson(data.outcome_name, psi=1 - zero, mu=pm.math.exp(log_mu), observed=data.outcome,
+                                  dims="obs")
+
+
+def _hurdle(name, hu, log_mu, phi=None, **kwargs):
+    """A hurdle count: 0 with probability ``hu``, else a Poisson (negative binomial with
+    ``phi``) count of mean ``exp(log_mu)`` truncated at zero, as brms's hurdle families.
+
+    Written out rather than PyMC's ``HurdlePoisson``, whose truncation takes the log of the
+    count's CDF: its gradient is NaN once the mean passes about 1,000 (the CDF at 0 underflows),
+    and its random draws fail for means near 0 or above 1e18, both of which wide priors reach.
+    """
+    def log_zero(log_mu, phi):  # log P(count = 0)
+        return -pt.exp(log_mu) if phi is None else -phi * pt.log1p(pt.exp(log_mu) / phi)
+
+    def logp(value, hu, log_mu, *phi):
+        phi = phi[0] if phi else None
+        positive = pt.maximum(value, 1)  # the count's density where it is defined, used only above 0
+        mu = pt.exp(log_mu)
+        if phi is None:
+            count = positive * log_mu - mu - pt.gammaln(positive + 1)
+        else:
+            count = (pt.gammaln(positive + phi) - pt.gammaln(phi) - pt.gammaln(positive + 1)
+                     + phi * pt.log(phi / (phi + mu)) + positive * (log_mu - pt.log(phi + mu)))
+        return pt.switch(pt.eq(value, 0), pt.log(hu), pt.log1p(-hu) + count - pt.log1mexp(log_zero(log_mu, phi)))
+
+    def random(hu, log_mu, *phi, rng=None, size=None):
+        mu = np.exp(np.minimum(log_mu, 40.0)) * np.ones(size or np.shape(log_mu))
+        counts = stats.poisson(mu) if not phi else stats.nbinom(phi[0], phi[0] / (phi[0] + mu))
+        # Above zero by the inverse survival function: exact for means near 0, where P(count > 0) ~ mean
+        draws = counts.isf(rng.uniform(size=mu.shape) * counts.sf(0))
+        draws = np.where(np.isfinite(draws), np.maximum(draws, 1), 1)
+        return np.where(rng.uniform(size=mu.shape) < hu, 0, draws).astype(np.int64)
+
+    parameters = (hu, log_mu) if phi is None else (hu, log_mu, phi)
+    return pm.CustomDist(name, *parameters, logp=logp, random=random, dtype="int64", **kwargs)
 
 
 def _gamma(data, eta, priors):

@@ -25,6 +25,8 @@ ROWS = 240
 FAMILY_OUTCOMES = {
     "normal": "y", "student_t": "y", "bernoulli": "success", "binomial": "p(successes, trials)",
     "poisson": "count", "negative_binomial": "count", "gamma": "positive", "lognormal": "positive",
+    "beta_binomial": "p(successes, trials)", "beta": "proportion", "zero_inflated_poisson": "count",
+    "zero_inflated_negativebinomial": "count", "hurdle_poisson": "count", "hurdle_negativebinomial": "count",
 }
 
 
@@ -48,6 +50,7 @@ def frame():
         "y": 10 + 2 * eta + rng.normal(0, 1, ROWS), "success": rng.binomial(1, 1 / (1 + np.exp(-eta))),
         "successes": rng.binomial(trials, 1 / (1 + np.exp(-eta))), "trials": trials,
         "count": rng.poisson(np.exp(eta + 1)), "positive": rng.gamma(4.0, np.exp(eta) / 4.0),
+        "proportion": rng.beta(10 / (1 + np.exp(-eta)), 10 / (1 + np.exp(eta))),
     })
 
 

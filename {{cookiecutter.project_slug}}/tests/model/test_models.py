@@ -33,6 +33,12 @@ FAMILY_VARIABLES = {
     "negative_binomial": {"phi"},
     "gamma": {"shape"},
     "lognormal": {"sigma"},
+    "beta_binomial": {"phi"},
+    "beta": {"phi"},
+    "zero_inflated_poisson": {"zi"},
+    "zero_inflated_negativebinomial": {"zi", "phi"},
+    "hurdle_poisson": {"hu"},
+    "hurdle_negativebinomial": {"hu", "phi"},
 }
 
 
@@ -73,6 +79,8 @@ def test_every_family_builds_with_its_own_parameters(family, example_data):
     outcome = (counts > 2) * 1.0 if family == "bernoulli" else counts
     if "positive" in family_record(family).outcome_checks:
         outcome = counts + 1.0
+    if "open_unit" in family_record(family).outcome_checks:
+        outcome = (counts + 0.5) / (counts.max() + 1.0)
     data = replace(example_data, outcome=outcome, trials=counts + 5, exposure=np.full(counts.size, 30.0))
     model = varying_slopes(data, model_priors(data, family), family=family)
     expected = FAMILY_VARIABLES.get(family, set())

