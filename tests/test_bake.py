@@ -35,6 +35,7 @@ EXPECTED_FILES = sorted(
         "Makefile",
         "README.md",
         "benchmarks/README.md",
+        "tests/README.md",
         "benchmarks/common.py",
         "benchmarks/formulas.py",
         "benchmarks/parameterization.py",

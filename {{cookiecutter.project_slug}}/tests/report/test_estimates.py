@@ -51,13 +51,20 @@ def write_design(root, family: str, seed: int = 0):
         "negative_binomial": lambda: rng.negative_binomial(5, 5 / (5 + np.exp(eta))),
         "gamma": lambda: rng.gamma(5.0, np.exp(eta) / 5.0),
         "lognormal": lambda: np.exp(eta + rng.normal(0, 0.5, n)),
+        "beta_binomial": lambda: rng.binomial(10, rng.beta(10 / (1 + np.exp(-eta)), 10 / (1 + np.exp(eta)))),
+        "beta": lambda: rng.beta(10 / (1 + np.exp(-eta)), 10 / (1 + np.exp(eta))),
+        **dict.fromkeys(["zero_inflated_poisson", "hurdle_poisson"],
+                        lambda: (rng.random(n) > 0.3) * rng.poisson(np.exp(eta + 1))),
+        **dict.fromkeys(["zero_inflated_negativebinomial", "hurdle_negativebinomial"],
+                        lambda: (rng.random(n) > 0.3) * rng.negative_binomial(5, 5 / (5 + np.exp(eta + 1)))),
     }[family]()
     frame["y"] = frame["y"].astype(float)
     (root / "config").mkdir(parents=True)
     frame.to_csv(root / "design.csv", index=False)
-    formula = FORMULA.replace("y ~", "p(y, trials) ~") if family == "binomial" else FORMULA
+    trials = family_record(family).trials
+    formula = FORMULA.replace("y ~", "p(y, trials) ~") if trials else FORMULA
     config = {"data": {"path": "design.csv", "outcome": "y", "group": "g",
-                       "trials": "trials" if family == "binomial" else None}, "family": family,
+                       "trials": "trials" if trials else None}, "family": family,
               "models": [{"name": "m", "formula": formula}],
               # Row by row, as Bambi samples: the same draws (sufficient statistics: the same posterior).
               "sampler": {"draws": 1000, "tune": 500, "chains": 2, "seed": 3, "sufficient_statistics": False} }

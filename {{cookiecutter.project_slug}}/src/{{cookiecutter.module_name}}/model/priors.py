@@ -3,19 +3,19 @@
 Predictors are used in their own units: a slope is per unit of its predictor and the
 intercept is the linear predictor at predictors = 0, as lme4 and brms report them. The
 priors are scaled instead of the data. With ``s = sd(y)`` on the identity link (``sd(log y)``
-for the lognormal) and ``s = 1`` on the logit and log scales:
+for the lognormal) and ``s = 1`` on the logit, probit and log scales:
 
 ==============================  =====================================================
 intercept, at predictor means   Normal(link(mean y), 2.5 s)
-slope of ``x``                  Normal(0, 2.5 s / sd(x)); logit link: Normal(0, 1 / sd(x))
+slope of ``x``                  Normal(0, 2.5 s / sd(x)); logit, probit: Normal(0, 1 / sd(x))
 group sd of the intercepts      HalfNormal(sqrt((2.5 s)^2 + sum_k (slope sd_k * mean(x_k))^2))
 group sd of the slope of ``x``  HalfNormal(2.5 s / sd(x))
 residual sd                     HalfStudentT(nu=4, s)
 ==============================  =====================================================
 
 ``link(mean y)`` is the mean outcome on the link scale: ``mean(y)`` (identity; ``mean(log y)``
-for the lognormal), ``logit(successes / trials)``, ``log(count / exposure)`` (``log(mean y)``
-for the gamma). Each family's link is in its record in ``families.py``. The intercept's prior is placed at
+for the lognormal), ``logit(successes / trials)`` (the probit's quantile on that link; the
+mean proportion for the beta), ``log(count / exposure)`` (``log(mean y)`` for the gamma). Each family's link is in its record in ``families.py``. The intercept's prior is placed at
 the predictors' means, where the data inform it best (rstanarm, brms and Bambi do the
 same); the model turns it into the intercept at zero. The group intercepts are at
 predictors = 0, hence their wider scale when predictors are far from 0 (Bambi's rule).
