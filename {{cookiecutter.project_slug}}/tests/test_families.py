@@ -38,6 +38,9 @@ FAMILY_PARAMETERS = {
     "zero_inflated_negativebinomial": {"mu_alpha": -3.5, "zi": 0.3, "phi": 5.0},
     "hurdle_poisson": {"mu_alpha": -3.5, "hu": 0.4},
     "hurdle_negativebinomial": {"mu_alpha": -3.5, "hu": 0.4, "phi": 5.0},
+    # Three categories: cut-points 0 and 1.5 on the latent scale
+    "cumulative": {"cutpoint_gaps": 1.5},
+    "cumulative_probit": {"cutpoint_gaps": 1.0},
 }
 
 

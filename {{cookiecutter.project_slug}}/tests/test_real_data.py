@@ -147,6 +147,19 @@ CASES = {
     # The same animals one 0/1 row each (842 rows): glmer's estimates agree with the binomial's to 3e-7
     "cbpp bernoulli probit": ("lme4", "cbpp", {"outcome": "sick", "group": "herd", "family": "bernoulli",
                                                "link": "probit"}, "sick ~ C(period) + (1 | herd)", CBPP_PROBIT),
+    # Ordered categories, computed with R 4.2.2 and ordinal 2022.11.16 for this test: clmm(rating ~ temp + contact +
+    # (1 | judge), wine) (Laplace), logit P(rating <= k) = theta_k - eta; theta_k is brms's Intercept[k]
+    "wine cumulative": ("ordinal", "wine", {"outcome": "rating", "group": "judge", "family": "cumulative"},
+                        "rating ~ temp + contact + (1 | judge)", {
+        ("Intercept[1]", ""): -1.623667, ("Intercept[2]", ""): 1.513365, ("Intercept[3]", ""): 4.228527,
+        ("Intercept[4]", ""): 6.088773, ("temp[warm]", ""): 3.062997, ("contact[yes]", ""): 1.834885,
+        ("sd__(Intercept)", "judge"): 1.131133}),
+    # clmm(..., link = "probit")
+    "wine cumulative probit": ("ordinal", "wine", {"outcome": "rating", "group": "judge", "family": "cumulative",
+                                                   "link": "probit"}, "rating ~ temp + contact + (1 | judge)", {
+        ("Intercept[1]", ""): -0.9264797, ("Intercept[2]", ""): 0.8894378, ("Intercept[3]", ""): 2.467593,
+        ("Intercept[4]", ""): 3.536662, ("temp[warm]", ""): 1.800014, ("contact[yes]", ""): 1.048205,
+        ("sd__(Intercept)", "judge"): 0.6631532}),
 }
 
 

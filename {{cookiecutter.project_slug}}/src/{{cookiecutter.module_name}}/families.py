@@ -15,6 +15,7 @@ from functools import partial
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 from scipy import stats
 from scipy.special import expit, logit
 
@@ -97,6 +98,10 @@ class Family:
         A normal likelihood that per-group sums can replace (``model/likelihoods.py``).
     spread_check : bool
         The prior predictive check compares the outcome's sd with the prior's, in its units.
+    ordinal : bool
+        Ordered categories: the outcome is coded 0..K-1 (``data/grouped.py``), the linear
+        predictor has cut-points (``priors.thresholds`` centre them) and the estimates
+        name them as brms does (``Intercept[k]``).
     typical : callable, optional
         What a prediction reports, from the mean parameter (after the inverse link), where
         that is not the outcome's scale: the lognormal's ``exp`` (its median, the geometric mean).
@@ -123,6 +128,7 @@ class Family:
     spread_check: bool = False
     typical: Callable[[np.ndarray], np.ndarray] | None = None
     links: tuple[str, ...] = ()
+    ordinal: bool = False
 
     @property
     def inverse_link(self) -> Callable[[np.ndarray], np.ndarray]:
@@ -133,11 +139,20 @@ class Family:
         return LINKS[self.link].forward
 
     def own_names(self, posterior):
-        """A formula fit's ``posterior`` (a Dataset) with the family's parameters under the
-        custom models' (brms's) names: ``zi = 1 - psi``."""
+        """A fit's ``posterior`` (a Dataset) with the family's parameters as the report names
+        them: brms's ``zi = 1 - psi`` of a formula fit; an ordinal custom model's cut-points
+        less its intercept, as the ``threshold`` of Bambi's formula fits (brms's ``Intercept[k]``)."""
         for name in self.complements:
-            posterior[name] = 1 - posterior[self.parameters[name]]
-        return posterior.drop_vars([self.parameters[name] for name in self.complements])
+            if self.parameters[name] in posterior:
+                posterior[name] = 1 - posterior[self.parameters[name]]
+                posterior = posterior.drop_vars(self.parameters[name])
+        if self.ordinal and "cutpoint_gaps" in posterior and "mu_alpha" in posterior:
+            gaps = posterior["cutpoint_gaps"]
+            dim, = (dim for dim in gaps.dims if dim not in ("chain", "draw"))
+            cutpoints = xr.concat([xr.zeros_like(gaps.isel({dim: 0})), gaps.cumsum(dim)], dim=dim)
+            thresholds = (cutpoints - posterior["mu_alpha"]).rename({dim: "threshold_dim"})
+            posterior["threshold"] = thresholds.assign_coords(threshold_dim=np.arange(thresholds.sizes["threshold_dim"]))
+        return posterior
 
     def prediction(self, eta: np.ndarray) -> np.ndarray:
         """The expected outcome (mean, probability or rate; the lognormal's median) from the
@@ -282,6 +297,24 @@ def _lognormal(data, eta, priors):
     return pm.LogNormal(data.outcome_name, mu=eta, sigma=residual_sd(priors), observed=data.outcome, dims="obs")
 
 
+def _cumulative(data, eta, priors, link="logit"):
+    # P(y <= k) = F(c_k - eta) with F the logistic (probit: normal) CDF, as brms's and Bambi's cumulative.
+    # The first cut-point is 0 (the linear predictor's intercept sets the location); the others
+    # are that plus positive gaps, whose LogNormal priors are centred on the data's gaps between
+    # the cumulative shares on the link scale (priors.thresholds).
+    gaps = pm.LogNormal("cutpoint_gaps", mu=np.log(np.diff(priors.thresholds)), sigma=1.0)
+    cutpoints = pt.concatenate([pt.zeros(1), pt.cumsum(gaps)])
+    distribution = pm.OrderedLogistic if link == "logit" else partial(pm.OrderedProbit, sigma=1.0)
+    return distribution(data.outcome_name, eta=eta, cutpoints=cutpoints, observed=data.outcome, dims="obs")
+
+
+def _simulate_cumulative(rng, eta, h, trials, exposure, link="logit"):
+    """Categories 0..K-1: how many cut-points (0, then the gaps' running sums) the latent value passes."""
+    cutpoints = np.concatenate([[0.0], np.cumsum(np.atleast_1d(h["cutpoint_gaps"]))])
+    noise = rng.logistic(size=np.shape(eta)) if link == "logit" else rng.normal(size=np.shape(eta))
+    return (np.asarray(eta)[..., None] + noise[..., None] > cutpoints).sum(axis=-1)
+
+
 def _exposed(eta, exposure):
     return np.exp(eta) * (1 if exposure is None else exposure)
 
@@ -383,6 +416,13 @@ FAMILIES: dict[str, Family] = {
                 ("hurdle_poisson", "hu", False, True),
                 ("hurdle_negativebinomial", "hu", True, True),
             )
+        ),
+        Family(
+            "cumulative", bambi="cumulative", link="logit", outcome_checks=("finite", "whole"), likelihood=_cumulative,
+            simulate=_simulate_cumulative, mean_words="mean category of {outcome} (0 the lowest)", check="counts",
+            # A group's mean category: enough to tell well- from weakly-informed groups
+            information="mean", parameters={"cutpoint_gaps": "threshold"}, example_parameters={"cutpoint_gaps": 1.5},
+            latent_variance=np.pi**2 / 3, links=("probit",), ordinal=True,
         ),
         Family(
             "gamma", bambi="gamma", link="log", outcome_checks=("finite", "positive"), likelihood=_gamma,

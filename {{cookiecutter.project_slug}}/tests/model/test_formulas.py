@@ -27,6 +27,7 @@ FAMILY_OUTCOMES = {
     "poisson": "count", "negative_binomial": "count", "gamma": "positive", "lognormal": "positive",
     "beta_binomial": "p(successes, trials)", "beta": "proportion", "zero_inflated_poisson": "count",
     "zero_inflated_negativebinomial": "count", "hurdle_poisson": "count", "hurdle_negativebinomial": "count",
+    "cumulative": "rating",
 }
 
 
@@ -51,6 +52,7 @@ def frame():
         "successes": rng.binomial(trials, 1 / (1 + np.exp(-eta))), "trials": trials,
         "count": rng.poisson(np.exp(eta + 1)), "positive": rng.gamma(4.0, np.exp(eta) / 4.0),
         "proportion": rng.beta(10 / (1 + np.exp(-eta)), 10 / (1 + np.exp(eta))),
+        "rating": pd.Categorical(np.digitize(eta + rng.logistic(size=ROWS), [-1.5, -0.5, 0.5]), ordered=True),
     })
 
 

@@ -39,6 +39,7 @@ FAMILY_VARIABLES = {
     "zero_inflated_negativebinomial": {"zi", "phi"},
     "hurdle_poisson": {"hu"},
     "hurdle_negativebinomial": {"hu", "phi"},
+    "cumulative": {"cutpoint_gaps"},
 }
 
 

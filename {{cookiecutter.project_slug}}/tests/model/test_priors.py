@@ -42,6 +42,8 @@ def data_at_scale(example_data, family: str, scale: float, seed: int = 0):
     elif family in ("binomial", "beta_binomial"):
         trials = np.full(n, 10_000.0)
         y = rng.binomial(10_000, SHARES[scale], n).astype(float)
+    elif FAMILIES[family].ordinal:  # categories have no scale: five of them, the first `scale`-dependent in size
+        y = np.minimum(rng.poisson(2.0 if scale == 1.0 else 0.5 if scale < 1 else 4.0, n), 4).astype(float)
     elif family == "beta":
         y = rng.beta(20 * SHARES[scale], 20 * (1 - SHARES[scale]), n).clip(1e-9, 1 - 1e-9)
     else:

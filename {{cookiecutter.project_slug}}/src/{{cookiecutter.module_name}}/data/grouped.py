@@ -9,6 +9,7 @@ from {{ cookiecutter.module_name }}.config import AnalysisConfig
 from {{ cookiecutter.module_name }}.data.preparation import described, run_preparation
 from {{ cookiecutter.module_name }}.data.tables import closest_column, read_table
 from {{ cookiecutter.module_name }}.data.validation import DataError, validate
+from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.formula_syntax import check_response, formula_columns
 
 __all__ = ["DataError", "GroupedData", "load_data", "prepare", "read_table"]
@@ -147,6 +148,21 @@ def group_level_table(frame: pd.DataFrame, group: str, columns: list[str], path)
     return frame.groupby(group, observed=True)[columns].first()
 
 
+def ordinal_codes(values: pd.Series, config: AnalysisConfig) -> tuple[np.ndarray, list]:
+    """Ordered categories (whole numbers, in their numeric order) as codes 0..K-1, and the
+    categories. Every model must then be ordinal: the others would model other numbers."""
+    others = [name for name in config.model_names if not family_record(config.family_of(name)).ordinal]
+    if others:
+        raise DataError(f"{config.source}: models {others} are not ordinal while others are: every model must model "
+                        "the same outcome. Fix: give them family cumulative too, or model the categories separately")
+    categories = sorted(values.unique())
+    if len(categories) < 3:
+        raise DataError(f"{config.data_path}: column {config.data.outcome!r} (data.outcome) has {len(categories)} "
+                        f"categories ({', '.join(str(value) for value in categories)}); an ordinal model needs at least 3. "
+                        "Fix: family bernoulli for two")
+    return pd.Categorical(values, categories=categories).codes.astype(float), categories
+
+
 def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
     """Encode groups as integer codes; predictors stay in their own units.
 
@@ -170,8 +186,15 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
     def optional_column(name: str | None) -> np.ndarray | None:
         return None if name is None else frame[name].to_numpy()
 
+    outcome = frame[config.data.outcome].to_numpy(dtype=float)
+    if any(family_record(config.family_of(name)).ordinal for name in config.model_names):
+        outcome, categories = ordinal_codes(frame[config.data.outcome], config)
+        # Bambi's ordinal families read an ordered categorical; the models and checks, its codes
+        frame = frame.assign(**{config.data.outcome: pd.Categorical(frame[config.data.outcome], categories=categories,
+                                                                    ordered=True)})
+
     return GroupedData(
-        outcome=frame[config.data.outcome].to_numpy(dtype=float),
+        outcome=outcome,
         predictors=predictors.to_numpy().reshape(len(frame), len(config.data.predictors)),
         group_codes=codes,
         coords=coords,

@@ -143,7 +143,7 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
         # After the pointwise values, which need the draws as the PyMC model defines them:
         # the Intercept at predictors = 0 and no offsets, as bmb.Model.fit returns them.
         idata = bambi_results(built.bambi, idata)
-        idata["posterior"] = xr.DataTree(family_record(built.family).own_names(idata.posterior.to_dataset()))
+    idata["posterior"] = xr.DataTree(family_record(built.family).own_names(idata.posterior.to_dataset()))
     convergence_summary(idata)  # stored with the fit: the diagnostics notebooks read it
     idata.attrs["sampler_settings"] = settings.model_dump_json()
     if fallback:

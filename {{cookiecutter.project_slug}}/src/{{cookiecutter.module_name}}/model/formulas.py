@@ -21,6 +21,7 @@ from contextlib import contextmanager
 import formulae
 import numpy as np
 import pandas as pd
+import pymc as pm
 from formulae.categorical import ContrastMatrix
 from formulae.terms.terms import GroupSpecificTerm
 from formulae.terms.variable import Variable
@@ -38,7 +39,9 @@ def bambi_prior(spec):
 
     if not isinstance(spec, dict):
         return spec
-    arguments = {key: bambi_prior(value) for key, value in spec.items() if key != "dist"}
+    arguments = {key: bambi_prior(value) for key, value in spec.items() if key not in ("dist", "transform")}
+    if "transform" in spec:  # by name, e.g. "ordered" (an ordinal model's cut-points)
+        arguments["transform"] = getattr(pm.distributions.transforms, spec["transform"])
     return bmb.Prior(spec["dist"], **arguments)
 
 
@@ -157,9 +160,12 @@ def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
 
     Every other term keeps Bambi's scaling to the data.
     """
-    from {{ cookiecutter.module_name }}.model.priors import formula_intercept_prior
+    from {{ cookiecutter.module_name }}.model.priors import formula_intercept_prior, formula_threshold_prior
 
-    defaults = {"Intercept": formula_intercept_prior(data, family)} if has_intercept(formula) else {}
+    if family_record(family).ordinal:  # cut-points instead of an intercept
+        defaults = {"threshold": formula_threshold_prior(data, family)}
+    else:
+        defaults = {"Intercept": formula_intercept_prior(data, family)} if has_intercept(formula) else {}
     given = {term: prior.model_dump() if hasattr(prior, "model_dump") else prior for term, prior in priors.items()}
     return {**defaults, **given}
 

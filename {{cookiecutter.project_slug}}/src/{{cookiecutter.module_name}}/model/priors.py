@@ -52,6 +52,8 @@ def mean_on_link_scale(outcome: np.ndarray, family: str, trials=None, exposure=N
     """
     y = np.asarray(outcome, dtype=float)
     record = family_record(family)
+    if record.ordinal:  # P(y <= 0) = F(0 - eta): eta is minus the first category's cumulative share's quantile
+        return float(-ordinal_thresholds(y, family)[0])
     if record.link == "identity":
         return float(record.linear_outcome(y).mean())
     if record.link in ("logit", "probit"):
@@ -60,6 +62,18 @@ def mean_on_link_scale(outcome: np.ndarray, family: str, trials=None, exposure=N
         return float(record.link_function(share))
     exposure_total = float(np.sum(exposure)) if exposure is not None else float(y.size)
     return float(np.log(max(y.sum(), 0.5) / exposure_total))
+
+
+def ordinal_thresholds(outcome: np.ndarray, family: str) -> np.ndarray:
+    """The share of rows at or below each category but the last (categories 0..K-1), on the
+    link scale: where an ordinal model's cut-points sit when the linear predictor is 0.
+    Shares are kept inside (0, 1) by half a row, so an empty category still gives a finite value."""
+    y = np.asarray(outcome)
+    n, categories = y.size, int(y.max()) + 1
+    at_or_below = np.cumsum(np.bincount(y.astype(int), minlength=categories))[:-1]
+    shares = np.clip(at_or_below, 0.5, n - 0.5) / n
+    # Strictly increasing, even where a category is empty
+    return np.maximum.accumulate(family_record(family).link_function(shares)) + 1e-3 * np.arange(categories - 1)
 
 
 def slope_sigma(x: np.ndarray, family: str, s: float) -> float:
@@ -89,6 +103,7 @@ class ModelPriors:
     group_sd_slopes: np.ndarray
     residual_sd: float
     family_parameters: dict[str, tuple[str, float, float]]  # (distribution, alpha, beta) of the family's own parameters
+    thresholds: np.ndarray | None  # ordinal families: the data's cumulative shares on the link scale (ordinal_thresholds)
     lkj_eta: float
     predictor_means: np.ndarray
     group_predictor_means: np.ndarray
@@ -111,6 +126,9 @@ class ModelPriors:
                      self.sources["residual_sd"]))
         for name, (distribution, alpha, beta) in self.family_parameters.items():
             rows.append((name, f"{distribution}({alpha:.4g}, {beta:.4g})", self.sources[name]))
+        if self.thresholds is not None:
+            gaps = ", ".join(f"{gap:.3g}" for gap in np.diff(self.thresholds))
+            rows.append(("cut-point gaps (first cut-point 0)", f"LogNormal(log([{gaps}]), 1)", "default"))
         return pd.DataFrame(rows, columns=["parameter", "prior", "source"]).set_index("parameter")
 
 
@@ -167,6 +185,7 @@ def model_priors(data, family: str, overrides=None) -> ModelPriors:
         group_sd_intercept=float(group_sd_intercept), group_sd_slopes=np.asarray(group_sd_slopes, dtype=float),
         residual_sd=float(residual.sigma if residual else np.std(family_record(family).linear_outcome(data.outcome))),
         family_parameters=family_parameters,
+        thresholds=ordinal_thresholds(data.outcome, family) if family_record(family).ordinal else None,
         lkj_eta=overrides.lkj_eta, predictor_means=means[:n_x], group_predictor_means=means[n_x:], sources=sources,
     )
 
@@ -177,3 +196,10 @@ def formula_intercept_prior(data, family: str) -> dict:
     s = outcome_scale(data.outcome, family)
     mu = mean_on_link_scale(data.outcome, family, data.trials, data.exposure)
     return {"dist": "Normal", "mu": mu, "sigma": SCALE * s}
+
+
+def formula_threshold_prior(data, family: str) -> dict:
+    """The default prior of an ordinal formula model's cut-points (Bambi's ``threshold``; the
+    formula has no intercept): Normal(the data's cumulative shares on the link scale, 2.5),
+    ordered. Bambi's own, Normal(-2..2, 1), pulls cut-points beyond +-2 towards them."""
+    return {"dist": "Normal", "mu": ordinal_thresholds(data.outcome, family).tolist(), "sigma": SCALE, "transform": "ordered"}

@@ -56,6 +56,10 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
     """``(effect, group, term)`` of a custom model's parameter (``varying_slopes`` naming);
     ``None`` for what is not a population-level parameter."""
     value = next(iter(coords.values()), None)
+    if family_record(family).ordinal and name in ("mu_alpha", "cutpoint_gaps"):
+        return None  # the cut-points less the intercept are the thresholds, brms's Intercept[k]
+    if name == "threshold":
+        return "fixed", "", f"Intercept[{int(value) + 1}]"
     if name == "mu_alpha":
         return "fixed", "", INTERCEPT
     if name in ("mu_beta", "gamma"):
@@ -79,6 +83,8 @@ def formula_names(name: str, coords: dict, dims, family: str = "normal") -> tupl
     if any(str(dim).endswith("__factor_dim") for dim in dims):
         return None
     level = f"[{', '.join(str(value) for value in coords.values())}]" if coords else ""
+    if name == "threshold":  # an ordinal family's cut-points, numbered from 1 as brms's Intercept[k]
+        return "fixed", "", f"Intercept[{int(next(iter(coords.values()))) + 1}]"
     if name == "Intercept":
         return "fixed", "", INTERCEPT
     if name == "sigma":
@@ -130,7 +136,8 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
                          float(diagnostics["r_hat"]), float(diagnostics["ess_bulk"])])
     table = pd.DataFrame(rows, columns=COLUMNS)
     # fixed effects first, the intercept first among them; otherwise the posterior's order
-    order = table["effect"].map({"fixed": 0, "ran_pars": 1, "dist_pars": 2}) * 2 + (table["term"] != INTERCEPT)
+    order = table["effect"].map({"fixed": 0, "ran_pars": 1, "dist_pars": 2}) * 2 + ~(
+        (table["term"] == INTERCEPT) | table["term"].str.startswith("Intercept["))
     return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
