@@ -24,6 +24,8 @@ OUTCOME_TYPES = {
     "binary": ("bernoulli", "passed", None),
     "count": ("poisson", "absences", "days_enrolled"),
     "proportion": ("binomial", "correct", "n_items"),
+    "ordinal": ("cumulative", "rating", None),
+    "zero_inflated_count": ("zero_inflated_poisson", "absences", "days_enrolled"),
 }
 
 EXPECTED_FILES = sorted(

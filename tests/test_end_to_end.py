@@ -163,6 +163,8 @@ OUTCOME_TYPES = {
     "binary": ("bernoulli", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta"]),
     "count": ("poisson", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta"]),
     "proportion": ("binomial", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta"]),
+    "ordinal": ("cumulative", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "cutpoint_gaps"]),
+    "zero_inflated_count": ("zero_inflated_poisson", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "zi"]),
 }
 
 

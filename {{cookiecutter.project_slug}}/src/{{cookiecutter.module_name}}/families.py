@@ -305,7 +305,9 @@ def _cumulative(data, eta, priors, link="logit"):
     gaps = pm.LogNormal("cutpoint_gaps", mu=np.log(np.diff(priors.thresholds)), sigma=1.0)
     cutpoints = pt.concatenate([pt.zeros(1), pt.cumsum(gaps)])
     distribution = pm.OrderedLogistic if link == "logit" else partial(pm.OrderedProbit, sigma=1.0)
-    return distribution(data.outcome_name, eta=eta, cutpoints=cutpoints, observed=data.outcome, dims="obs")
+    # compute_p=False: no rows x categories probabilities kept with the draws
+    return distribution(data.outcome_name, eta=eta, cutpoints=cutpoints, compute_p=False, observed=data.outcome,
+                        dims="obs")
 
 
 def _simulate_cumulative(rng, eta, h, trials, exposure, link="logit"):

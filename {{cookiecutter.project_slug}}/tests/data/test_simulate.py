@@ -64,8 +64,12 @@ def test_every_example_has_outcomes_of_its_type(outcome_type):
     y = frame[example.outcome]
     if example.family == "bernoulli":
         assert set(y.unique()) == {0, 1}
-    if example.family in ("poisson", "binomial"):
+    if example.family in ("poisson", "binomial", "zero_inflated_poisson"):
         assert (y >= 0).all() and (y == y.round()).all()
+    if example.family == "zero_inflated_poisson":  # more zeros than a Poisson of the same mean gives
+        assert (y == 0).mean() > np.mean(np.exp(-y.mean() * frame[example.exposure] / frame[example.exposure].mean()))
+    if example.family == "cumulative":
+        assert set(y.unique()) == {0, 1, 2}
     if example.trials:
         assert (frame[example.trials] >= y).all()
     if example.exposure:

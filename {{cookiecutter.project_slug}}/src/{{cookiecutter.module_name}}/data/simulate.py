@@ -47,6 +47,13 @@ EXAMPLES = {
                      exposure="days_enrolled"),
     "proportion": Example("binomial", "correct", {"mu_alpha": 0.5, "tau_alpha": 0.6, "mu_beta": 0.35, "tau_beta": 0.2},
                           trials="n_items"),
+    # 0, 1, 2: below, at or above the expected level; cut-points 0 and 1.5 on the latent logit scale
+    "ordinal": Example("cumulative", "rating", {"mu_alpha": 0.5, "tau_alpha": 0.6, "mu_beta": 0.5, "tau_beta": 0.2,
+                                                "cutpoint_gaps": 1.5}),
+    # A quarter of the students never miss a day whatever their school (zi): extra zeros
+    "zero_inflated_count": Example("zero_inflated_poisson", "absences", {"mu_alpha": -2.5, "tau_alpha": 0.5, "mu_beta": 0.3,
+                                                                         "tau_beta": 0.15, "zi": 0.25},
+                                   exposure="days_enrolled"),
 }
 TRUE_HYPERPARAMETERS = EXAMPLES[OUTCOME_TYPE].hyperparameters
 
