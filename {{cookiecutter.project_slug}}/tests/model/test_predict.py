@@ -52,3 +52,30 @@ def test_formula_model_predicts_new_groups_too(config, example_data):
     assert predicted.sizes == {"sample": settings.chains * settings.draws, "row": 2}
     assert np.isfinite(predicted.values).all()
     assert predicted[:, 0].std() < predicted[:, 1].std()
+
+
+@pytest.mark.slow
+def test_ordinal_predictions_are_the_mean_category_custom_and_formula(config, tmp_path):
+    """A cumulative model predicts each row's mean category: the custom model from its
+    cut-points, the formula from Bambi's category probabilities; both agree with the shares
+    of the simulated categories of a known and of a new group."""
+    from {{ cookiecutter.module_name }}.config import DataConfig, ModelSpec
+    from {{ cookiecutter.module_name }}.data.grouped import prepare
+    from {{ cookiecutter.module_name }}.data.simulate import simulate_grouped
+    truth = {"mu_alpha": 0.5, "tau_alpha": 0.3, "mu_beta": 0.5, "tau_beta": 0.0, "cutpoint_gaps": 1.5}
+    frame, _ = simulate_grouped("cumulative", truth, n_groups=20, min_size=40, max_size=60, seed=2)
+    case = config.model_copy(update={
+        "data": DataConfig(path="ordinal.csv", outcome="y", group="group", predictors=["x"]), "family": "cumulative",
+        "models": [ModelSpec(name="custom", custom="varying_slopes"), ModelSpec(name="formula", formula="y ~ x + (1 | group)")],
+    })
+    data = prepare(frame, case)
+    settings = case.sampler_settings(fast=True).model_copy(update={"seed": 3})
+    new = pd.DataFrame({"group": [data.groups[0], "unseen"], "x": [0.0, 0.0]})
+    for name in ("custom", "formula"):
+        predicted = predict(case, name, fit(build_model(case, name, data), settings), data, new, seed=1)
+        assert predicted.dims == ("sample", "row") and float(predicted.min()) >= 0 and float(predicted.max()) <= 2
+        # An unseen group at x = 0: the population's mean category, from the cut-points 0 and 1.5 less 0.5
+        rng = np.random.default_rng(0)
+        latent = 0.5 + rng.normal(0, 0.3, 200_000) + rng.logistic(size=200_000)
+        expected = float(((latent > 0).astype(int) + (latent > 1.5)).mean())
+        assert float(predicted[:, 1].mean()) == pytest.approx(expected, abs=0.15), name

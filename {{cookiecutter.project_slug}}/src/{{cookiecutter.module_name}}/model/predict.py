@@ -60,6 +60,10 @@ def _predict_custom(fit_data: xr.DataTree, data: GroupedData, new: pd.DataFrame,
     eta = alpha[:, index] + (beta[:, index, :] * x[None]).sum(axis=-1)
     if exposure is not None and family_record(family).exposure:
         eta = eta + np.log(exposure)
+    if family_record(family).ordinal:  # the mean category: sum over cut-points c_k of P(y > k) = 1 - F(c_k - eta)
+        gaps = draws("cutpoint_gaps").reshape(n_samples, -1)
+        cutpoints = np.concatenate([np.zeros((n_samples, 1)), np.cumsum(gaps, axis=1)], axis=1)
+        return (1 - family_record(family).inverse_link(cutpoints[:, None, :] - eta[..., None])).sum(axis=-1)
     return inverse_link(eta, family)
 
 
@@ -72,6 +76,8 @@ def _predict_formula(spec, fit_data: xr.DataTree, data: GroupedData, new: pd.Dat
         predicted = model.predict(fit_data, data=new, kind="response_params", sample_new_groups=True, inplace=False)
     parameter = model.family.likelihood.parent
     values = predicted.posterior[parameter].stack(sample=SAMPLE_DIMS).transpose("sample", ...).values
+    if family_record(family).ordinal:  # each category's probability (sample, row, category): the mean category
+        return (values * np.arange(values.shape[-1])).sum(axis=-1)
     typical = family_record(family).typical  # Bambi's mean parameter, on the outcome's scale where it is not
     return values if typical is None else typical(values)
 
@@ -98,8 +104,9 @@ def predict(config: AnalysisConfig, name: str, fit_data: xr.DataTree, data: Grou
     -------
     DataArray, dims ``(sample, row)``
         The mean for normal families, the probability of a one (or of a trial's success)
-        for binary and binomial, and for counts the expected count given the row's
-        exposure (the rate per unit of exposure if the new rows have no exposure column).
+        for binary and binomial, for counts the expected count given the row's exposure
+        (the rate per unit of exposure if the new rows have no exposure column), and for
+        ordinal outcomes the mean category (0 the lowest).
     """
     spec = config.model(name)
     family = config.family_of(name)
