@@ -41,6 +41,7 @@ FAMILY_PARAMETERS = {
     # Three categories: cut-points 0 and 1.5 on the latent scale
     "cumulative": {"cutpoint_gaps": 1.5},
     "cumulative_probit": {"cutpoint_gaps": 1.0},
+    "weibull": {"shape": 2.0},
 }
 
 
@@ -167,7 +168,7 @@ def test_every_record_names_kinds_the_stages_know():
     for family in [*FAMILIES.values(), *LINKED.values()]:
         assert family.link in LINKS and set(family.links) <= set(LINKS), family.name
         assert set(family.outcome_checks) <= set(CHECKS), family.name
-        assert family.check in ("density", "share", "proportion", "counts"), family.name
+        assert family.check in ("density", "share", "proportion", "counts", "survival"), family.name
         assert family.information in ("mean", "logit", "log_rate", "log_mean", "logit_mean"), family.name
         assert set(family.parameter_priors) <= set(family.parameters), family.name
         assert set(family.complements) <= set(family.parameter_priors), family.name
@@ -178,8 +179,8 @@ def test_every_record_names_kinds_the_stages_know():
 
 
 def test_an_unknown_family_is_refused_with_the_known_ones():
-    with pytest.raises(ValueError, match="unknown family 'weibull'; allowed: normal, student_t"):
-        family_record("weibull")
+    with pytest.raises(ValueError, match="unknown family 'exponential'; allowed: normal, student_t"):
+        family_record("exponential")
 
 
 @pytest.mark.parametrize("family", [name for name, record in FAMILIES.items() if record.parameter_priors])
@@ -217,6 +218,27 @@ def test_extra_zeros_are_simulated_as_brms_defines_zi_and_hu(family):
     else:
         assert np.mean(y == 0) == pytest.approx(h["hu"], abs=0.003)
         assert np.mean(y[y > 0]) == pytest.approx(mu / (1 - count.pmf(0)), rel=0.01)
+
+
+@pytest.mark.slow
+def test_censored_times_recover_the_truth_custom_and_formula(config):
+    """Weibull times censored at 2 (about a third of them): the likelihood of a censored row
+    is its survival, so the mean, slope and shape are recovered; the Kaplan-Meier check draws."""
+    truth = {"mu_alpha": 0.5, "tau_alpha": 0.3, "mu_beta": 0.3, "tau_beta": 0.15, "shape": 2.0}
+    frame, simulated = simulate_grouped("weibull", truth, n_groups=25, min_size=20, max_size=40, seed=4)
+    frame["event"] = (frame["y"] < 2.0).astype(int)
+    frame["y"] = frame["y"].clip(upper=2.0)
+    assert 0.2 < 1 - frame["event"].mean() < 0.5
+    data, fits = fit_simulated(config, frame, [{"name": "vs", "custom": "varying_slopes"},
+                                               {"name": "f", "formula": "y ~ x + (1 | group)"}], "weibull", event="event")
+    table = recovery_table(fits["vs"], simulated, CI)
+    assert set(table.index) == set(truth) and table["inside"].all(), table
+    formula = fits["f"].posterior
+    assert inside(formula["Intercept"], truth["mu_alpha"]) and inside(formula["x"], truth["mu_beta"])
+    assert inside(formula["alpha"], truth["shape"])  # Bambi names the shape alpha
+    ax = predictive_check(fits["f"], data, "weibull")
+    assert len(ax.lines) > 100  # the observed curve and 100 replicated ones
+    plt.close("all")
 
 
 def test_a_link_is_chosen_in_the_config_where_the_family_has_it(config):

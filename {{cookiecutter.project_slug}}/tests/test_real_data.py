@@ -160,6 +160,14 @@ CASES = {
         ("Intercept[1]", ""): -0.9264797, ("Intercept[2]", ""): 0.8894378, ("Intercept[3]", ""): 2.467593,
         ("Intercept[4]", ""): 3.536662, ("temp[warm]", ""): 1.800014, ("contact[yes]", ""): 1.048205,
         ("sd__(Intercept)", "judge"): 0.6631532}),
+    # Times to an event with right-censoring: KMsurv's rats (Mantel et al. 1977), 150 female rats in 50 litters, 40
+    # tumours. brm(time | cens(1 - tumor) ~ trt + (1 | litter), family = weibull()), brms 2.18.0 (rstan 2.21.7) on R
+    # 4.2.2, 2 chains x 2000, seed 1: posterior means (brms's mean parameterisation, Bambi's too). Marginal maximum
+    # likelihood of the same model (Gauss-Hermite, 40 nodes) gives 4.905, -0.232, 0.173 and 3.93.
+    "rats weibull": ("KMsurv", "rats", {"outcome": "time", "group": "litter", "family": "weibull", "event": "tumor"},
+                     "time ~ trt + (1 | litter)", {
+        ("(Intercept)", ""): 4.951035, ("trt", ""): -0.2478476, ("sd__(Intercept)", "litter"): 0.1960831,
+        ("shape", ""): 3.721247}),
 }
 
 

@@ -69,6 +69,7 @@ class DataConfig(_Strict):
     group_predictors: list[str] = []     # group-level columns, constant within each group
     trials: str | None = None            # binomial: the number of trials of each row
     exposure: str | None = None          # Poisson / negative binomial: log(exposure) is an offset
+    event: str | None = None             # times to an event: 1 if it was observed, 0 if the time is right-censored
     drop_missing: bool = False           # drop rows with a missing value in a used column (else an error)
     true_parameters: Path | None = None
     prepare: PrepareConfig | None = None  # made from raw files by prepare.py; null: path is read as it is
@@ -355,7 +356,8 @@ def check_column_names(data: DataConfig) -> None:
     column in two roles."""
     roles = {"data.outcome": [data.outcome], "data.group": [data.group], "data.predictors": data.predictors,
              "data.group_predictors": data.group_predictors, "data.trials": [data.trials] if data.trials else [],
-             "data.exposure": [data.exposure] if data.exposure else []}
+             "data.exposure": [data.exposure] if data.exposure else [],
+             "data.event": [data.event] if data.event else []}
     seen = {}
     for role, columns in roles.items():
         for column in columns:
@@ -421,6 +423,9 @@ class AnalysisConfig(_Strict):
                 where = f"models[{spec.name}].link" if spec.link else "link"
                 raise ValueError(f"{where}: the {family} family takes the link {' or '.join(allowed)}, not {link!r}")
         for family in sorted({spec.family or self.family for spec in self.models}):
+            if self.data.event and not FAMILIES[family].censoring:
+                raise ValueError(f"data.event: the {family} family takes no censored times. Fix: family weibull, or "
+                                 "remove data.event (every time then counts as observed)")
             if FAMILIES[family].trials and self.data.trials is None:
                 raise ValueError(f"data.trials: the {family} family needs the column with the number of trials")
         return self

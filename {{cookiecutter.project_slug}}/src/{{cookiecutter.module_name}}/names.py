@@ -20,6 +20,7 @@ CENTRED_SUFFIX = "__around_population"
 # Bambi's name for the observation dimension; ours is "obs".
 BAMBI_OBS_DIM = "__obs__"
 LEFT_OUT = "left_out"  # the data variable that marks the rows a fit leaves out
+CENSORING = "censoring_status"  # the column Bambi's censored(time, status) reads: "none" or "right"
 
 # Every dimension, coordinate and variable name the models create (ours below, Bambi's, and
 # the pipeline's): a data column of the same name would be confused with them, so the config
@@ -40,7 +41,9 @@ RESERVED_NAMES = {
     "mu": "Bambi's linear predictor", "p": "Bambi's probability", "Intercept": "Bambi's intercept",
     "log_prior": "the fit's log prior", "pointwise_outcome": "a pointwise variable",
     "pointwise_log_likelihood": "a pointwise variable", "pointwise_log_prior": "a pointwise variable",
-    "pointwise_row": "a pointwise dimension",
+    "pointwise_row": "a pointwise dimension", CENSORING: "the censoring status of formula models' times",
+    "threshold": "an ordinal model's cut-points", "threshold_dim": "the cut-points' dimension",
+    "cutpoint_gaps": "an ordinal custom model's cut-point gaps",
 }
 # and each family's own parameters (``phi``, ``nu``, ``shape``), from its record.
 RESERVED_NAMES |= {

@@ -27,7 +27,7 @@ FAMILY_OUTCOMES = {
     "poisson": "count", "negative_binomial": "count", "gamma": "positive", "lognormal": "positive",
     "beta_binomial": "p(successes, trials)", "beta": "proportion", "zero_inflated_poisson": "count",
     "zero_inflated_negativebinomial": "count", "hurdle_poisson": "count", "hurdle_negativebinomial": "count",
-    "cumulative": "rating",
+    "cumulative": "rating", "weibull": "positive",
 }
 
 

@@ -40,6 +40,7 @@ FAMILY_VARIABLES = {
     "hurdle_poisson": {"hu"},
     "hurdle_negativebinomial": {"hu", "phi"},
     "cumulative": {"cutpoint_gaps"},
+    "weibull": {"shape"},
 }
 
 

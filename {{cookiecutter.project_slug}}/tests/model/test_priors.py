@@ -34,7 +34,7 @@ def data_at_scale(example_data, family: str, scale: float, seed: int = 0):
     trials = exposure = None
     if family in ("normal", "student_t"):
         y = scale * (1 + 0.5 * rng.standard_normal(n))
-    elif family in ("gamma", "lognormal"):
+    elif family in ("gamma", "lognormal", "weibull"):
         y = scale * rng.lognormal(0, 0.5, n)
     elif family == "bernoulli":
         y = (rng.random(n) < SHARES[scale]) * 1.0

@@ -53,6 +53,7 @@ def write_design(root, family: str, seed: int = 0):
         "lognormal": lambda: np.exp(eta + rng.normal(0, 0.5, n)),
         "beta_binomial": lambda: rng.binomial(10, rng.beta(10 / (1 + np.exp(-eta)), 10 / (1 + np.exp(eta)))),
         "beta": lambda: rng.beta(10 / (1 + np.exp(-eta)), 10 / (1 + np.exp(eta))),
+        "weibull": lambda: np.exp(eta) / 0.8862269 * rng.weibull(2.0, n),  # mean exp(eta): Gamma(1.5) = 0.8862
         "cumulative": lambda: np.digitize(eta + rng.logistic(size=n), [-1.5, -0.5, 0.5]),
         **dict.fromkeys(["zero_inflated_poisson", "hurdle_poisson"],
                         lambda: (rng.random(n) > 0.3) * rng.poisson(np.exp(eta + 1))),

@@ -40,8 +40,9 @@ class GroupedData:
         The whole table after validation: what formula models are built on.
     group_predictors : ndarray, shape (n_groups, n_group_predictors)
         Group-level predictors, one row per group in ``coords[group_dim]``.
-    trials, exposure : ndarray or None
-        Number of trials (binomial) and exposure (count families), if the config names them.
+    trials, exposure, event : ndarray or None
+        Number of trials (binomial), exposure (count families) and whether the event was
+        observed (1) or the time right-censored (0), if the config names them.
     """
 
     outcome: np.ndarray
@@ -55,6 +56,7 @@ class GroupedData:
     group_predictors: np.ndarray
     trials: np.ndarray | None = None
     exposure: np.ndarray | None = None
+    event: np.ndarray | None = None
 
     @property
     def groups(self) -> list:
@@ -82,7 +84,7 @@ class GroupedData:
             self, outcome=self.outcome[positions], predictors=self.predictors[positions],
             group_codes=self.group_codes[positions], frame=self.frame.iloc[positions],
             coords={**self.coords, "obs": [self.coords["obs"][position] for position in positions]},
-            trials=pick(self.trials), exposure=pick(self.exposure),
+            trials=pick(self.trials), exposure=pick(self.exposure), event=pick(self.event),
         )
 
     def aligned_with(self, draws) -> "GroupedData":
@@ -101,6 +103,7 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
     roles["data.group_predictors"] = config.data.group_predictors
     roles["data.trials"] = [config.data.trials] if config.data.trials else []
     roles["data.exposure"] = [config.data.exposure] if config.data.exposure else []
+    roles["data.event"] = [config.data.event] if config.data.event else []
     for spec in config.models:
         if spec.formula is not None:
             roles[f"models[{spec.name}].formula"] = formula_columns(spec.formula)
@@ -205,6 +208,7 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
         group_predictors=group_table.to_numpy(),
         trials=optional_column(config.data.trials),
         exposure=optional_column(config.data.exposure),
+        event=optional_column(config.data.event),
     )
 
 

@@ -72,6 +72,8 @@ def _column_checks(config: AnalysisConfig) -> dict[str, tuple[str, list[pa.Check
         columns[config.data.trials] = ("data.trials", _checks("positive", "whole"))
     if config.data.exposure:
         columns[config.data.exposure] = ("data.exposure", _checks("positive", "finite"))
+    if config.data.event:
+        columns[config.data.event] = ("data.event", _checks("binary"))
     return columns
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 from pymc.model.fgraph import clone_model
-from pytensor.graph.replace import vectorize_graph
+from pytensor.graph.replace import graph_replace, vectorize_graph
 from pytensor.graph.traversal import ancestors
 
 # Names of the helper variables added to a copy of the model (never to the user's model).
@@ -72,11 +72,28 @@ def _with_row_variables(model: pm.Model, rows: np.ndarray, group_dims: set[str] 
     with copy:
         copy.add_coord(ROW_DIM, rows)
         pm.Deterministic(REPLICATED, outcome[rows], dims=ROW_DIM)
-        pm.Deterministic(LOG_LIKELIHOOD, pm.logp(outcome, observed_values)[rows], dims=ROW_DIM)
+        pm.Deterministic(LOG_LIKELIHOOD, _pointwise_log_likelihood(copy)[rows], dims=ROW_DIM)
         # The prior density at the drawn values (no Jacobian: on the parameters' own scale).
         parameters = prior_parameters(copy, set(group_dims))
         pm.Deterministic(LOG_PRIOR, sum(pm.logp(variable, variable).sum() for variable in parameters))
     return copy
+
+
+def _pointwise_log_likelihood(model: pm.Model):
+    """Each row's log-likelihood as the model's joint density has it, in terms of the model's
+    own free variables (which :func:`at_draws` replaces with draws). ``pm.logp`` of the
+    outcome alone would do for most outcomes, but for a censored one (``pm.Censored``) it
+    reads copies of the parameters that no draw would replace."""
+    outcome = model.observed_RVs[0]
+    pointwise = model.logp(vars=[outcome], sum=False, jacobian=False)[0]
+    # The joint density reads each parameter's value variable: on the sampler's scale for a
+    # transformed one (log sd), so the value is that transform of the variable itself.
+    values = {}
+    for variable in model.free_RVs:
+        transform = model.rvs_to_transforms.get(variable)
+        value = model.rvs_to_values[variable]
+        values[value] = variable if transform is None else transform.forward(variable, *variable.owner.inputs)
+    return graph_replace(pointwise, values, strict=False)
 
 
 def at_draws(model: pm.Model, names: list[str], posterior: xr.Dataset) -> list[np.ndarray]:

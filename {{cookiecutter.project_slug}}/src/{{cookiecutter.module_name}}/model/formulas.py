@@ -28,7 +28,7 @@ from formulae.terms.variable import Variable
 from formulae.utils import row_khatri_rao_sparse
 
 from {{ cookiecutter.module_name }}.families import family_record
-from {{ cookiecutter.module_name }}.names import CENTRED_SUFFIX
+from {{ cookiecutter.module_name }}.names import CENSORING, CENTRED_SUFFIX
 from {{ cookiecutter.module_name }}.private_apis import BAMBI_INTERNALS_MISSING, bambi_clean_results
 
 
@@ -179,10 +179,15 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
     """
     import bambi as bmb  # see bambi_prior
 
+    frame = data.frame
+    if data.event is not None:  # times to an event: Bambi's censored(time, status), right-censored where event is 0
+        frame = frame.assign(**{CENSORING: np.where(np.asarray(data.event) == 1, "none", "right")})
+        response, rest = formula.split("~", 1)
+        formula = f"censored({response.strip()}, {CENSORING}) ~{rest}"
     with indexed_group_terms():
         model = bmb.Model(
             formula,
-            data.frame,
+            frame,
             family=family_record(family).bambi,
             link=family_record(family).link,
             priors={term: bambi_prior(prior) for term, prior in formula_priors(formula, data, family, priors).items()},

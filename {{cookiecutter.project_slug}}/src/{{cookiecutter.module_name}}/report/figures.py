@@ -87,6 +87,36 @@ def predictive_count_bars(
     return ax
 
 
+def kaplan_meier(times: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Kaplan-Meier estimate of survival: the distinct event times and S(t) just after each.
+
+    ``events`` is 1 where the event was observed and 0 where the time is right-censored."""
+    times, events = np.asarray(times, dtype=float), np.asarray(events)
+    at = np.unique(times[events == 1])
+    at_risk = (times[None, :] >= at[:, None]).sum(axis=1)
+    happened = ((times[None, :] == at[:, None]) & (events[None, :] == 1)).sum(axis=1)
+    return at, np.cumprod(1 - happened / at_risk)
+
+
+def predictive_survival(
+    predictive: xr.DataTree, data: GroupedData, group: str = "posterior_predictive", ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Times to an event: the Kaplan-Meier curve of the data against those of replicated data
+    sets. A replicated time is censored where the observed one was and the replicate reached
+    its censoring time (the model's censored likelihood draws it there)."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    events = np.ones(data.outcome.size, dtype=int) if data.event is None else np.asarray(data.event, dtype=int)
+    for draw in _replicated_draws(predictive, data, group, n_draws=100):
+        replicated_events = np.where(events == 1, 1, (draw < data.outcome).astype(int))
+        ax.step(*kaplan_meier(draw, replicated_events), where="post", color="C0", alpha=0.1, linewidth=0.8)
+    ax.step(*kaplan_meier(data.outcome, events), where="post", color="black", linewidth=2, label="observed (Kaplan-Meier)")
+    ax.plot([], [], color="C0", label="replicated data sets")
+    ax.set(xlabel=data.outcome_name, ylabel="share without the event", ylim=(0, 1.02),
+           title=f"{group.replace('_', ' ')}: survival curves")
+    ax.legend()
+    return ax
+
+
 def predictive_check(
     predictive: xr.DataTree, data: GroupedData, family: str, group: str = "posterior_predictive",
     ax: plt.Axes | None = None,
@@ -94,6 +124,8 @@ def predictive_check(
     """The predictive check that fits the outcome's type: densities for continuous
     outcomes and proportions of trials, shares for binary outcomes, count bars for counts."""
     check = family_record(family).check
+    if check == "survival":
+        return predictive_survival(predictive, data, group, ax=ax)
     if check == "share":
         return predictive_proportion(predictive, data, group, ax=ax)
     if check == "counts":
