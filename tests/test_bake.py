@@ -25,6 +25,7 @@ OUTCOME_TYPES = {
     "count": ("poisson", "absences", "days_enrolled"),
     "proportion": ("binomial", "correct", "n_items"),
     "ordinal": ("cumulative", "rating", None),
+    "time_to_event": ("weibull", "months", None),
     "zero_inflated_count": ("zero_inflated_poisson", "absences", "days_enrolled"),
 }
 
@@ -168,6 +169,8 @@ def test_every_option_value_bakes_a_valid_project(cookies, answers):
     header = (project / "data" / "example" / "schools.csv").read_text().splitlines()[0].split(",")
     assert outcome in header and (extra is None or extra in header)
     assert not [path for path in (project / "data" / "example").iterdir() if path.is_dir()]
+    assert config["data"]["event"] == ("left_school" if outcome_type == "time_to_event" else None)
+    assert config["data"]["event"] is None or config["data"]["event"] in header
     for model in config["models"]:
         if "formula" in model:
             assert (extra or outcome) in model["formula"]

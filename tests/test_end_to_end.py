@@ -164,6 +164,7 @@ OUTCOME_TYPES = {
     "count": ("poisson", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta"]),
     "proportion": ("binomial", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta"]),
     "ordinal": ("cumulative", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "cutpoint_gaps"]),
+    "time_to_event": ("weibull", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "shape"]),
     "zero_inflated_count": ("zero_inflated_poisson", ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "zi"]),
 }
 

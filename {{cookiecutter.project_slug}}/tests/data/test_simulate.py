@@ -68,6 +68,9 @@ def test_every_example_has_outcomes_of_its_type(outcome_type):
         assert (y >= 0).all() and (y == y.round()).all()
     if example.family == "zero_inflated_poisson":  # more zeros than a Poisson of the same mean gives
         assert (y == 0).mean() > np.mean(np.exp(-y.mean() * frame[example.exposure] / frame[example.exposure].mean()))
+    if example.event:  # some students leave within the follow-up, some are still there at its end
+        assert 0.2 < frame[example.event].mean() < 0.8 and frame[example.outcome].max() == example.censor_at
+        assert (frame.loc[frame[example.event] == 0, example.outcome] == example.censor_at).all()
     if example.family == "cumulative":
         assert set(y.unique()) == {0, 1, 2}
     if example.trials:

@@ -37,6 +37,8 @@ class Example:
     hyperparameters: dict
     trials: str | None = None     # column with the number of trials (binomial)
     exposure: str | None = None   # column with the exposure (counts)
+    event: str | None = None      # times to an event: 1 if it happened before censor_at, else 0
+    censor_at: float | None = None  # the end of follow-up: later times are censored there
     columns: dict = field(default_factory=lambda: {"group": "school", "unit": "student", "x": "ses"})
 
 
@@ -51,6 +53,9 @@ EXAMPLES = {
     "ordinal": Example("cumulative", "rating", {"mu_alpha": 0.5, "tau_alpha": 0.6, "mu_beta": 0.5, "tau_beta": 0.2,
                                                 "cutpoint_gaps": 1.5}),
     # A quarter of the students never miss a day whatever their school (zi): extra zeros
+    # Months to leaving school, followed for 36 months: a student still enrolled then is censored
+    "time_to_event": Example("weibull", "months", {"mu_alpha": 3.5, "tau_alpha": 0.4, "mu_beta": 0.3, "tau_beta": 0.1,
+                                                   "shape": 1.5}, event="left_school", censor_at=36.0),
     "zero_inflated_count": Example("zero_inflated_poisson", "absences", {"mu_alpha": -2.5, "tau_alpha": 0.5, "mu_beta": 0.3,
                                                                          "tau_beta": 0.15, "zi": 0.25},
                                    exposure="days_enrolled"),
@@ -150,8 +155,12 @@ def simulate_schools(outcome_type: str = OUTCOME_TYPE, n_schools: int = 40, seed
         names["trials"] = example.trials
     if example.exposure:
         names["exposure"] = example.exposure
-    return simulate_grouped(example.family, example.hyperparameters, n_groups=n_schools, min_size=3,
-                            max_size=60, seed=seed, names=names, **settings)
+    frame, truth = simulate_grouped(example.family, example.hyperparameters, n_groups=n_schools, min_size=3,
+                                    max_size=60, seed=seed, names=names, **settings)
+    if example.event:  # follow-up ends at censor_at: the times after it are only known to be later
+        frame[example.event] = (frame[example.outcome] < example.censor_at).astype(int)
+        frame[example.outcome] = frame[example.outcome].clip(upper=example.censor_at)
+    return frame, truth
 
 
 def write_example(csv_path: Path, truth_path: Path, outcome_type: str = OUTCOME_TYPE, **settings) -> pd.DataFrame:

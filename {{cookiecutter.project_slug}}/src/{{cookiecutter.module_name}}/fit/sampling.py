@@ -139,6 +139,12 @@ def fit(built: BuiltModel, settings: SamplerSettings, progressbar: bool = False,
     rows = pointwise_rows(len(built.obs_labels), settings.pointwise_rows, settings.seed)
     add_pointwise(idata, built.model, built.outcome_name, built.obs_labels, rows, settings.seed,
                   max_draws=settings.pointwise_draws, group_dims=built.group_dims)
+    if family_record(built.family).censoring:
+        # Follow-up ends at the last observed time: replicated times beyond it are censored there, as
+        # the data's are (a censored row's own time already bounds its draws). Every comparison of a
+        # replicate with an observed time (LOO-PIT, the checks) is unchanged; the replicates look like the data.
+        end = float(idata.observed_data[built.outcome_name].max())
+        idata["posterior_predictive"] = idata.posterior_predictive.to_dataset().clip(max=end)
     if built.bambi is not None:
         # After the pointwise values, which need the draws as the PyMC model defines them:
         # the Intercept at predictors = 0 and no offsets, as bmb.Model.fit returns them.

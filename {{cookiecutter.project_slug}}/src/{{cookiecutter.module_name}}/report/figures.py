@@ -106,12 +106,13 @@ def predictive_survival(
     its censoring time (the model's censored likelihood draws it there)."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     events = np.ones(data.outcome.size, dtype=int) if data.event is None else np.asarray(data.event, dtype=int)
+    end = data.outcome.max()  # the end of follow-up: replicated times are censored there too (fit.sampling)
     for draw in _replicated_draws(predictive, data, group, n_draws=100):
-        replicated_events = np.where(events == 1, 1, (draw < data.outcome).astype(int))
+        replicated_events = (draw < np.where(events == 1, end, data.outcome)).astype(int)
         ax.step(*kaplan_meier(draw, replicated_events), where="post", color="C0", alpha=0.1, linewidth=0.8)
     ax.step(*kaplan_meier(data.outcome, events), where="post", color="black", linewidth=2, label="observed (Kaplan-Meier)")
     ax.plot([], [], color="C0", label="replicated data sets")
-    ax.set(xlabel=data.outcome_name, ylabel="share without the event", ylim=(0, 1.02),
+    ax.set(xlabel=data.outcome_name, ylabel="share without the event", ylim=(0, 1.02), xlim=(0, end * 1.02),
            title=f"{group.replace('_', ' ')}: survival curves")
     ax.legend()
     return ax
