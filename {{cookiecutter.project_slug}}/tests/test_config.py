@@ -50,7 +50,7 @@ def test_relative_paths_resolve_against_the_project_folder(config, tmp_path):
         ({"models": [{"name": "m"}]}, "give exactly one of 'formula' or 'custom'"),
         ({"models": [{"name": "m", "formula": "score ~ ses", "custom": "varying_slopes"}]}, "exactly one of"),
         ({"models": ["varying_slopes", "varying_slopes"]}, "names must be unique"),
-        ({"family": "weibull"}, "family"),
+        ({"family": "exponential"}, "family"),
         ({"family": "binomial", "data__trials": None}, "data.trials: the binomial family needs"),
         ({"parameterization": "sideways"}, "parameterization"),
         ({"priors": {"nu": {"alpha": -1, "beta": 1} } }, "priors.nu.alpha"),
