@@ -68,7 +68,6 @@ def _with_row_variables(model: pm.Model, rows: np.ndarray, group_dims: set[str] 
     """
     copy = clone_model(model)
     outcome = copy.observed_RVs[0]
-    observed_values = copy.rvs_to_values[outcome]
     with copy:
         copy.add_coord(ROW_DIM, rows)
         pm.Deterministic(REPLICATED, outcome[rows], dims=ROW_DIM)
