@@ -79,11 +79,16 @@ def _with_row_variables(model: pm.Model, rows: np.ndarray, group_dims: set[str] 
 
 
 def _pointwise_log_likelihood(model: pm.Model):
-    """Each row's log-likelihood as the model's joint density has it, in terms of the model's
-    own free variables (which :func:`at_draws` replaces with draws). ``pm.logp`` of the
-    outcome alone would do for most outcomes, but for a censored one (``pm.Censored``) it
-    reads copies of the parameters that no draw would replace."""
+    """Each row's log-likelihood in terms of the model's own free variables (which
+    :func:`at_draws` replaces with draws): ``pm.logp`` of the outcome, or, where that reads
+    copies of the parameters that no draw would replace (a censored outcome, ``pm.Censored``),
+    the row's term of the joint density."""
     outcome = model.observed_RVs[0]
+    pointwise = pm.logp(outcome, model.rvs_to_values[outcome])
+    free = set(model.free_RVs)
+    if not any(variable.name in {free_variable.name for free_variable in free} and variable not in free
+               for variable in ancestors([pointwise])):
+        return pointwise  # the usual case; the joint density's graph below compiles 5 times slower
     pointwise = model.logp(vars=[outcome], sum=False, jacobian=False)[0]
     # The joint density reads each parameter's value variable: on the sampler's scale for a
     # transformed one (log sd), so the value is that transform of the variable itself.
