@@ -124,7 +124,10 @@ NEWEST_VERSIONS_TESTS = [
     "tests/fit/test_compiling.py::test_a_later_process_loads_the_callbacks_also_after_a_prior_edit_but_not_for_another_model",
     "tests/model/test_formulas.py::test_every_family_with_slopes_and_crossed_factors",
     "tests/model/test_formulas.py::test_without_bambi_s_private_clean_results_the_draws_are_the_same_with_a_warning",
-    "tests/test_families.py::test_family_recovers_truth_and_draws_its_check",
+    # One family per kind of likelihood code: PyMC's own, a link, a mixture, a CustomDist, ordered, censored.
+    *(f"tests/test_families.py::test_family_recovers_truth_and_draws_its_check[{family}]" for family in (
+        "normal", "bernoulli_probit", "beta_binomial", "zero_inflated_poisson", "hurdle_negativebinomial",
+        "cumulative", "weibull")),
     "tests/report/test_estimates.py::test_formula_fit_equals_bambis_own_fit[poisson]",
     "tests/run/test_kernels.py::test_a_notebook_runs_in_a_warm_kernel_as_in_a_fresh_one",
 ]
@@ -155,7 +158,9 @@ def test_the_newest_allowed_versions_pass_the_fast_tests(cookies_session, baked_
 def test_generated_project_passes_its_own_tests(baked_project, fast_run):
     result = make("test", baked_project)
     assert result.returncode == 0, result.stdout[-6000:]
-    assert " passed" in result.stdout and " failed" not in result.stdout
+    # pytest's last line, "=== 590 passed, 2 skipped, 26 warnings in 1503.79s ===" (a warning's text may say "failed").
+    summary = [line for line in result.stdout.splitlines() if re.fullmatch(r"=+ .* in [\d.]+s.* =+", line)][-1]
+    assert " passed" in summary and not re.search(r"\d+ (failed|errors?)\b", summary), summary
 
 
 # outcome_type -> family, and the hyperparameters its example is simulated with.

@@ -3,9 +3,11 @@
 import ctypes
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pymc as pm
@@ -160,13 +162,18 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def compile_in_new_process(cases: list[tuple[float, int]], compile_dir) -> dict:
+def compile_in_new_process(cases: list[tuple[float, int]], compile_dir, package: Path | None = None) -> dict:
     """Compile ``grouped_model(prior_sd, n_groups)`` for each case as the fits do, in a fresh Python
-    with its own PyTensor compile folder; the callbacks' cache hits and log densities, and nutpie's."""
+    with its own PyTensor compile folder; the callbacks' cache hits and log densities, and nutpie's.
+    ``package``: a copy of this package under another name, compiled with instead (another project)."""
     script = SCRIPT.replace("TESTS", repr(os.path.dirname(__file__))).replace("CONFTEST", repr(os.path.dirname(os.path.dirname(__file__)))).replace("CASES", repr(cases))
+    if package is not None:
+        script = f"import sys; sys.path.insert(0, {str(package.parent)!r})\n" + script.replace(
+            "from {{ cookiecutter.module_name }}.", f"from {package.name}.")
     environment = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compile_dir}"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment,
-                            check=True)
+    result = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", script], capture_output=True,
+                            text=True, env=environment)
+    assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -188,6 +195,24 @@ def test_a_later_process_loads_the_callbacks_also_after_a_prior_edit_but_not_for
     # Five groups instead of four is another graph: compiled afresh.
     assert later["1.0 5"]["logp_hits"] == later["1.0 5"]["expand_hits"] == 0
     np.testing.assert_allclose(later["1.0 5"]["logp"], later["1.0 5"]["nutpie"], rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_another_project_s_cached_callbacks_are_compiled_afresh_not_loaded(tmp_path):
+    """Two projects on one machine share PyTensor's cache folder. A callback cached by another
+    package (another project's name) would import that package when loaded: it must not be found
+    here (it once was: a warning, and the callback compiled without the cache)."""
+    import {{ cookiecutter.module_name }} as ours
+
+    other = tmp_path / "elsewhere" / "other_analysis"
+    shutil.copytree(Path(ours.__file__).parent, other, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in other.rglob("*.py"):
+        path.write_text(path.read_text().replace("{{ cookiecutter.module_name }}", other.name))
+    theirs = compile_in_new_process([(1.0, 4)], tmp_path / "cache", package=other)["1.0 4"]
+    shutil.rmtree(other.parent)  # as for a project on another path: its package cannot be imported here
+    here = compile_in_new_process([(1.0, 4)], tmp_path / "cache")["1.0 4"]  # UserWarnings are errors
+    assert theirs["logp_hits"] == here["logp_hits"] == here["expand_hits"] == 0
+    np.testing.assert_allclose(here["logp"], here["nutpie"], rtol=1e-12)
 
 
 MISSING_NAME_SCRIPT = textwrap.dedent("""

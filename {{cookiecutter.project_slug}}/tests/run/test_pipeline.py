@@ -238,9 +238,12 @@ def test_interrupted_run_stops_at_once_and_changes_nothing(finished_project, sig
     before = every_file(reports), every_file(fits)
     config_path = finished_project / "config" / "analysis.yaml"
     config_path.write_text(config_path.read_text().replace("seed: ", "seed: 1"))  # a new seed: every fit is redone
+    # Ctrl-C as in a terminal's foreground job: SIGINT not ignored, though a test runner started
+    # in the background by a script (CI) inherits it ignored, and so would the run.
     process = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--fast", "--jobs", "1", "--config", str(config_path)],
         cwd=finished_project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     staged_fit = reports / ".staging" / "executed" / "02_fit_varying_slopes.ipynb"
     deadline = time.monotonic() + 120

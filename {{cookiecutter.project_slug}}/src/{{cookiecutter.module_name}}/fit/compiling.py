@@ -186,7 +186,9 @@ def cached_cfunc(source: str, name: str, signature, inner, constants: dict):
     key = None
     if inner_key is not None:
         described = repr({constant: getattr(value, "descr", value) for constant, value in sorted(constants.items())})
-        key = hashlib.sha256(f"{WRAPPER_VERSION}\n{inner_key}\n{source}\n{described}".encode()).hexdigest()
+        # The module's name too: a cached entry imports the module that made it, and two projects
+        # on one machine (another package name) share PyTensor's cache folder.
+        key = hashlib.sha256(f"{WRAPPER_VERSION}\n{__name__}\n{inner_key}\n{source}\n{described}".encode()).hexdigest()
     # The module's globals, so that Numba can rebuild the function's environment when it loads it.
     environment = globals() | constants | {"INNER": inner}
     function = compile_numba_function_src(source, name, environment, cache_key=key)

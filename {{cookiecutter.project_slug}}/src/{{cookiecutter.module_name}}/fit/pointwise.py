@@ -11,6 +11,7 @@ in ``attrs["pointwise"]`` and the notebooks state them.
 """
 
 import json
+import warnings
 
 import numpy as np
 import pymc as pm
@@ -84,7 +85,10 @@ def _pointwise_log_likelihood(model: pm.Model):
     copies of the parameters that no draw would replace (a censored outcome, ``pm.Censored``),
     the row's term of the joint density."""
     outcome = model.observed_RVs[0]
-    pointwise = pm.logp(outcome, model.rvs_to_values[outcome])
+    with warnings.catch_warnings():
+        # PyMC's warning about those copies, which the check below handles.
+        warnings.filterwarnings("ignore", message="RandomVariables .* were found in the derived graph", category=UserWarning)
+        pointwise = pm.logp(outcome, model.rvs_to_values[outcome])
     free = set(model.free_RVs)
     if not any(variable.name in {free_variable.name for free_variable in free} and variable not in free
                for variable in ancestors([pointwise])):
