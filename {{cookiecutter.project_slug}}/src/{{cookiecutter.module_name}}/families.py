@@ -139,6 +139,14 @@ class Family:
         return LINKS[self.link].inverse
 
     @property
+    def distributional(self) -> dict[str, str]:
+        """The own parameters a formula may model (``sigma ~ (1 | school)``): own name -> Bambi's.
+        Not the complements (a formula of Bambi's ``psi = 1 - zi`` has every coefficient's sign
+        flipped) nor the cut-points."""
+        return {} if self.ordinal else {own: bambi for own, bambi in self.parameters.items()
+                                         if own not in self.complements}
+
+    @property
     def link_function(self) -> Callable[[np.ndarray], np.ndarray]:
         return LINKS[self.link].forward
 

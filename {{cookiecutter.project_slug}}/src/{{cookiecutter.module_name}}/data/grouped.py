@@ -107,6 +107,9 @@ def check_columns(frame: pd.DataFrame, config: AnalysisConfig) -> None:
     for spec in config.models:
         if spec.formula is not None:
             roles[f"models[{spec.name}].formula"] = formula_columns(spec.formula)
+            for formula in spec.distributional:  # the outcome's column as the response: checked above
+                roles[f"models[{spec.name}].distributional {formula!r}"] = formula_columns(
+                    f"{config.data.outcome} ~ {formula.split('~', 1)[1]}")
     for role, columns in roles.items():
         for column in columns:
             if column in frame.columns:

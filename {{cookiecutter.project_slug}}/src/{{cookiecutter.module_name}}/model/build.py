@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 import pymc as pm
 
-from {{ cookiecutter.module_name }}.config import PACKAGE, AnalysisConfig, custom_model_location
+from {{ cookiecutter.module_name }}.config import PACKAGE, AnalysisConfig, custom_model_location, distributional_parameter
 from {{ cookiecutter.module_name }}.data.grouped import GroupedData
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.model.formulas import (
@@ -77,6 +77,7 @@ class BuiltModel:
     weighted_data: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
     priors: ModelPriors | None = None  # custom models: the priors used, in the data's units
     bambi: object | None = None        # formula models: the ``bmb.Model`` that built ``model``
+    distributional: tuple[str, ...] = ()  # the family's own parameters a formula models (``sigma``)
 
     @property
     def sampled_model(self) -> pm.Model:
@@ -100,6 +101,7 @@ class BuiltModel:
             "family": self.family,
             "parameterization": [choice.to_dict() for choice in self.parameterization],
             "likelihood": "sufficient statistics" if self.weighted_data is not None else "row by row",
+            "distributional": list(self.distributional),
         }
 
     def attrs(self) -> dict[str, str]:
@@ -137,7 +139,7 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
             sampling_model = function(data, priors, family=family, centered=centered, sufficient_statistics=True)
             weighted_data = partial(sufficient_statistics_data, data)
     else:
-        bambi = bambi_model(spec.formula, data, family, spec.priors, centered)
+        bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional)
         model = bambi.backend.model
         terms = centred_terms(bambi, choices)
         if sums:
@@ -146,7 +148,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
         if sampling_model is None:
             sampling_model = around_population_model(bambi, terms)  # None where it would be Bambi's model
     return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
-                      weighted_data, priors, bambi)
+                      weighted_data, priors, bambi,
+                      tuple(distributional_parameter(name, formula) for formula in spec.distributional))
 
 
 def centred_terms(bambi, choices: list[Choice]) -> set[str]:

@@ -170,27 +170,41 @@ def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
     return {**defaults, **given}
 
 
-def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False):
+def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False,
+                distributional: list[str] | tuple = ()):
     """The Bambi model of ``formula`` on ``data.frame`` (predictors in their own units), built.
 
     Bambi applies one parameterisation to all group-specific terms of a model. It centres
     the common predictors inside the PyMC model; :func:`bambi_results` turns the sampled
     ``Intercept`` back into the intercept at predictors = 0, as ``bmb.Model.fit`` does.
+    ``distributional``: formulas of the family's own parameters by their own names
+    (``"phi ~ (1 | school)"``), each built as Bambi's parameter (``alpha``) with the default
+    priors of ``priors.distributional_priors``.
     """
     import bambi as bmb  # see bambi_prior
+
+    from {{ cookiecutter.module_name }}.model.priors import distributional_priors
 
     frame = data.frame
     if data.event is not None:  # times to an event: Bambi's censored(time, status), right-censored where event is 0
         frame = frame.assign(**{CENSORING: np.where(np.asarray(data.event) == 1, "none", "right")})
         response, rest = formula.split("~", 1)
         formula = f"censored({response.strip()}, {CENSORING}) ~{rest}"
+    all_priors = {term: bambi_prior(prior) for term, prior in formula_priors(formula, data, family, priors).items()}
+    formulas = [formula]
+    for written in distributional:
+        parameter, right = (part.strip() for part in written.split("~", 1))
+        bambi_name = family_record(family).distributional[parameter]
+        formulas.append(f"{bambi_name} ~ {right}")
+        all_priors[bambi_name] = {term: bambi_prior(prior)
+                                  for term, prior in distributional_priors(data, family, parameter, right).items()}
     with indexed_group_terms():
         model = bmb.Model(
-            formula,
+            bmb.Formula(*formulas),
             frame,
             family=family_record(family).bambi,
             link=family_record(family).link,
-            priors={term: bambi_prior(prior) for term, prior in formula_priors(formula, data, family, priors).items()},
+            priors=all_priors,
             noncentered=not centered,
         )
         model.build()
@@ -277,8 +291,8 @@ def normal_sufficient_model(model, centred_terms: set[str] | None = None):
 
     component = model.parameters[model.family.likelihood.parent]
     if (model.family.name != "gaussian" or component.offset_terms or component.hsgp_terms
-            or set(model.parameters) != {"mu", "sigma"}):
-        return None
+            or set(model.parameters) != {"mu", "sigma"} or "sigma" in model.conditional_parameters):
+        return None  # (a formula of sigma: each row's own sd, no per-group sums)
     factors = {}  # grouping factor -> its group terms, e.g. "school" -> [1|school, x|school]
     for term in component.group_specific_terms.values():
         factors.setdefault(term.name.split("|")[1], []).append(term)

@@ -69,7 +69,7 @@ def _predict_custom(fit_data: xr.DataTree, data: GroupedData, new: pd.DataFrame,
 
 def _predict_formula(spec, fit_data: xr.DataTree, data: GroupedData, new: pd.DataFrame, family: str) -> np.ndarray:
     """Bambi's own prediction; it draws unseen groups from their population distribution."""
-    model = bambi_model(spec.formula, data, family, spec.priors)
+    model = bambi_model(spec.formula, data, family, spec.priors, distributional=spec.distributional)
     with warnings.catch_warnings():
         # Bambi 0.21 deprecates the flag but still raises on new groups without it.
         warnings.filterwarnings("ignore", message=".*sample_new_groups", category=FutureWarning)

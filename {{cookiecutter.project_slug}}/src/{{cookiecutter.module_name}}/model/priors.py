@@ -24,6 +24,12 @@ Formula models get Bambi's own scaling of every term, with the intercept above (
 centres it on 0 on the logit and log scales, which no prior predictive of rare events or
 large counts covers). Custom models get the same numbers from :func:`model_priors`.
 Any entry of the config's ``priors`` section replaces its default, in the data's units.
+
+A distributional formula (``sigma ~ x + (1 | school)``) models its parameter on the log scale:
+its intercept gets Normal(log(s), 1.5) for ``sigma`` (``s`` as above), Normal(log of the
+parameter's default prior mean, 2.5) for ``phi``, ``shape`` and ``nu``; the slope of ``x``
+Normal(0, 1 / sd(x)), a factor of e per sd of ``x`` at one prior sd; group sds Bambi's
+HalfNormal(1), a factor of e between groups at one sd.
 """
 
 from dataclasses import dataclass
@@ -203,3 +209,25 @@ def formula_threshold_prior(data, family: str) -> dict:
     formula has no intercept): Normal(the data's cumulative shares on the link scale, 2.5),
     ordered. Bambi's own, Normal(-2..2, 1), pulls cut-points beyond +-2 towards them."""
     return {"dist": "Normal", "mu": ordinal_thresholds(data.outcome, family).tolist(), "sigma": SCALE, "transform": "ordered"}
+
+
+def distributional_priors(data, family: str, parameter: str, right: str) -> dict:
+    """Default priors of the terms of the distributional formula ``parameter ~ right`` (on the
+    log scale of ``parameter``), by term, in the config's prior syntax: see the module docstring."""
+    import formulae  # here: used only with distributional formulas
+
+    record = family_record(family)
+    if parameter == "sigma":
+        centre, sd = float(np.std(record.linear_outcome(data.outcome))), 1.5
+    else:
+        _, alpha, beta = record.parameter_priors[parameter]
+        centre, sd = alpha / beta, SCALE  # the Gamma default's mean
+    priors = {}
+    for term in formulae.model_description(f"y ~ {right}").common_terms:
+        if term.name in data.frame and pd.api.types.is_numeric_dtype(data.frame[term.name]):
+            spread = float(np.std(data.frame[term.name]))
+            if spread > 0:
+                priors[term.name] = {"dist": "Normal", "mu": 0.0, "sigma": 1 / spread}
+    if "Intercept" in {type(term).__name__ for term in formulae.model_description(f"y ~ {right}").terms}:
+        priors["Intercept"] = {"dist": "Normal", "mu": float(np.log(centre)), "sigma": sd}
+    return priors

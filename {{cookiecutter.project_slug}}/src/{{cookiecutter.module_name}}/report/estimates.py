@@ -5,7 +5,9 @@ conf.high, rhat, ess_bulk``. ``effect`` is ``fixed`` (terms ``(Intercept)``, pre
 names, interactions ``a:b``, factor levels as Bambi names them, e.g. ``period[2]``),
 ``ran_pars`` (``sd__(Intercept)``, ``sd__<predictor>``, ``cor__(Intercept).<predictor>``
 with ``group`` the grouping column, and ``sd__Observation`` with group ``Residual``), or
-``dist_pars`` (a family's shape: ``nu`` of Student-t, the negative binomial's dispersion).
+``dist_pars`` (a family's shape: ``nu`` of Student-t, the negative binomial's dispersion; the
+terms of a distributional formula, ``sigma_(Intercept)``, ``sigma_<predictor>``, on the log
+scale, with their group sds ``sd__sigma_(Intercept)`` under ``ran_pars``).
 ``estimate`` is the posterior mean, ``std.error`` the posterior sd and ``conf.*`` the
 central interval of the config's ``ci_prob``. Group-level values (each group's effect) are
 not rows here; see the report's shrinkage and caterpillar plots.
@@ -78,11 +80,25 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
     return None
 
 
-def formula_names(name: str, coords: dict, dims, family: str = "normal") -> tuple[str, str, str] | None:
-    """``(effect, group, term)`` of a Bambi parameter; ``None`` for group-level values."""
+def formula_names(name: str, coords: dict, dims, family: str = "normal",
+                  distributional: list[str] | tuple = ()) -> tuple[str, str, str] | None:
+    """``(effect, group, term)`` of a Bambi parameter; ``None`` for group-level values.
+    ``distributional``: the family's parameters (own names) that a formula models, whose
+    terms are named as broom.mixed names brms's: ``sigma_(Intercept)``, ``sigma_x``
+    (``dist_pars``) and ``sd__sigma_(Intercept)`` (``ran_pars``)."""
     if any(str(dim).endswith("__factor_dim") for dim in dims):
         return None
     level = f"[{', '.join(str(value) for value in coords.values())}]" if coords else ""
+    for own in distributional:
+        prefix = family_record(family).distributional[own] + "_"
+        if name.startswith(prefix):
+            term = name[len(prefix):]
+            if "|" in term and term.endswith("_sigma"):
+                expression, group = term[: -len("_sigma")].split("|", 1)
+                return "ran_pars", group, f"sd__{own}_{INTERCEPT if expression == '1' else expression}{level}"
+            if "|" in term or term.endswith("_offset"):
+                return None
+            return "dist_pars", "", f"{own}_{INTERCEPT if term == 'Intercept' else term}{level}"
     if name == "threshold":  # an ordinal family's cut-points, numbered from 1 as brms's Intercept[k]
         return "fixed", "", f"Intercept[{int(next(iter(coords.values()))) + 1}]"
     if name == "Intercept":
@@ -125,7 +141,7 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
             if kind == "custom":
                 names = custom_names(str(name), coords, group_dim, family)
             else:
-                names = formula_names(str(name), coords, variable.dims, family)
+                names = formula_names(str(name), coords, variable.dims, family, record.get("distributional", []))
             if names is None:
                 continue
             label = _element_label(str(name), coords)
@@ -135,9 +151,13 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
             rows.append([model_name, *names, values.mean(), values.std(ddof=1), lower, upper,
                          float(diagnostics["r_hat"]), float(diagnostics["ess_bulk"])])
     table = pd.DataFrame(rows, columns=COLUMNS)
-    # fixed effects first, the intercept first among them; otherwise the posterior's order
-    order = table["effect"].map({"fixed": 0, "ran_pars": 1, "dist_pars": 2}) * 2 + ~(
-        (table["term"] == INTERCEPT) | table["term"].str.startswith("Intercept["))
+    # Fixed effects first, then sds, then the family's parameters; a distributional formula's
+    # terms after the mean's; intercepts first; otherwise the posterior's order.
+    own = tuple(record.get("distributional", []))
+    modelled = table["term"].str.removeprefix("sd__").str.startswith(tuple(f"{name}_" for name in own)) if own else False
+    intercept = table["term"].isin([INTERCEPT, *(f"{name}_{INTERCEPT}" for name in own)]) | table["term"].str.startswith(
+        "Intercept[")
+    order = table["effect"].map({"fixed": 0, "ran_pars": 1, "dist_pars": 2}) * 4 + modelled * 2 + ~intercept
     return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
