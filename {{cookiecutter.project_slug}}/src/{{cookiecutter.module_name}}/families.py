@@ -105,6 +105,10 @@ class Family:
         Ordered categories: the outcome is coded 0..K-1 (``data/grouped.py``), the linear
         predictor has cut-points (``priors.thresholds`` centre them) and the estimates
         name them as brms does (``Intercept[k]``).
+    ratio, ratio_of : str
+        What the exponential of a slope is (``"odds ratio"``) and what it multiplies per unit of
+        its predictor (``"the odds of {outcome} = 1"``): the report's words for log and logit
+        links. Empty for the identity and probit links, where a slope is a difference.
     typical : callable, optional
         What a prediction reports, from the mean parameter (after the inverse link), where
         that is not the outcome's scale: the lognormal's ``exp`` (its median, the geometric mean).
@@ -133,6 +137,8 @@ class Family:
     links: tuple[str, ...] = ()
     ordinal: bool = False
     censoring: bool = False
+    ratio: str = ""
+    ratio_of: str = ""
 
     @property
     def inverse_link(self) -> Callable[[np.ndarray], np.ndarray]:
@@ -385,12 +391,13 @@ FAMILIES: dict[str, Family] = {
             "bernoulli", bambi="bernoulli", link="logit", outcome_checks=("finite", "binary"), likelihood=_bernoulli,
             simulate=_simulate_bernoulli, mean_words="proportion with {outcome} = 1", check="share",
             information="logit", latent_variance=np.pi**2 / 3, links=("probit",),
+            ratio="odds ratio", ratio_of="the odds of {outcome} = 1",
         ),
         Family(
             "binomial", bambi="binomial", link="logit", outcome_checks=("finite", "non_negative", "whole"),
             likelihood=_binomial, simulate=_simulate_binomial,
             mean_words="proportion of trials with {outcome}", check="proportion", information="logit", trials=True,
-            latent_variance=np.pi**2 / 3, links=("probit",),
+            latent_variance=np.pi**2 / 3, links=("probit",), ratio="odds ratio", ratio_of="the odds of a trial's {outcome}",
         ),
         Family(
             "beta_binomial", bambi="beta_binomial", link="logit", outcome_checks=("finite", "non_negative", "whole"),
@@ -398,7 +405,7 @@ FAMILIES: dict[str, Family] = {
             simulate=lambda rng, eta, h, trials, exposure: rng.binomial(
                 trials, rng.beta(expit(eta) * h["phi"], (1 - expit(eta)) * h["phi"])),
             mean_words="proportion of trials with {outcome}", check="proportion", information="logit", trials=True,
-            latent_variance=np.pi**2 / 3, parameters={"phi": "kappa"},
+            latent_variance=np.pi**2 / 3, parameters={"phi": "kappa"}, ratio="odds ratio", ratio_of="the odds of a trial's {outcome}",
             # Gamma(2, 0.1) as the negative binomial's phi: mean 20, 95% between 2.4 and 56 successes' worth.
             parameter_priors={"phi": ("Gamma", 2.0, 0.1)}, example_parameters={"phi": 10.0},
         ),
@@ -408,11 +415,13 @@ FAMILIES: dict[str, Family] = {
             mean_words="mean {outcome}", information="logit_mean", parameters={"phi": "kappa"},
             # An exponential of mean 100, as the gamma's shape: nearly flat over precisions 1-300.
             parameter_priors={"phi": ("Gamma", 1.0, 0.01)}, example_parameters={"phi": 20.0},
+            ratio="odds ratio", ratio_of="the odds of the mean {outcome} (mean / (1 - mean))",
         ),
         Family(
             "poisson", bambi="poisson", link="log", outcome_checks=("finite", "non_negative", "whole"),
             likelihood=_poisson, simulate=lambda rng, eta, h, trials, exposure: rng.poisson(_exposed(eta, exposure)),
             mean_words="mean {outcome} per row", check="counts", information="log_rate", exposure=True,
+            ratio="rate ratio", ratio_of="the expected {outcome}",
         ),
         Family(
             "negative_binomial", bambi="negativebinomial", link="log", outcome_checks=("finite", "non_negative", "whole"),
@@ -422,6 +431,7 @@ FAMILIES: dict[str, Family] = {
                 rng.gamma(h["phi"], _exposed(eta, exposure) / h["phi"])),
             mean_words="mean {outcome} per row", check="counts", information="log_rate", exposure=True,
             parameters={"phi": "alpha"}, parameter_priors={"phi": ("Gamma", 2.0, 0.1)}, example_parameters={"phi": 5.0},
+            ratio="rate ratio", ratio_of="the expected {outcome}",
         ),
         *(
             Family(
@@ -435,6 +445,8 @@ FAMILIES: dict[str, Family] = {
                 # Beta(2, 2) as Bambi's psi: a probability anywhere in (0.1, 0.9) is plausible.
                 parameter_priors={zero: ("Beta", 2.0, 2.0), **({"phi": ("Gamma", 2.0, 0.1)} if negative_binomial else {})},
                 example_parameters={zero: 0.3, **({"phi": 5.0} if negative_binomial else {})},
+                ratio="rate ratio", ratio_of="the expected {outcome} of the count process" + (
+                    " (before the hurdle)" if hurdle else " (without the extra zeros)"),
             )
             for name, zero, negative_binomial, hurdle in (
                 ("zero_inflated_poisson", "zi", False, False),
@@ -449,6 +461,8 @@ FAMILIES: dict[str, Family] = {
             # A group's mean category: enough to tell well- from weakly-informed groups
             information="mean", parameters={"cutpoint_gaps": "threshold"}, example_parameters={"cutpoint_gaps": 1.5},
             latent_variance=np.pi**2 / 3, links=("probit",), ordinal=True,
+            # brms's sign: P(y <= k) = F(threshold_k - eta), so a positive slope favours higher categories.
+            ratio="cumulative odds ratio", ratio_of="the odds of a higher {outcome} category, at every step",
         ),
         Family(
             "weibull", bambi="weibull", link="log", outcome_checks=("finite", "positive"), likelihood=_weibull,
@@ -459,6 +473,8 @@ FAMILIES: dict[str, Family] = {
             # of mean 10 started sampling at shape 10, where spread-out times have a log density near -1e9,
             # and nutpie's warm-up did not recover in 300 steps; brms: gamma(0.01, 0.01).)
             parameter_priors={"shape": ("Gamma", 2.0, 0.5)}, example_parameters={"shape": 2.0}, censoring=True,
+            # An accelerated failure time model: every quantile of the time is multiplied alike.
+            ratio="time ratio", ratio_of="the mean {outcome} (and every quantile of it)",
         ),
         Family(
             "gamma", bambi="gamma", link="log", outcome_checks=("finite", "positive"), likelihood=_gamma,
@@ -468,12 +484,14 @@ FAMILIES: dict[str, Family] = {
             # to 0.1). brms's gamma(0.01, 0.01) puts most prior draws below 1e-10, where the prior
             # predictive outcomes underflow to 0.
             parameter_priors={"shape": ("Gamma", 1.0, 0.01)}, example_parameters={"shape": 4.0},
+            ratio="ratio of means", ratio_of="the mean {outcome}",
         ),
         Family(
             "lognormal", bambi="lognormal", link="identity", outcome_checks=("finite", "positive"),
             likelihood=_lognormal, simulate=lambda rng, eta, h, trials, exposure: np.exp(eta + rng.normal(0, h["sigma"], eta.size)),
             mean_words="mean {outcome}", parameters={"sigma": "sigma"}, example_parameters={"sigma": 0.5},
             linear_outcome=np.log, typical=np.exp,
+            ratio="ratio of medians", ratio_of="the median {outcome}",
         ),
     )
 }
@@ -483,7 +501,8 @@ def _with_link(record: Family, link: str) -> Family:
     """``record`` with another of its links (the probit of binary and binomial outcomes)."""
     return replace(record, name=family_key(record.name, link), link=link, links=(),
                    likelihood=partial(record.likelihood, link=link), simulate=partial(record.simulate, link=link),
-                   latent_variance=LINKS[link].latent_variance)
+                   latent_variance=LINKS[link].latent_variance,
+                   **({"ratio": "", "ratio_of": ""} if link == "probit" else {}))  # a probit slope is no log ratio
 
 
 def family_key(family: str, link: str | None = None) -> str:

@@ -170,3 +170,30 @@ def test_numbers_are_readable():
         "-1,722", "251", "10.5", "0.0642", "4.2e-10", "0", ""]
     table = rounded(pd.DataFrame({"term": ["a"], "estimate": [0.123456], "inside": [True]}))
     assert table.to_dict("records") == [{"term": "a", "estimate": "0.123", "inside": True}]
+
+
+def test_slopes_are_reported_as_the_ratios_their_link_makes_them():
+    """exp(slope) as an odds ratio (logit), rate ratio (counts), time ratio (Weibull): the
+    interval's ends exponentiated, intercepts and cut-points left out; none for the identity
+    and probit links, where a slope is a difference."""
+    from {{ cookiecutter.module_name }}.report.estimates import effect_ratios
+
+    table = pd.DataFrame({
+        "effect": ["fixed", "fixed", "fixed", "fixed", "ran_pars"],
+        "group": ["", "", "", "", "school"],
+        "term": ["(Intercept)", "Intercept[1]", "ses", "C(period)[2]", "sd__(Intercept)"],
+        "estimate": [0.2, -1.0, np.log(2.0), -0.5, 0.7], "conf.low": [0.0, -1.5, np.log(1.5), -0.9, 0.4],
+        "conf.high": [0.4, -0.5, np.log(2.5), -0.1, 1.0],
+    })
+    for family, name in [("bernoulli", "odds ratio"), ("poisson", "rate ratio"), ("weibull", "time ratio"),
+                         ("cumulative", "cumulative odds ratio"), ("lognormal", "ratio of medians")]:
+        ratios = effect_ratios(table, family)
+        assert list(ratios.index) == ["ses", "C(period)[2]"] and list(ratios.columns) == [name, "conf.low", "conf.high"]
+        np.testing.assert_allclose(ratios.loc["ses"].to_numpy(), [2.0, 1.5, 2.5])
+        np.testing.assert_allclose(ratios.loc["C(period)[2]"].to_numpy(), np.exp([-0.5, -0.9, -0.1]))
+    assert effect_ratios(table, "normal") is None and effect_ratios(table, "bernoulli_probit") is None
+    # Every log or logit link, and the lognormal's log outcome, has its ratio's name and words.
+    for key in [*FAMILIES, "bernoulli_probit", "cumulative_probit"]:
+        record = family_record(key)
+        multiplicative = record.link in ("log", "logit") or record.linear_outcome is np.log
+        assert bool(record.ratio) == bool(record.ratio_of) == multiplicative, key

@@ -157,3 +157,14 @@ def test_provenance_and_config_are_code_blocks():
     text = words.provenance_section({"seed": 7, "data_sha256": "ab12"})
     assert text == '## Provenance\n\n```json\n{\n  "seed": 7,\n  "data_sha256": "ab12"\n}\n```'
     assert words.config_section("seed: 7\n") == "Config used:\n\n```yaml\nseed: 7\n\n```"
+
+
+def test_ratios_are_said_in_the_outcome_s_terms():
+    """Each slope's ratio and interval, with what it multiplies in the family's words."""
+    ratios = pd.DataFrame({"odds ratio": [1.4567], "conf.low": [1.2], "conf.high": [1.75]},
+                          index=pd.Index(["ses"], name="term"))
+    text = words.effect_ratios_words(ratios, "bernoulli", "passed", 0.94)
+    assert text.startswith("As odds ratios (the exponential of each slope: the factor by which the odds of passed = 1")
+    assert "94% intervals: ses 1.46 (1.2 to 1.75)." in text
+    count = words.effect_ratios_words(ratios.rename(columns={"odds ratio": "time ratio"}), "weibull", "months", 0.9)
+    assert "the mean months (and every quantile of it) is multiplied" in count and "90% intervals" in count

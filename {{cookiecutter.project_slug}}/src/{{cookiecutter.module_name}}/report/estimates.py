@@ -167,6 +167,20 @@ def all_estimates(fits: dict[str, xr.DataTree], group_dim: str, ci_prob: float) 
                      ignore_index=True)
 
 
+def effect_ratios(table: pd.DataFrame, family: str) -> pd.DataFrame | None:
+    """The fixed effects (but intercepts) of one model's tidy table as the ratios they are on
+    the outcome's scale, ``exp(slope)``, named by the family (``odds ratio``, ``rate ratio``,
+    ``time ratio``...), with their interval: the exponential of the interval's ends, which is
+    exactly the ratio's interval; the estimate is ``exp`` of the posterior mean, the ratio's
+    geometric mean. None for links where a slope is a difference (identity, probit)."""
+    record = family_record(family)
+    if not record.ratio:
+        return None
+    slopes = table[(table["effect"] == "fixed") & (table["term"] != INTERCEPT) & ~table["term"].str.startswith("Intercept[")]
+    return pd.DataFrame({"term": slopes["term"], record.ratio: np.exp(slopes["estimate"]),
+                         "conf.low": np.exp(slopes["conf.low"]), "conf.high": np.exp(slopes["conf.high"])}).set_index("term")
+
+
 def lookup(table: pd.DataFrame, term: str, group: str = "", model: str | None = None) -> pd.Series:
     """The row of ``term`` (and ``group`` for ``ran_pars``) in a tidy table."""
     found = table[(table["term"] == term) & (table["group"] == group)]

@@ -13,6 +13,8 @@ import xarray as xr
 
 from {{ cookiecutter.module_name }}.data.grouped import GroupedData
 from {{ cookiecutter.module_name }}.evaluate.sbc import calibration_verdict
+from {{ cookiecutter.module_name }}.families import family_record
+from {{ cookiecutter.module_name }}.report.estimates import readable
 from {{ cookiecutter.module_name }}.report.summary import data_description, link_wording
 
 FAST_MODE = "> **Fast mode:** few draws were taken; these numbers check the pipeline and are not for reporting."
@@ -79,6 +81,18 @@ def summary_section(in_words: str, model_name: str, why: str, problems: dict[str
 def estimates_scale(family: str) -> str:
     """The scale the population-level table's intercepts and slopes are on."""
     return f"Intercepts and slopes are {link_wording(family)}, per unit of each predictor."
+
+
+def effect_ratios_words(ratios: pd.DataFrame, family: str, outcome: str, ci_prob: float) -> str:
+    """What the fixed effects mean on the outcome's scale (``effect_ratios``): each slope's
+    exponential, the factor by which one unit of its predictor (or a level against the
+    reference level) multiplies the outcome's mean, odds or times."""
+    record = family_record(family)
+    listed = "; ".join(f"{term} {readable(row.iloc[0])} ({readable(row['conf.low'])} to {readable(row['conf.high'])})"
+                       for term, row in ratios.iterrows())
+    return (f"As {record.ratio}s (the exponential of each slope: the factor by which "
+            f"{record.ratio_of.format(outcome=outcome)} is multiplied per unit of the predictor, or for a level "
+            f"against the reference level; 1 is no effect), with {ci_prob * 100:.0f}% intervals: {listed}.")
 
 
 def group_effects_intro(group_dim: str, family: str, ci_prob: float) -> str:
