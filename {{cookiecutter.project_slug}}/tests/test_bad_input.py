@@ -105,6 +105,15 @@ DATA_CASES = {
     "binomial with no failure": (lambda f: f.assign(n_items=np.arange(30) % 4 + 1, score=np.arange(30) % 4 + 1),
                                  {"family": "binomial", "data.trials": "n_items"},
                                  ["'score' (data.outcome) has no failure in any of the 30 rows", "data.trials 'n_items'"]),
+    # Ordered categories named in the config (data.categories): every value one of them, each with rows
+    "ordinal value not a category": (lambda f: f.assign(score=np.resize(["low", "mid", "high", "top"], 30)),
+                                     {"family": "cumulative", "data.categories": ["low", "mid", "high"]},
+                                     ["'score' (data.outcome): 7 row(s) where the value is not one of data.categories",
+                                      "line(s) 5, 9", "values top", "Fix: add it to data.categories"]),
+    "ordinal category without rows": (lambda f: f.assign(score=np.resize(["low", "high"], 30)),
+                                      {"family": "cumulative", "data.categories": ["low", "mid", "high"]},
+                                      ["'score' (data.outcome) has no row in the categor(ies) ['mid']",
+                                       "Fix: merge them into a neighbouring category"]),
 }
 
 
@@ -132,6 +141,13 @@ CONFIG_CASES = {
     "model with both kinds": ({"models": [{"name": "m", "formula": "score ~ ses", "custom": "varying_slopes"}]},
                               ["model 'm': give exactly one of 'formula' or 'custom'"]),
     "formula does not parse": ({"models": [{"name": "m", "formula": "score ~ ses +"}]}, ["formula 'score ~ ses +' does not parse"]),
+    "categories of a family that is not ordinal": ({"data.categories": ["a", "b", "c"]},
+                                                   ["data.categories", "for family cumulative only"]),
+    "two categories": ({"family": "cumulative", "data.categories": ["a", "b"]},
+                       ["data.categories: ['a', 'b'] must name at least 3 categories"]),
+    "distributional parameter the family lacks": (
+        {"models": [{"name": "m", "formula": "score ~ ses", "distributional": ["phi ~ ses"]}]},
+        ["models[m].distributional: the normal family has no parameter 'phi' a formula can model; it has: sigma"]),
     "zero prior scale": ({"priors": {"group_sd": {"intercept": 0} } }, ["priors.group_sd.intercept", "greater than 0"]),
     "negative prior scale": ({"priors": {"intercept": {"mu": 0, "sigma": -1} } }, ["priors.intercept.sigma", "greater than 0"]),
     "prior on a column that is no predictor": ({"priors": {"slopes": {"sex": {"sigma": 1} } } },

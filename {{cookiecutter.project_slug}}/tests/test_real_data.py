@@ -36,6 +36,8 @@ CBPP_PROBIT = {
     ("C(period)[4]", ""): -0.7995632, ("sd__(Intercept)", "herd"): 0.3379918,
 }
 
+WINE_WORDS = {1: "bad", 2: "poor", 3: "fair", 4: "good", 5: "excellent"}
+
 # (R package, data set, data section of the config (and family), model, {(term, group): reference})
 CASES = {
     # lmer(Yield ~ 1 + (1 | Batch), Dyestuff)
@@ -148,8 +150,10 @@ CASES = {
     "cbpp bernoulli probit": ("lme4", "cbpp", {"outcome": "sick", "group": "herd", "family": "bernoulli",
                                                "link": "probit"}, "sick ~ C(period) + (1 | herd)", CBPP_PROBIT),
     # Ordered categories, computed with R 4.2.2 and ordinal 2022.11.16 for this test: clmm(rating ~ temp + contact +
-    # (1 | judge), wine) (Laplace), logit P(rating <= k) = theta_k - eta; theta_k is brms's Intercept[k]
-    "wine cumulative": ("ordinal", "wine", {"outcome": "rating", "group": "judge", "family": "cumulative"},
+    # (1 | judge), wine) (Laplace), logit P(rating <= k) = theta_k - eta; theta_k is brms's Intercept[k]. The ratings
+    # 1-5 as words here (WINE_WORDS), whose order the config gives: alphabetical order would be another.
+    "wine cumulative": ("ordinal", "wine", {"outcome": "rating", "group": "judge", "family": "cumulative",
+                                            "categories": list(WINE_WORDS.values())},
                         "rating ~ temp + contact + (1 | judge)", {
         ("Intercept[1]", ""): -1.623667, ("Intercept[2]", ""): 1.513365, ("Intercept[3]", ""): 4.228527,
         ("Intercept[4]", ""): 6.088773, ("temp[warm]", ""): 3.062997, ("contact[yes]", ""): 1.834885,
@@ -194,7 +198,12 @@ def one_row_per_animal(frame):
     return rows.drop(columns=["incidence", "size"])
 
 
-TRANSFORMS = {"cbpp bernoulli probit": one_row_per_animal}
+def rated_in_words(frame):
+    """wine's ratings 1-5 as words (data.categories gives their order)."""
+    return frame.assign(rating=frame["rating"].map(WINE_WORDS))
+
+
+TRANSFORMS = {"cbpp bernoulli probit": one_row_per_animal, "wine cumulative": rated_in_words}
 
 
 def write_project(root, package, name, columns, model, transform=None):

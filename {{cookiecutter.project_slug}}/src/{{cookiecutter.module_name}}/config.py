@@ -70,6 +70,8 @@ class DataConfig(_Strict):
     trials: str | None = None            # binomial: the number of trials of each row
     exposure: str | None = None          # Poisson / negative binomial: log(exposure) is an offset
     event: str | None = None             # times to an event: 1 if it was observed, 0 if the time is right-censored
+    # Ordinal outcomes: the categories in order, lowest first ([poor, fair, good]); null: whole numbers in numeric order.
+    categories: list[str | int] | None = None
     drop_missing: bool = False           # drop rows with a missing value in a used column (else an error)
     true_parameters: Path | None = None
     prepare: PrepareConfig | None = None  # made from raw files by prepare.py; null: path is read as it is
@@ -462,6 +464,15 @@ class AnalysisConfig(_Strict):
                     raise ValueError(f"models[{spec.name}].priors.{FAMILIES[family].distributional[parameter]}: "
                                      f"{parameter} is modelled by {formula!r}, so it has no prior of its own. Fix: "
                                      "remove that prior (its terms get the defaults of README 'Priors')")
+        if self.data.categories is not None:
+            ordinal = [family for family in {spec.family or self.family for spec in self.models} if FAMILIES[family].ordinal]
+            if not ordinal:
+                raise ValueError("data.categories: the order of ordinal categories, for family cumulative only. Fix: "
+                                 "remove it, or set family: cumulative")
+            labels = [str(label) for label in self.data.categories]
+            if len(set(labels)) < len(labels) or len(labels) < 3:
+                raise ValueError(f"data.categories: {self.data.categories} must name at least 3 categories, each once, "
+                                 "lowest first")
         for family in sorted({spec.family or self.family for spec in self.models}):
             if self.data.event and not FAMILIES[family].censoring:
                 raise ValueError(f"data.event: the {family} family takes no censored times. Fix: family weibull, or "

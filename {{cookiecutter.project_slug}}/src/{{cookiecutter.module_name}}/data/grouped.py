@@ -155,16 +155,26 @@ def group_level_table(frame: pd.DataFrame, group: str, columns: list[str], path)
 
 
 def ordinal_codes(values: pd.Series, config: AnalysisConfig) -> tuple[np.ndarray, list]:
-    """Ordered categories (whole numbers, in their numeric order) as codes 0..K-1, and the
-    categories. Every model must then be ordinal: the others would model other numbers."""
+    """Ordered categories as codes 0..K-1, and the categories: ``data.categories`` in their
+    order, else the whole numbers found, in numeric order. Every model must then be ordinal:
+    the others would model other numbers."""
     others = [name for name in config.model_names if not family_record(config.family_of(name)).ordinal]
     if others:
         raise DataError(f"{config.source}: models {others} are not ordinal while others are: every model must model "
                         "the same outcome. Fix: give them family cumulative too, or model the categories separately")
+    column = f"column {config.data.outcome!r} (data.outcome)"
+    if config.data.categories is not None:
+        categories = [str(label) for label in config.data.categories]
+        counts = values.astype(str).value_counts()
+        empty = [label for label in categories if label not in counts.index]
+        if empty:  # a cut-point between categories no row is in: nothing but its prior places it
+            raise DataError(f"{config.data_path}: {column} has no row in the categor(ies) {empty} of data.categories. "
+                            "Fix: merge them into a neighbouring category, or remove them from data.categories")
+        return pd.Categorical(values.astype(str), categories=categories).codes.astype(float), categories
     categories = sorted(values.unique())
     if len(categories) < 3:
-        raise DataError(f"{config.data_path}: column {config.data.outcome!r} (data.outcome) has {len(categories)} "
-                        f"categories ({', '.join(str(value) for value in categories)}); an ordinal model needs at least 3. "
+        raise DataError(f"{config.data_path}: {column} has {len(categories)} categories "
+                        f"({', '.join(str(value) for value in categories)}); an ordinal model needs at least 3. "
                         "Fix: family bernoulli for two")
     return pd.Categorical(values, categories=categories).codes.astype(float), categories
 
@@ -192,12 +202,13 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
     def optional_column(name: str | None) -> np.ndarray | None:
         return None if name is None else frame[name].to_numpy()
 
-    outcome = frame[config.data.outcome].to_numpy(dtype=float)
     if any(family_record(config.family_of(name)).ordinal for name in config.model_names):
         outcome, categories = ordinal_codes(frame[config.data.outcome], config)
         # Bambi's ordinal families read an ordered categorical; the models and checks, its codes
-        frame = frame.assign(**{config.data.outcome: pd.Categorical(frame[config.data.outcome], categories=categories,
-                                                                    ordered=True)})
+        frame = frame.assign(**{config.data.outcome: pd.Categorical.from_codes(outcome.astype(int), categories=categories,
+                                                                               ordered=True)})
+    else:
+        outcome = frame[config.data.outcome].to_numpy(dtype=float)
 
     return GroupedData(
         outcome=outcome,

@@ -52,9 +52,11 @@ PROBLEMS = {
         "the number of trials is smaller than the outcome", "data.trials must be at least the outcome in every row"
     ),
     "group_missing": ("the group label is missing", "give every row a group, or remove those rows"),
+    "category": ("the value is not one of data.categories", "add it to data.categories in its place in the order, "
+                 "or correct the value"),
 }
 # Checks whose failing values are worth showing.
-SHOW_VALUES = {"finite", "binary", "non_negative", "whole", "positive", "open_unit"}
+SHOW_VALUES = {"finite", "binary", "non_negative", "whole", "positive", "open_unit", "category"}
 
 
 def _column_checks(config: AnalysisConfig) -> dict[str, tuple[str, list[pa.Check]]]:
@@ -63,6 +65,9 @@ def _column_checks(config: AnalysisConfig) -> dict[str, tuple[str, list[pa.Check
     # Each family's record lists the checks its outcome must pass.
     names = dict.fromkeys(check for family in sorted(family_set) for check in family_record(family).outcome_checks)
     outcome_checks = _checks(*names)
+    if config.data.categories is not None:  # named ordered categories: each value must be one of them
+        labels = [str(label) for label in config.data.categories]
+        outcome_checks = [pa.Check(lambda series: series.astype(str).isin(labels), name="category")]
     columns = {config.data.outcome: ("data.outcome", outcome_checks)}
     for column in config.data.predictors:
         columns[column] = ("data.predictors", _checks("finite"))
@@ -144,7 +149,8 @@ def validate(frame: pd.DataFrame, config: AnalysisConfig, path: Path) -> pd.Data
     ``data.drop_missing`` is true; otherwise they are an error, like every other problem.
     """
     roles = _column_checks(config)
-    not_numeric = [column for column in roles if not pd.api.types.is_numeric_dtype(frame[column])]
+    named = config.data.outcome if config.data.categories is not None else None  # its categories are checked instead
+    not_numeric = [column for column in roles if column != named and not pd.api.types.is_numeric_dtype(frame[column])]
     if not_numeric:
         column = not_numeric[0]
         bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
