@@ -188,11 +188,13 @@ def test_an_unknown_family_is_refused_with_the_known_ones():
 @pytest.mark.parametrize("family", [name for name, record in FAMILIES.items() if record.parameter_priors])
 def test_a_family_parameter_prior_is_a_config_key(family, config, example_data):
     """``priors.<parameter>`` (``nu``, ``phi``, ``shape``: Gamma; ``zi``, ``hu``: Beta)
-    replaces the record's default."""
+    replaces the default: the record's, or for ``zi`` and ``hu`` one centred on the data."""
     from {{ cookiecutter.module_name }}.config import PriorOverrides
-    from {{ cookiecutter.module_name }}.model.priors import model_priors
+    from {{ cookiecutter.module_name }}.model.priors import family_parameter_default, model_priors
 
-    defaults = FAMILIES[family].parameter_priors
+    defaults = {name: family_parameter_default(example_data, family, name) for name in FAMILIES[family].parameter_priors}
+    assert {name: prior[0] for name, prior in defaults.items()} == {
+        name: prior[0] for name, prior in FAMILIES[family].parameter_priors.items()}
     assert model_priors(example_data, family).family_parameters == defaults
     for name, (distribution, *_) in defaults.items():
         priors = model_priors(example_data, family, PriorOverrides(**{name: dict(alpha=3.0, beta=0.5)}))

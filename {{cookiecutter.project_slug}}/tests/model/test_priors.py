@@ -55,10 +55,6 @@ def data_at_scale(example_data, family: str, scale: float, seed: int = 0):
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_default_priors_cover_outcomes_of_any_scale(example_data, family, scale):
-    if FAMILIES[family].complements == ("hu",) and scale < 1:
-        # A hurdle's rows above 0 count at least 1: a mean of 0.001 needs hu > 0.999, which
-        # its Beta(2, 2) prior (Bambi's) gives probability 3e-9. Such data want no hurdle.
-        pytest.skip("a hurdle count's mean is at least 1 - hu")
     data = data_at_scale(example_data, family, scale)
     model = varying_slopes(data, model_priors(data, family), family=family)
     draws = prior_predictive(model, [variable.name for variable in model.free_RVs], data.outcome_name,
@@ -119,3 +115,25 @@ def test_intercept_prior_sits_at_the_predictors_means(example_data):
     # mu_alpha is the intercept at x = 0: the intercept at the means minus the slope times mean(x).
     expected = prior["intercept_at_means"] - prior["mu_beta"].sel(predictor="ses") * data.predictors.mean()
     np.testing.assert_allclose(prior["mu_alpha"], expected)
+
+
+def test_extra_zeros_priors_are_centred_on_the_data(example_data):
+    """``hu`` on the share of zeros; ``zi`` on a zero-inflated Poisson's moments, which recover
+    the share of extra zeros of such data; Bambi's ``psi = 1 - zi`` gets the mirrored Beta."""
+    from {{ cookiecutter.module_name }}.model.formulas import formula_priors
+    from {{ cookiecutter.module_name }}.model.priors import ZERO_PRIOR_CONCENTRATION, zero_inflation_moments, zero_probability_prior
+
+    rng = np.random.default_rng(3)
+    for zi, rate in [(0.3, 3.0), (0.1, 0.8), (0.6, 10.0)]:
+        y = np.where(rng.random(200_000) < zi, 0, rng.poisson(rate, 200_000))
+        assert zero_inflation_moments(y) == pytest.approx(zi, abs=0.01)
+    assert zero_inflation_moments(rng.poisson(2.0, 100_000)) == pytest.approx(0.0, abs=0.01)
+    y = np.array([0, 0, 0, 1, 5, 2, 0, 3])
+    _, alpha, beta = zero_probability_prior(y, "hu")
+    assert alpha / (alpha + beta) == pytest.approx(0.5) and alpha + beta == ZERO_PRIOR_CONCENTRATION
+    assert zero_probability_prior(np.ones(10), "hu")[1:] == pytest.approx((0.04, 3.96))  # kept within 0.01-0.99
+    n = len(example_data.outcome)
+    data = replace(example_data, outcome=np.where(rng.random(n) < 0.4, 0, rng.poisson(4.0, n)).astype(float))
+    _, alpha, beta = zero_probability_prior(data.outcome, "zi")
+    assert formula_priors("y ~ 1", data, "zero_inflated_poisson", {})["psi"] == {"dist": "Beta", "alpha": beta, "beta": alpha}
+    assert model_priors(data, "zero_inflated_poisson").family_parameters["zi"] == ("Beta", alpha, beta)

@@ -156,16 +156,23 @@ def has_intercept(formula: str) -> bool:
 
 
 def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
-    """The config's priors by term, with the default ``Intercept`` of ``priors.py`` unless given.
-
-    Every other term keeps Bambi's scaling to the data.
+    """The config's priors by term, with the defaults of ``priors.py`` unless given: the
+    ``Intercept`` (an ordinal model's cut-points) and the probability of extra zeros (Bambi's
+    ``psi``). Every other term keeps Bambi's scaling to the data.
     """
-    from {{ cookiecutter.module_name }}.model.priors import formula_intercept_prior, formula_threshold_prior
+    from {{ cookiecutter.module_name }}.model.priors import (
+        formula_intercept_prior,
+        formula_threshold_prior,
+        zero_probability_prior,
+    )
 
     if family_record(family).ordinal:  # cut-points instead of an intercept
         defaults = {"threshold": formula_threshold_prior(data, family)}
     else:
         defaults = {"Intercept": formula_intercept_prior(data, family)} if has_intercept(formula) else {}
+    for name in family_record(family).complements:  # Bambi's psi = 1 - zi (or 1 - hu): the Beta mirrored
+        _, alpha, beta = zero_probability_prior(data.outcome, name)
+        defaults[family_record(family).parameters[name]] = {"dist": "Beta", "alpha": beta, "beta": alpha}
     given = {term: prior.model_dump() if hasattr(prior, "model_dump") else prior for term, prior in priors.items()}
     return {**defaults, **given}
 

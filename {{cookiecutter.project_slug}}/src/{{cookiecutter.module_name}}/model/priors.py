@@ -25,6 +25,10 @@ centres it on 0 on the logit and log scales, which no prior predictive of rare e
 large counts covers). Custom models get the same numbers from :func:`model_priors`.
 Any entry of the config's ``priors`` section replaces its default, in the data's units.
 
+The zero-inflation and hurdle probabilities ``zi`` and ``hu`` get Beta priors with alpha + beta
+= 4 (the spread of Bambi's Beta(2, 2)) centred on the share of zeros (``hu``) or on a
+zero-inflated Poisson's moments (``zi``: :func:`zero_inflation_moments`).
+
 A distributional formula (``sigma ~ x + (1 | school)``) models its parameter on the log scale:
 its intercept gets Normal(log(s), 1.5) for ``sigma`` (``s`` as above), Normal(log of the
 parameter's default prior mean, 2.5) for ``phi``, ``shape`` and ``nu``; the slope of ``x``
@@ -41,6 +45,9 @@ from {{ cookiecutter.module_name }}.families import family_record
 
 # Bambi's (and rstanarm's) multiplier of the outcome's scale.
 SCALE = 2.5
+# alpha + beta of the zero-inflation and hurdle probabilities' Beta priors: Bambi's Beta(2, 2)'s
+# spread, centred on the data's estimate instead of 0.5 (:func:`zero_probability_prior`).
+ZERO_PRIOR_CONCENTRATION = 4.0
 
 
 def outcome_scale(outcome: np.ndarray, family: str) -> float:
@@ -80,6 +87,42 @@ def ordinal_thresholds(outcome: np.ndarray, family: str) -> np.ndarray:
     shares = np.clip(at_or_below, 0.5, n - 0.5) / n
     # Strictly increasing, even where a category is empty
     return np.maximum.accumulate(family_record(family).link_function(shares)) + 1e-3 * np.arange(categories - 1)
+
+
+def zero_inflation_moments(outcome: np.ndarray) -> float:
+    """The share of extra zeros of a zero-inflated Poisson with the outcome's mean and share of
+    zeros (method of moments, no predictors): the rate ``lam`` with the zero-truncated mean
+    ``lam / (1 - exp(-lam))`` of the counts above 0, then ``zi = 1 - mean / lam``. Groups and
+    predictors add zeros of their own, so this errs high: a prior's centre, not an estimate."""
+    from scipy.optimize import brentq
+
+    y = np.asarray(outcome, dtype=float)
+    zeros = float(np.mean(y == 0))
+    if zeros == 0 or zeros == 1:
+        return zeros
+    above = y.mean() / (1 - zeros)  # the mean count of the rows above 0
+    if above <= 1 + 1e-9:  # every count above 0 is 1: a rate near 0, no excess to tell
+        return 0.0
+    rate = brentq(lambda lam: lam / -np.expm1(-lam) - above, 1e-9, above)
+    return max(0.0, 1 - y.mean() / rate)
+
+
+def zero_probability_prior(outcome: np.ndarray, name: str) -> tuple[str, float, float]:
+    """The default Beta prior of a hurdle's ``hu`` (centred on the share of zeros, its estimate
+    without predictors) or of the zero-inflation ``zi`` (on :func:`zero_inflation_moments`),
+    with :data:`ZERO_PRIOR_CONCENTRATION`; centres kept within 0.01 and 0.99."""
+    y = np.asarray(outcome, dtype=float)
+    centre = float(np.mean(y == 0)) if name == "hu" else zero_inflation_moments(y)
+    centre = float(np.clip(centre, 0.01, 0.99))
+    return "Beta", ZERO_PRIOR_CONCENTRATION * centre, ZERO_PRIOR_CONCENTRATION * (1 - centre)
+
+
+def family_parameter_default(data, family: str, name: str) -> tuple[str, float, float]:
+    """The default prior of the family's own parameter ``name``: the record's, or for the
+    probabilities of extra zeros (the record's complements of Bambi's ``psi``) centred on the data."""
+    if name in family_record(family).complements:
+        return zero_probability_prior(data.outcome, name)
+    return family_record(family).parameter_priors[name]
 
 
 def slope_sigma(x: np.ndarray, family: str, s: float) -> float:
@@ -179,8 +222,8 @@ def model_priors(data, family: str, overrides=None) -> ModelPriors:
     residual = overrides.residual_sd
     sources["residual_sd"] = "config" if residual else "default"
     family_parameters = {}
-    for name, default in family_record(family).parameter_priors.items():
-        given = getattr(overrides, name)
+    for name in family_record(family).parameter_priors:
+        given, default = getattr(overrides, name), family_parameter_default(data, family, name)
         family_parameters[name] = (default[0], given.alpha, given.beta) if given else default
         sources[name] = "config" if given else "default"
 
