@@ -295,13 +295,17 @@ def _hurdle(name, hu, log_mu, phi=None, **kwargs):
     def random(hu, log_mu, *phi, rng=None, size=None):
         mu = np.exp(np.minimum(log_mu, 40.0)) * np.ones(size or np.shape(log_mu))
         counts = stats.poisson(mu) if not phi else stats.nbinom(phi[0], phi[0] / (phi[0] + mu))
-        # Above zero by the inverse survival function: exact for means near 0, where P(count > 0) ~ mean
-        draws = counts.isf(rng.uniform(size=mu.shape) * counts.sf(0))
-        draws = np.where(np.isfinite(draws), np.maximum(draws, 1), 1)
-        return np.where(rng.uniform(size=mu.shape) < hu, 0, draws).astype(np.int64)
+        return np.where(rng.uniform(size=mu.shape) < hu, 0, _above_zero(counts, rng, mu.shape)).astype(np.int64)
 
     parameters = (hu, log_mu) if phi is None else (hu, log_mu, phi)
     return pm.CustomDist(name, *parameters, logp=logp, random=random, dtype="int64", **kwargs)
+
+
+def _above_zero(counts, rng, shape) -> np.ndarray:
+    """Draws of the frozen scipy count distribution ``counts`` truncated at zero, by its inverse
+    survival function: exact for means near 0, where P(count > 0) is about the mean."""
+    draws = counts.isf(rng.uniform(size=shape) * counts.sf(0))
+    return np.where(np.isfinite(draws), np.maximum(draws, 1), 1)
 
 
 def _gamma(data, eta, priors):
@@ -364,11 +368,11 @@ def _simulate_counts(rng, eta, h, trials, exposure, zero=None, hurdle=False):
     ``h[zero]``: added to the counts' own zeros, or (``hurdle``) the only zeros there are."""
     mu = _exposed(eta, exposure) * np.ones(np.shape(eta))
     counts = (stats.nbinom(h["phi"], h["phi"] / (h["phi"] + mu)) if "phi" in h else stats.poisson(mu))
-    if hurdle:  # the count distribution truncated at zero, by its inverse CDF above P(0)
-        draws = counts.ppf(rng.uniform(counts.cdf(0), 1.0))
+    if hurdle:  # the count distribution truncated at zero
+        draws = _above_zero(counts, rng, mu.shape).astype(int)
     else:
         draws = counts.ppf(rng.uniform(size=mu.shape))
-    draws = np.where(np.isfinite(draws), draws, 0).astype(int)
+        draws = np.where(np.isfinite(draws), draws, 0).astype(int)
     return draws if zero is None else np.where(rng.uniform(size=mu.shape) < h[zero], 0, draws)
 
 

@@ -60,8 +60,6 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
     value = next(iter(coords.values()), None)
     if family_record(family).ordinal and name in ("mu_alpha", "cutpoint_gaps"):
         return None  # the cut-points less the intercept are the thresholds, brms's Intercept[k]
-    if name == "threshold":
-        return "fixed", "", f"Intercept[{int(value) + 1}]"
     if name == "mu_alpha":
         return "fixed", "", INTERCEPT
     if name in ("mu_beta", "gamma"):
@@ -99,8 +97,6 @@ def formula_names(name: str, coords: dict, dims, family: str = "normal",
             if "|" in term or term.endswith("_offset"):
                 return None
             return "dist_pars", "", f"{own}_{INTERCEPT if term == 'Intercept' else term}{level}"
-    if name == "threshold":  # an ordinal family's cut-points, numbered from 1 as brms's Intercept[k]
-        return "fixed", "", f"Intercept[{int(next(iter(coords.values()))) + 1}]"
     if name == "Intercept":
         return "fixed", "", INTERCEPT
     if name == "sigma":
@@ -138,7 +134,9 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
         if is_group_level(str(name), variable.dims, group_dim):
             continue  # one value per group (or a raw offset): not a population-level parameter
         for coords, draws in _elements(variable):
-            if kind == "custom":
+            if name == "threshold":  # an ordinal model's thresholds (both kinds), numbered from 1 as brms's Intercept[k]
+                names = "fixed", "", f"Intercept[{int(next(iter(coords.values()))) + 1}]"
+            elif kind == "custom":
                 names = custom_names(str(name), coords, group_dim, family)
             else:
                 names = formula_names(str(name), coords, variable.dims, family, record.get("distributional", []))
