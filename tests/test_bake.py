@@ -92,7 +92,7 @@ EXPECTED_FILES = sorted(
                 "evaluate/test_sbc",
                 "report/test_browser", "report/test_estimates", "report/test_figures", "report/test_summary",
                 "report/test_words",
-                "run/test_analysis", "run/test_kernels", "run/test_pipeline", "run/test_sweep",
+                "run/test_analysis", "run/test_families_pipeline", "run/test_kernels", "run/test_pipeline", "run/test_sweep",
             )
         ),
     ]

@@ -164,7 +164,8 @@ def test_ratios_are_said_in_the_outcome_s_terms():
     ratios = pd.DataFrame({"odds ratio": [1.4567], "conf.low": [1.2], "conf.high": [1.75]},
                           index=pd.Index(["ses"], name="term"))
     text = words.effect_ratios_words(ratios, "bernoulli", "passed", 0.94)
-    assert text.startswith("As odds ratios (the exponential of each slope: the factor by which the odds of passed = 1")
+    assert text.startswith("As odds ratios (the exponential of each slope: the factor that multiplies the odds of passed = 1 "
+                           "per unit of the predictor")
     assert "94% intervals: ses 1.46 (1.2 to 1.75)." in text
     count = words.effect_ratios_words(ratios.rename(columns={"odds ratio": "time ratio"}), "weibull", "months", 0.9)
-    assert "the mean months (and every quantile of it) is multiplied" in count and "90% intervals" in count
+    assert "multiplies the mean months (and every quantile of it) per unit" in count and "90% intervals" in count

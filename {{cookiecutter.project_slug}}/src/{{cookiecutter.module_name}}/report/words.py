@@ -90,9 +90,9 @@ def effect_ratios_words(ratios: pd.DataFrame, family: str, outcome: str, ci_prob
     record = family_record(family)
     listed = "; ".join(f"{term} {readable(row.iloc[0])} ({readable(row['conf.low'])} to {readable(row['conf.high'])})"
                        for term, row in ratios.iterrows())
-    return (f"As {record.ratio}s (the exponential of each slope: the factor by which "
-            f"{record.ratio_of.format(outcome=outcome)} is multiplied per unit of the predictor, or for a level "
-            f"against the reference level; 1 is no effect), with {ci_prob * 100:.0f}% intervals: {listed}.")
+    return (f"As {record.ratio}s (the exponential of each slope: the factor that multiplies "
+            f"{record.ratio_of.format(outcome=outcome)} per unit of the predictor, or for a level against the "
+            f"reference level; 1 is no effect), with {ci_prob * 100:.0f}% intervals: {listed}.")
 
 
 def group_effects_intro(group_dim: str, family: str, ci_prob: float) -> str:
