@@ -345,9 +345,10 @@ def test_a_distributional_formula_must_model_a_parameter_of_the_family(config):
                           "models": [{**formula, "distributional": ["zi ~ (1 | school)"]}]})
     with pytest.raises(ValueError, match="distributional formulas are for formula models"):
         AnalysisConfig(**{**raw, "models": [{"name": "c", "custom": "varying_slopes", "distributional": ["sigma ~ 1"]}]})
+    both = {**formula, "distributional": ["sigma ~ (1 | school)"]}
+    both["priors"] = {"sigma": dict(dist="HalfNormal", sigma=1)}
     with pytest.raises(ValueError, match=r"priors.sigma: sigma is modelled by 'sigma ~ \(1 \| school\)'"):
-        AnalysisConfig(**{**raw, "models": [{**formula, "distributional": ["sigma ~ (1 | school)"],
-                                             "priors": {"sigma": {"dist": "HalfNormal", "sigma": 1}}}]})
+        AnalysisConfig(**{**raw, "models": [both]})
     with pytest.raises(ValueError, match="must read 'parameter ~ terms'"):
         AnalysisConfig(**{**raw, "models": [{**formula, "distributional": ["(1 | school)"]}]})
     with pytest.raises(ValueError, match="more than one formula of"):
