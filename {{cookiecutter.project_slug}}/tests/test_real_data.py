@@ -100,6 +100,12 @@ CASES = {
                                      "Reaction ~ Days + (Days | Subject)", {
         ("(Intercept)", ""): 5.530065, ("Days", ""): 0.03366804, ("sd__(Intercept)", "Subject"): 0.1034500,
         ("sd__Days", "Subject"): 0.01794958, ("sd__Observation", "Residual"): 0.08121754}),
+    # glmmTMB(Reaction ~ Days + (1 | Subject) + (0 + Days | Subject), sleepstudy, family = t_family): scale
+    # sigma(fit) = 14.49 and family_params(fit) df = 2.889 (maximum likelihood, glmmTMB 1.1.5)
+    "sleepstudy student_t": ("lme4", "sleepstudy", {"outcome": "Reaction", "group": "Subject", "predictors": ["Days"],
+                                                    "family": "student_t"}, "varying_slopes", {
+        ("(Intercept)", ""): 251.072, ("Days", ""): 10.745, ("sd__(Intercept)", "Subject"): 28.228,
+        ("sd__Days", "Subject"): 6.282, ("sd__Observation", "Residual"): 14.49197, ("nu", ""): 2.889298}),
     # glmmTMB(Reaction ~ Days + (Days || Subject), sleepstudy, family = Gamma(link = "log")): shape = 1 / sigma^2
     "sleepstudy gamma": ("lme4", "sleepstudy", {"outcome": "Reaction", "group": "Subject", "predictors": ["Days"],
                                                 "family": "gamma"}, "varying_slopes", {
@@ -117,6 +123,12 @@ CASES = {
                                   "TICKS ~ C(YEAR) + cHEIGHT + (1 | LOCATION)", {
         ("(Intercept)", ""): 0.8359635, ("C(YEAR)[96]", ""): 0.8166476, ("C(YEAR)[97]", ""): -1.508291,
         ("cHEIGHT", ""): -0.0240018, ("sd__(Intercept)", "LOCATION"): 0.9591786, ("zi", ""): 0.06111125}),
+    # family = nbinom2: phi = sigma(fit), var = mu + mu^2 / phi
+    "grouseticks negative binomial": ("lme4", "grouseticks", {"outcome": "TICKS", "group": "LOCATION",
+                                                              "family": "negative_binomial"},
+                                      "TICKS ~ C(YEAR) + cHEIGHT + (1 | LOCATION)", {
+        ("(Intercept)", ""): 0.6284808, ("C(YEAR)[96]", ""): 1.1299476, ("C(YEAR)[97]", ""): -1.1256560,
+        ("cHEIGHT", ""): -0.0238424, ("sd__(Intercept)", "LOCATION"): 0.8920601, ("phi", ""): 2.044812}),
     # The same with family = truncated_poisson: a hurdle, hu = plogis(-0.7877366) = 126 / 403
     "grouseticks hurdle": ("lme4", "grouseticks", {"outcome": "TICKS", "group": "LOCATION", "family": "hurdle_poisson"},
                            "TICKS ~ C(YEAR) + cHEIGHT + (1 | LOCATION)", {
