@@ -88,27 +88,26 @@ def formula_names(name: str, coords: dict, dims, family: str = "normal",
         return None
     level = f"[{', '.join(str(value) for value in coords.values())}]" if coords else ""
     for own in distributional:
-        prefix = family_record(family).distributional[own] + "_"
+        prefix = family_record(family).distributional[own] + "_"  # Bambi's name: alpha_x for phi's x
         if name.startswith(prefix):
-            term = name[len(prefix):]
-            if "|" in term and term.endswith("_sigma"):
-                expression, group = term[: -len("_sigma")].split("|", 1)
-                return "ran_pars", group, f"sd__{own}_{INTERCEPT if expression == '1' else expression}{level}"
-            if "|" in term or term.endswith("_offset"):
-                return None
-            return "dist_pars", "", f"{own}_{INTERCEPT if term == 'Intercept' else term}{level}"
-    if name == "Intercept":
-        return "fixed", "", INTERCEPT
+            return _formula_term(name[len(prefix):], level, own)
     if name == "sigma":
         return "ran_pars", "Residual", "sd__Observation"
     if name in distribution_parameters(family):
         return "dist_pars", "", distribution_parameters(family)[name]
-    if "|" in name and name.endswith("_sigma"):
-        expression, group = name[: -len("_sigma")].split("|", 1)
-        return "ran_pars", group, f"sd__{INTERCEPT if expression == '1' else expression}{level}"
-    if "|" in name or name.endswith("_offset"):
+    return _formula_term(name, level)
+
+
+def _formula_term(term: str, level: str, own: str = "") -> tuple[str, str, str] | None:
+    """``(effect, group, term)`` of a term of a Bambi formula: of the mean's, or with ``own`` of
+    the distributional formula of that parameter (named ``own_<term>``, ``dist_pars``)."""
+    prefix = f"{own}_" if own else ""
+    if "|" in term and term.endswith("_sigma"):
+        expression, group = term[: -len("_sigma")].split("|", 1)
+        return "ran_pars", group, f"sd__{prefix}{INTERCEPT if expression == '1' else expression}{level}"
+    if "|" in term or term.endswith("_offset"):
         return None
-    return "fixed", "", f"{name}{level}"
+    return "dist_pars" if own else "fixed", "", f"{prefix}{INTERCEPT if term == 'Intercept' else term}{level}"
 
 
 def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: float = 0.94) -> pd.DataFrame:
