@@ -115,3 +115,17 @@ def test_truth_model_is_the_reported_model_if_it_names_the_truth_else_the_first_
     assert truth_model(truth, "intercepts", fits) == "intercepts"
     assert truth_model(truth, "pooled", fits) == "slopes"
     assert truth_model({"hyperparameters": {"sigma": 1.0} }, "pooled", fits) is None
+
+
+def test_the_share_between_groups_of_a_binary_outcome_uses_its_link_s_latent_variance():
+    """pi^2/3 on the logit scale, 1 on the probit scale (no residual sd to compare with)."""
+    import pandas as pd
+
+    from {{ cookiecutter.module_name }}.report.summary import summary_in_words
+
+    table = pd.DataFrame({"model": ["m"], "effect": ["ran_pars"], "group": ["school"], "term": ["sd__(Intercept)"],
+                          "estimate": [1.0], "std.error": [0.1], "conf.low": [0.8], "conf.high": [1.2]})
+    logit = summary_in_words(table, None, "bernoulli", "passed", "school", 0.94)
+    probit = summary_in_words(table, None, "bernoulli_probit", "passed", "school", 0.94)
+    assert f"About {100 / (1 + np.pi**2 / 3):.0f}% of the variance" in logit and "logistic latent variance, pi^2/3" in logit
+    assert "About 50% of the variance" in probit and "the probit's latent variance, 1)" in probit

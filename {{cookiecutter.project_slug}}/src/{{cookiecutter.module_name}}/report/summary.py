@@ -194,7 +194,8 @@ def summary_in_words(estimates: pd.DataFrame, effects: pd.DataFrame | None, fami
         within = float(residual["estimate"].iloc[0]) ** 2 if len(residual) else family_record(family).latent_variance
         if within is not None:
             share = row["estimate"] ** 2 / (row["estimate"] ** 2 + within)
-            basis = "" if len(residual) else " (against the logistic latent variance, pi^2/3)"
+            latent = {"logit": "the logistic latent variance, pi^2/3", "probit": "the probit's latent variance, 1"}
+            basis = "" if len(residual) else f" (against {latent.get(family_record(family).link, f'{within:.3g}')})"
             sentences.append(f"About {share * 100:.0f}% of the variance of {outcome} lies between groups{basis}.")
     if effects is not None:
         sentences.append(
