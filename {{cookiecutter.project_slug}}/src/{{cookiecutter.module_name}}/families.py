@@ -446,8 +446,8 @@ FAMILIES: dict[str, Family] = {
                     " (before the hurdle)" if hurdle else " (without the extra zeros)"),
                 check="counts", information="log_rate", exposure=True,
                 parameters={zero: "psi", **({"phi": "alpha"} if negative_binomial else {})}, complements=(zero,),
-                # Beta: its default is centred on the data (priors.zero_probability_prior) with the
-                # spread of Bambi's Beta(2, 2) for psi; these numbers are the fallback of its type.
+                # Beta: its default is centred on the data (priors.zero_probability_prior), as wide
+                # as the uniform; these numbers (Bambi's default for psi) only give its type.
                 parameter_priors={zero: ("Beta", 2.0, 2.0), **({"phi": ("Gamma", 2.0, 0.1)} if negative_binomial else {})},
                 example_parameters={zero: 0.3, **({"phi": 5.0} if negative_binomial else {})},
                 ratio="rate ratio", ratio_of="the expected {outcome} of the count process" + (

@@ -90,6 +90,9 @@ def test_the_reported_model_is_the_parameters_one_or_the_configs_primary(config_
     assert analysis.reported_model("complete_pooling") == ("complete_pooling", "chosen in the notebook's parameters")
     config_copy.write_text(config_copy.read_text().replace("# primary: varying_slopes", "primary: varying_intercepts"))
     assert open_analysis(config_copy).reported_model() == ("varying_intercepts", "named as `primary` in the config")
+    # As the pipeline runs the report: primary passed as the notebook's parameter
+    assert open_analysis(config_copy).reported_model("varying_intercepts") == (
+        "varying_intercepts", "named as `primary` in the config")
 
 
 def test_origins_and_the_calibration_are_read_from_their_files(config_copy):

@@ -26,7 +26,7 @@ large counts covers). Custom models get the same numbers from :func:`model_prior
 Any entry of the config's ``priors`` section replaces its default, in the data's units.
 
 The zero-inflation and hurdle probabilities ``zi`` and ``hu`` get Beta priors with alpha + beta
-= 4 (the spread of Bambi's Beta(2, 2)) centred on the share of zeros (``hu``) or on a
+= 2 (as wide as the uniform) centred on the share of zeros (``hu``) or on a
 zero-inflated Poisson's moments (``zi``: :func:`zero_inflation_moments`).
 
 A distributional formula (``sigma ~ x + (1 | school)``) models its parameter on the log scale:
@@ -45,9 +45,10 @@ from {{ cookiecutter.module_name }}.families import family_record
 
 # Bambi's (and rstanarm's) multiplier of the outcome's scale.
 SCALE = 2.5
-# alpha + beta of the zero-inflation and hurdle probabilities' Beta priors: Bambi's Beta(2, 2)'s
-# spread, centred on the data's estimate instead of 0.5 (:func:`zero_probability_prior`).
-ZERO_PRIOR_CONCENTRATION = 4.0
+# alpha + beta of the zero-inflation and hurdle probabilities' Beta priors: as wide as the uniform
+# Beta(1, 1), centred on the data's estimate (:func:`zero_probability_prior`). With Bambi's Beta(2, 2)
+# spread (4) the hurdle's prior predictive mean missed Poisson(1) data (p = 0.998).
+ZERO_PRIOR_CONCENTRATION = 2.0
 
 
 def outcome_scale(outcome: np.ndarray, family: str) -> float:

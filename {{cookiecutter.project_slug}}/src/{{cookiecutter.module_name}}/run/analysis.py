@@ -66,8 +66,9 @@ class Analysis:
 
     def reported_model(self, model_name: str = "") -> tuple[str, str]:
         """The model a notebook reports, and why: ``model_name`` if the notebook's parameters
-        name one, otherwise the config's ``primary`` or the model PSIS-LOO prefers (``reported_model``)."""
-        if model_name:
+        name one, otherwise the config's ``primary`` or the model PSIS-LOO prefers (``reported_model``).
+        The pipeline passes ``primary`` as the parameter: said as the config's choice it is."""
+        if model_name and model_name != self.config.primary:
             return model_name, "chosen in the notebook's parameters"
         return reported_model(self.fits(), self.config.primary)
 
