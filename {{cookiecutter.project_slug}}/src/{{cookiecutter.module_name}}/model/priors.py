@@ -267,11 +267,12 @@ def distributional_priors(data, family: str, parameter: str, right: str) -> dict
         _, alpha, beta = record.parameter_priors[parameter]
         centre, sd = alpha / beta, SCALE  # the Gamma default's mean
     priors = {}
-    for term in formulae.model_description(f"y ~ {right}").common_terms:
+    description = formulae.model_description(f"y ~ {right}")
+    for term in description.common_terms:
         if term.name in data.frame and pd.api.types.is_numeric_dtype(data.frame[term.name]):
             spread = float(np.std(data.frame[term.name]))
             if spread > 0:
                 priors[term.name] = {"dist": "Normal", "mu": 0.0, "sigma": 1 / spread}
-    if "Intercept" in {type(term).__name__ for term in formulae.model_description(f"y ~ {right}").terms}:
+    if "Intercept" in {type(term).__name__ for term in description.terms}:
         priors["Intercept"] = {"dist": "Normal", "mu": float(np.log(centre)), "sigma": sd}
     return priors
