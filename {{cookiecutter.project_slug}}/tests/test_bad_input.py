@@ -6,6 +6,8 @@ file, the column or key, and the fix; that no notebook started; and that the fit
 reports of an earlier run are byte-for-byte unchanged.
 """
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -515,6 +517,32 @@ def test_a_killed_runs_lock_is_taken_over_and_a_waiting_run_starts_when_the_othe
     assert said and said[0].startswith(f"waiting for the run with pid {running.pid}")
 
 
+def stuck_run(run, project) -> str:
+    """What a run that did not end when stopped was doing: its threads' stacks (PYTHONFAULTHANDLER
+    prints them on SIGABRT), or, where it has ended, the processes left in its project that hold
+    its output open."""
+    import signal
+
+    import psutil
+
+    def described(processes) -> list[str]:
+        return [f"{process.pid} {process.status()} {' '.join(process.cmdline())[:160]}" for process in processes]
+
+    if run.poll() is None:
+        children = described(psutil.Process(run.pid).children(recursive=True))
+        run.send_signal(signal.SIGABRT)
+        _, stderr = run.communicate(timeout=30)
+        return f"the run did not end within 60 s of SIGTERM; its children: {children}; its threads:\n{stderr[-8000:]}"
+    left = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid != os.getpid() and str(project) in process.cwd():
+                left.append(process)
+        except psutil.Error:
+            continue
+    return f"the run ended ({run.returncode}) but these processes hold its output open: {described(left)}"
+
+
 @pytest.mark.slow
 def test_two_runs_started_together_one_runs_the_other_is_refused(project):
     """Two `run` commands at once on one project (as from two terminals): one takes the
@@ -531,7 +559,8 @@ def test_two_runs_started_together_one_runs_the_other_is_refused(project):
     shutil.copytree(PROJECT_ROOT / "notebooks", project / "notebooks")
     command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--fast", "--config",
                str(project / "config" / "analysis.yaml")]
-    runs = [subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = [subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # see stuck_run
             for _ in range(2)]
     try:
         deadline = time.monotonic() + 120
@@ -543,7 +572,10 @@ def test_two_runs_started_together_one_runs_the_other_is_refused(project):
         assert refused.returncode == 1 and f"the run with pid {other.pid}" in stderr, stderr
         assert other.poll() is None, "the first run should still be running"
         other.send_signal(signal.SIGTERM)
-        _, other_stderr = other.communicate(timeout=60)
+        try:
+            _, other_stderr = other.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(stuck_run(other, project))
         assert other.returncode == 130, other_stderr
     finally:
         for run in runs:

@@ -93,14 +93,14 @@ def test_custom_priors_are_bambis_scaling(example_data, family):
     ours = model_priors(data, family)
 
     def bambi_sigma(term, hyper=False):
-        prior = built.components[built.family.likelihood.parent].terms[term].prior
+        prior = built.parameters[built.family.likelihood.parent].terms[term].prior
         return float(np.squeeze(prior.args["sigma"].args["sigma"] if hyper else prior.args["sigma"]))
 
     assert ours.slope_sigma[0] == pytest.approx(bambi_sigma("x"))
     assert ours.group_sd_slopes[0] == pytest.approx(bambi_sigma("x|g", hyper=True))
     assert ours.group_sd_intercept == pytest.approx(bambi_sigma("1|g", hyper=True))
     # The intercept: centred on the mean outcome on the link scale, 2.5 s wide, for both kinds.
-    intercept = built.components[built.family.likelihood.parent].intercept_term.prior.args
+    intercept = built.parameters[built.family.likelihood.parent].intercept_term.prior.args
     assert (float(intercept["mu"]), float(intercept["sigma"])) == pytest.approx((ours.intercept_mu, ours.intercept_sigma))
 
 

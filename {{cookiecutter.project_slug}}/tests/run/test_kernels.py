@@ -10,8 +10,8 @@ import psutil
 import pytest
 from jupyter_core.utils import run_sync
 
-from {{ cookiecutter.module_name }}.run.kernels import WARM_MODULES, KernelPool
-from {{ cookiecutter.module_name }}.run.pipeline import KERNEL_ARGUMENTS, KERNEL_NAME
+from {{ cookiecutter.module_name }}.run.kernels import WARM_MODULES, ForkedKernelProcess, KernelPool, PoolStopped
+from {{ cookiecutter.module_name }}.run.pipeline import KERNEL_ARGUMENTS, KERNEL_NAME, stop_kernels
 
 pytestmark = pytest.mark.slow  # starts kernels and runs notebooks: make test-fast leaves it out
 
@@ -132,6 +132,36 @@ def test_a_kernel_that_died_while_it_waited_is_not_handed_out(tmp_path):
     kernels.release(first)
     kernels.close()
     assert not kernel_processes()
+
+
+def test_an_interrupted_run_s_pool_starts_no_notebook_and_closes_at_once(tmp_path):
+    """Ctrl-C as kernels start: a notebook that asks for a kernel then is refused, rather than
+    given none (Papermill would start its own and run the whole notebook before the run exits)."""
+    kernels = pool(tmp_path, needed=3, size=2)
+    first = kernels.take()
+    kernels.stop()
+    stop_kernels()  # the run kills its kernels, the one starting among them
+    started = time.monotonic()
+    with pytest.raises(PoolStopped):
+        kernels.take()
+    kernels.release(first)
+    kernels.close()
+    assert time.monotonic() - started < 30, "waited for a killed kernel as for one starting"
+    assert not kernel_processes()
+
+
+def test_a_killed_kernel_not_yet_reaped_has_ended():
+    """A forked kernel whose factory was killed is reaped by init, or, where init does not reap
+    (some containers), stays a zombie: waiting for it to answer would wait for the timeout."""
+    import subprocess
+
+    child = subprocess.Popen(["true"])  # not waited for: a zombie once it exits
+    deadline = time.monotonic() + 10
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE
+    assert ForkedKernelProcess(child.pid).poll() == 0
+    child.wait()
 
 
 def test_warm_modules_exist():

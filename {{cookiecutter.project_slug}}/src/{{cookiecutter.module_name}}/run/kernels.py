@@ -27,6 +27,7 @@ import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
@@ -63,8 +64,12 @@ class ForkedKernelProcess:
     def poll(self) -> int | None:
         if self.returncode is None:
             try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:  # ended, and reaped by the factory
+                # A zombie has ended too: a kernel whose factory was killed (an interrupted run) is
+                # reaped by init, or never where init does not reap (some containers).
+                ended = psutil.Process(self.pid).status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:  # ended, and reaped by the factory
+                ended = True
+            if ended:
                 self.returncode = 0
         return self.returncode
 
@@ -258,6 +263,10 @@ class PrestartedKernel(AsyncKernelManager):
         return opened
 
 
+class PoolStopped(Exception):
+    """A notebook asked :class:`KernelPool` for a kernel after the run was interrupted."""
+
+
 class KernelPool:
     """Kernels started ahead of the notebooks: at most ``size`` alive at once (running a
     notebook, ready or starting), ``needed`` in all.
@@ -296,16 +305,19 @@ class KernelPool:
         self._waiting: list[Future] = []
         self._in_use = 0
         self._lock = threading.Lock()
-        self._closed = False
+        self._closed = self._stopped = False
         self._starter = ThreadPoolExecutor(max_workers=max(1, starting), thread_name_prefix="kernel-start")
         self._top_up()
 
     def take(self) -> PrestartedKernel | None:
         """The next kernel once it is ready; None (Papermill starts its own) if none is left or it failed to start.
 
-        Give it back with :meth:`release`, also when it is None.
+        Give it back with :meth:`release`, also when it is None. Raises :class:`PoolStopped` after
+        :meth:`stop`: a notebook that has not started does not start a kernel of its own then.
         """
         with self._lock:
+            if self._stopped:
+                raise PoolStopped("the run was interrupted: no notebook starts")
             future = self._waiting.pop(0) if self._waiting else None
             self._in_use += 1
         if future is None:
@@ -313,11 +325,21 @@ class KernelPool:
         try:
             kernel = future.result()
         except Exception:  # a kernel that cannot start fails the notebook in Papermill, with its own error
+            if self._stopped:  # killed while starting because the run was interrupted
+                raise PoolStopped("the run was interrupted: no notebook starts") from None
             return None
         if not run_sync(kernel.is_alive)():  # died while it waited (out of memory, killed): Papermill starts one
             shut_down(kernel)
+            if self._stopped:  # killed because the run was interrupted
+                raise PoolStopped("the run was interrupted: no notebook starts")
             return None
         return kernel
+
+    def stop(self) -> None:
+        """An interrupted run: start no more kernels, and no notebook (:meth:`take` raises). Returns
+        at once; the kernels alive are the caller's to kill, then :meth:`close`'s to shut down."""
+        with self._lock:
+            self._stopped = self._closed = True
 
     def release(self, kernel: PrestartedKernel | None) -> None:
         """Shut down a kernel that :meth:`take` gave (and close its clients), and start the next one."""

@@ -15,6 +15,7 @@ notebooks at once and changes nothing published; the fits finished so far stay s
 the next run reuses them.
 """
 
+import concurrent.futures
 import contextlib
 import importlib
 import json
@@ -295,10 +296,11 @@ def waves(steps: list[Step]) -> list[list[Step]]:
     return [first, [step for step in rest if step not in report], report]
 
 
-def run_concurrently(function, steps: list[Step], jobs: int, on_done) -> None:
+def run_concurrently(function, steps: list[Step], jobs: int, on_done, on_interrupt=lambda: None) -> None:
     """``function(step)`` for every step, ``jobs`` at a time; the first failure in plan order is raised
-    after the running ones finish. On Ctrl-C or SIGTERM the queued steps are dropped and the
-    running kernels stopped at once, then the interruption is raised."""
+    after the running ones finish. On Ctrl-C or SIGTERM the queued steps are dropped,
+    ``on_interrupt()`` is called (no kernel may start after it) and the running kernels are
+    stopped until every step has ended, at once; then the interruption is raised."""
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     futures = [pool.submit(function, step) for step in steps]
     try:
@@ -307,8 +309,14 @@ def run_concurrently(function, steps: list[Step], jobs: int, on_done) -> None:
                 on_done()
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
-        stop_kernels()
-        pool.shutdown(wait=True)  # the threads end as their kernels die
+        on_interrupt()
+        # A kernel that started as the others were stopped is stopped in the next round. (Not
+        # ``wait``'s pending set: a future cancelled by ``shutdown`` never counts there as done.)
+        running = [future for future in futures if not future.done()]
+        while running:
+            stop_kernels()
+            concurrent.futures.wait(running, timeout=1)
+            running = [future for future in running if not future.done()]
         raise
     pool.shutdown(wait=True)
     for future in futures:
@@ -535,7 +543,8 @@ def run_locked(config: AnalysisConfig, config_path: Path, fast: bool, show_progr
                 progress.update(task, advance=len(wave) - len(running))
                 if running:
                     progress.update(task, detail="running " + ", ".join(step.name for step in running))
-                    run_concurrently(run_step, running, jobs, on_done=lambda: progress.advance(task))
+                    run_concurrently(run_step, running, jobs, on_done=lambda: progress.advance(task),
+                                     on_interrupt=kernels.stop)
             progress.update(task, detail="")
             for render in renders:
                 render.result()  # raises a failed render's error
@@ -546,6 +555,11 @@ def run_locked(config: AnalysisConfig, config_path: Path, fast: bool, show_progr
         publish(staging, config.reports_dir)
     except NotebookFailed as failure:
         write_failure_index(config, config_path, steps, failure, fast)
+        raise
+    except KeyboardInterrupt:  # between notebooks, or while kernels start: none may outlive the run
+        if kernels is not None:
+            kernels.stop()
+        stop_kernels()
         raise
     finally:
         renderer.shutdown(cancel_futures=True)  # before the staging folder it writes to is removed
