@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from {{ cookiecutter.module_name }}.families import FAMILIES, LINKS, family_key
-from {{ cookiecutter.module_name }}.formula_syntax import FUNCTIONS, unknown_functions
+from {{ cookiecutter.module_name }}.formula_syntax import CAR_TYPES, FUNCTIONS, spatial_term, unknown_functions
 from {{ cookiecutter.module_name }}.names import RESERVED_NAMES
 
 Family = Literal[tuple(FAMILIES)]
@@ -72,6 +72,9 @@ class DataConfig(_Strict):
     event: str | None = None             # times to an event: 1 if it was observed, 0 if the time is right-censored
     # Ordinal outcomes: the categories in order, lowest first ([poor, fair, good]); null: whole numbers in numeric order.
     categories: list[str | int] | None = None
+    # Areal data: the graph of neighbouring regions (CSV) of a formula's car(region) term or of a
+    # custom model's spatial effects (data/graph.py)
+    adjacency: Path | None = None
     drop_missing: bool = False           # drop rows with a missing value in a used column (else an error)
     true_parameters: Path | None = None
     prepare: PrepareConfig | None = None  # made from raw files by prepare.py; null: path is read as it is
@@ -207,6 +210,14 @@ class BambiPrior(_Strict):
         return self
 
 
+class SpatialTerm(_Strict):
+    """A formula's ``car(group, type = ...)`` term (set from the formula: see :func:`spatial_term`)."""
+
+    group: str
+    type: Literal[CAR_TYPES] = "bym2"
+    written: str  # the formula as the config gives it, car() and all
+
+
 class ModelSpec(_Strict):
     """One candidate model: a formula (built by Bambi) or a custom PyMC function."""
 
@@ -220,12 +231,27 @@ class ModelSpec(_Strict):
     # Formula models: formulas of the family's own parameters, e.g. ["sigma ~ (1 | school)"]
     # (Bambi's bmb.Formula("y ~ ...", "sigma ~ ..."), brms's bf(y ~ ..., sigma ~ ...)), on the log scale.
     distributional: list[str] = []
+    # Its car() term; ``formula`` is then Bambi's, with the group term (1 | region) that carries it.
+    spatial: SpatialTerm | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value):
         # `- varying_slopes` is short for a custom model of that name.
-        return {"name": value, "custom": value} if isinstance(value, str) else value
+        value = {"name": value, "custom": value} if isinstance(value, str) else value
+        if isinstance(value, dict) and isinstance(value.get("formula"), str) and "spatial" not in value:
+            try:
+                formula, term = spatial_term(value["formula"])
+            except ValueError as error:
+                raise ValueError(f"model {value.get('name')!r}: {error}") from None
+            if term is not None:
+                value = {**value, "formula": formula, "spatial": {**term, "written": value["formula"]}}
+        return value
+
+    @property
+    def written_formula(self) -> str | None:
+        """The formula as the config gives it (with its car() term)."""
+        return self.spatial.written if self.spatial is not None else self.formula
 
     @field_validator("name")
     @classmethod
@@ -464,6 +490,11 @@ class AnalysisConfig(_Strict):
                     raise ValueError(f"models[{spec.name}].priors.{FAMILIES[family].distributional[parameter]}: "
                                      f"{parameter} is modelled by {formula!r}, so it has no prior of its own. Fix: "
                                      "remove that prior (its terms get the defaults of README 'Priors')")
+        for spec in self.models:
+            if spec.spatial is not None and self.data.adjacency is None:
+                raise ValueError(f"models[{spec.name}]: car({spec.spatial.group}) needs the graph of neighbouring "
+                                 "regions. Fix: set data.adjacency to a CSV of neighbour pairs (region_a,region_b), "
+                                 "see README 'Spatial effects'")
         if self.data.categories is not None:
             ordinal = [family for family in {spec.family or self.family for spec in self.models} if FAMILIES[family].ordinal]
             if not ordinal:

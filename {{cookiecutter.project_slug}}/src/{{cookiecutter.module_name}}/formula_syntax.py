@@ -8,6 +8,8 @@ config's outcome. Every term is checked here, so a typo fails before the first n
 with the term and the fix, not as a ``KeyError`` inside a fit.
 """
 
+import re
+
 import formulae
 import numpy as np
 from formulae.terms.call_resolver import LazyCall, LazyOperator, LazyValue, LazyVariable
@@ -21,6 +23,35 @@ from {{ cookiecutter.module_name }}.families import family_record
 BAMBI_TRANSFORMS = ("c", "counts", "censored", "constrained", "truncated", "weighted",
                     "log", "log2", "log10", "exp", "exp2", "abs", "hsgp")
 FUNCTIONS = frozenset(TRANSFORMS) | frozenset(BAMBI_TRANSFORMS)
+
+# brms's spatial term, built here rather than by Bambi (which has none): ``car(region)`` or
+# ``car(region, type = "icar")``; see ``model/spatial.py``.
+CAR_TYPES = ("bym2", "icar")
+CAR_CALL = re.compile(r"\bcar\(([^()]*)\)")
+CAR_ARGUMENTS = re.compile(r"\s*(?P<group>[A-Za-z_][\w.]*)\s*(?:,\s*type\s*=\s*(?P<q>['\"])(?P<type>\w+)(?P=q)\s*)?")
+
+
+def spatial_term(formula: str) -> tuple[str, dict | None]:
+    """``formula`` with its ``car(region, type = "bym2")`` term written as the group term
+    ``(1 | region)`` that carries it, and ``{"group": region, "type": type}`` (None without one).
+
+    Raises
+    ------
+    ValueError
+        For a ``car()`` that does not read ``car(column)`` or ``car(column, type = "icar" | "bym2")``,
+        or more than one.
+    """
+    calls = CAR_CALL.findall(formula)
+    if not calls:
+        return formula, None
+    if len(calls) > 1:
+        raise ValueError(f"formula {formula!r} has {len(calls)} car() terms; a model takes one (one graph, data.adjacency)")
+    match = CAR_ARGUMENTS.fullmatch(calls[0])
+    kind = (match.group("type") or "bym2") if match else None
+    if match is None or kind not in CAR_TYPES:
+        raise ValueError(f"formula {formula!r}: write the spatial term as car(region) or car(region, type = \"icar\"), "
+                         f"with region the data's column of areas; types: {', '.join(CAR_TYPES)} (default bym2)")
+    return CAR_CALL.sub(f"(1 | {match.group('group')})", formula), {"group": match.group("group"), "type": kind}
 
 
 def is_known_function(name: str) -> bool:

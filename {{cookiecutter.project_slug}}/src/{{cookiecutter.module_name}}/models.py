@@ -30,6 +30,7 @@ from {{ cookiecutter.module_name }}.data.grouped import GroupedData
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.model.likelihoods import data_containers, likelihood, normal_sufficient_likelihood, population_intercept
 from {{ cookiecutter.module_name }}.model.priors import ModelPriors
+from {{ cookiecutter.module_name }}.model.spatial import RHO_PRIOR, car_effect
 
 
 def varying_slopes(data: GroupedData, priors: ModelPriors, family: str = "normal", centered: bool = False,
@@ -109,4 +110,34 @@ def correlated_slopes(
         else:
             eta = effects[group, 0] + (effects[group, 1:] * x).sum(axis=-1)
             likelihood(data, eta, priors, family)
+    return model
+
+
+def spatial_intercepts(data: GroupedData, priors: ModelPriors, family: str = "poisson",
+                       centered: bool = False) -> pm.Model:
+    """Areal data: each group is a region, and neighbouring regions' intercepts are alike.
+
+    The intercepts are the population intercept plus BYM2 spatial effects (``model/spatial.py``)
+    on the graph of ``data.adjacency``: ``sdcar`` is their standard deviation and ``rhocar``
+    the share of their variance that neighbours share, as brms's ``car(type = "bym2")``;
+    slopes are common. With counts and ``data.exposure`` (expected counts, or the population
+    at risk) this is the disease-mapping model of Riebler et al. (2016). The spatial effects
+    have one parameterisation, so ``centered`` is not used.
+    """
+    if data.graph is None:
+        raise ValueError("spatial_intercepts needs the graph of neighbouring groups. Fix: set data.adjacency in the "
+                         "config to a CSV of neighbour pairs of the groups (README 'Spatial effects')")
+    g = data.group_dim
+    with pm.Model(coords=data.coords) as model:
+        x, group = data_containers(data)
+
+        mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
+        mu_alpha, alpha_mean = population_intercept(data, priors, mu_beta)
+        sdcar = pm.HalfNormal("sdcar", priors.group_sd_intercept)
+        rhocar = pm.Beta("rhocar", **RHO_PRIOR)
+        spatial = car_effect("car", data.graph, sdcar, rhocar, kind="bym2", dims=g)
+        alpha = pm.Deterministic("alpha", alpha_mean + spatial, dims=g)
+
+        eta = alpha[group] + (mu_beta * x).sum(axis=-1)
+        likelihood(data, eta, priors, family)
     return model

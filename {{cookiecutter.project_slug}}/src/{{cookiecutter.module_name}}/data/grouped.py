@@ -1,11 +1,13 @@
 """Turn a tidy CSV into the arrays and coordinates the models need."""
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig
+from {{ cookiecutter.module_name }}.data.graph import AreaGraph, read_graph
 from {{ cookiecutter.module_name }}.data.preparation import described, run_preparation
 from {{ cookiecutter.module_name }}.data.tables import closest_column, read_table
 from {{ cookiecutter.module_name }}.data.validation import DataError, validate
@@ -43,6 +45,10 @@ class GroupedData:
     trials, exposure, event : ndarray or None
         Number of trials (binomial), exposure (count families) and whether the event was
         observed (1) or the time right-censored (0), if the config names them.
+    adjacency : Path or None
+        ``data.adjacency``, checked against every column a spatial effect is on.
+    graph : AreaGraph or None
+        Its graph on ``groups`` (a custom model's spatial effects), if the groups are its regions.
     """
 
     outcome: np.ndarray
@@ -57,6 +63,8 @@ class GroupedData:
     trials: np.ndarray | None = None
     exposure: np.ndarray | None = None
     event: np.ndarray | None = None
+    adjacency: Path | None = None
+    graph: AreaGraph | None = None
 
     @property
     def groups(self) -> list:
@@ -210,6 +218,14 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
     else:
         outcome = frame[config.data.outcome].to_numpy(dtype=float)
 
+    adjacency, graph = config.resolve(config.data.adjacency) if config.data.adjacency else None, None
+    if adjacency is not None:
+        on = {spec.spatial.group for spec in config.models if spec.spatial is not None}
+        for column in sorted(on - {group}):
+            read_graph(adjacency, group_levels(frame[column]), column)
+        if group in on or any(spec.custom for spec in config.models):
+            graph = read_graph(adjacency, coords[group], group)
+
     return GroupedData(
         outcome=outcome,
         predictors=predictors.to_numpy().reshape(len(frame), len(config.data.predictors)),
@@ -223,6 +239,8 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
         trials=optional_column(config.data.trials),
         exposure=optional_column(config.data.exposure),
         event=optional_column(config.data.event),
+        adjacency=adjacency,
+        graph=graph,
     )
 
 

@@ -78,6 +78,7 @@ class BuiltModel:
     priors: ModelPriors | None = None  # custom models: the priors used, in the data's units
     bambi: object | None = None        # formula models: the ``bmb.Model`` that built ``model``
     distributional: tuple[str, ...] = ()  # the family's own parameters a formula models (``sigma``)
+    spatial: dict | None = None  # a formula's car() term: {"group": column, "type": "bym2" or "icar"}
 
     @property
     def sampled_model(self) -> pm.Model:
@@ -102,6 +103,7 @@ class BuiltModel:
             "parameterization": [choice.to_dict() for choice in self.parameterization],
             "likelihood": "sufficient statistics" if self.weighted_data is not None else "row by row",
             "distributional": list(self.distributional),
+            "spatial": self.spatial,
         }
 
     def attrs(self) -> dict[str, str]:
@@ -129,8 +131,10 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     centered = all(choice.centered for choice in choices)
     sampling_model = weighted_data = priors = bambi = None
     mixed_centring = len({choice.centered for choice in choices}) > 1
-    sums = family_record(family).sufficient_statistics and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome),
-                                                             spec.kind, mixed_centring)
+    # Sums per group stand for normal group effects: not for spatial ones
+    sums = (spec.spatial is None and family_record(family).sufficient_statistics
+            and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome), spec.kind,
+                                           mixed_centring))
     if spec.formula is None:
         function = resolve_custom(spec.custom)
         priors = model_priors(data, family, config.priors)
@@ -139,7 +143,7 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
             sampling_model = function(data, priors, family=family, centered=centered, sufficient_statistics=True)
             weighted_data = partial(sufficient_statistics_data, data)
     else:
-        bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional)
+        bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional, spec.spatial)
         model = bambi.backend.model
         terms = centred_terms(bambi, choices)
         if sums:
@@ -149,7 +153,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
             sampling_model = around_population_model(bambi, terms)  # None where it would be Bambi's model
     return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
                       weighted_data, priors, bambi,
-                      tuple(distributional_parameter(name, formula) for formula in spec.distributional))
+                      tuple(distributional_parameter(name, formula) for formula in spec.distributional),
+                      spec.spatial.model_dump(include={"group", "type"}) if spec.spatial else None)
 
 
 def centred_terms(bambi, choices: list[Choice]) -> set[str]:

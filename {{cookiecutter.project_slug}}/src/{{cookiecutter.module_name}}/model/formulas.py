@@ -28,6 +28,7 @@ from formulae.terms.variable import Variable
 from formulae.utils import row_khatri_rao_sparse
 
 from {{ cookiecutter.module_name }}.families import family_record
+from {{ cookiecutter.module_name }}.model.spatial import car_prior
 from {{ cookiecutter.module_name }}.names import CENSORING, CENTRED_SUFFIX
 from {{ cookiecutter.module_name }}.private_apis import BAMBI_INTERNALS_MISSING, bambi_clean_results
 
@@ -178,7 +179,7 @@ def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
 
 
 def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False,
-                distributional: list[str] | tuple = ()):
+                distributional: list[str] | tuple = (), spatial=None):
     """The Bambi model of ``formula`` on ``data.frame`` (predictors in their own units), built.
 
     Bambi applies one parameterisation to all group-specific terms of a model. It centres
@@ -186,7 +187,9 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
     ``Intercept`` back into the intercept at predictors = 0, as ``bmb.Model.fit`` does.
     ``distributional``: formulas of the family's own parameters by their own names
     (``"phi ~ (1 | school)"``), each built as Bambi's parameter (``alpha``) with the default
-    priors of ``priors.distributional_priors``.
+    priors of ``priors.distributional_priors``. ``spatial``: the config's ``car()`` term
+    (``config.SpatialTerm``), whose group term ``(1 | region)`` the formula holds: its effects
+    are then ``spatial.car_effect``'s on the graph of ``data.adjacency``.
     """
     import bambi as bmb  # see bambi_prior
 
@@ -214,6 +217,9 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
             priors=all_priors,
             noncentered=not centered,
         )
+        if spatial is not None:
+            term = model.parameters[model.family.likelihood.parent].terms[f"1|{spatial.group}"]
+            term.prior = car_prior(term.prior, spatial.group, spatial.type, data.adjacency)
         model.build()
     return model
 
