@@ -63,6 +63,7 @@ def fit_key(config, name: str, settings) -> str:
         config.priors.model_dump_json(),
         config.data.model_dump_json(),
         file_sha256(config.data_path),
+        file_sha256(config.resolve(config.data.adjacency)) if config.data.adjacency else "",  # the regions' graph
         settings.model_dump_json(),
         config.cross_validation.model_dump_json(),
         str(config.diagnostics.pareto_k_max),  # which observations are refitted exactly

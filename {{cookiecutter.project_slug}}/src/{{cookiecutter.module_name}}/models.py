@@ -12,7 +12,8 @@ report them. ``priors`` (a ``model.priors.ModelPriors``) holds priors scaled to 
 
 Every model names its likelihood after the outcome column and uses the dims ``obs``,
 ``predictor`` and the group column's name, so all fits are checked and compared the same
-way. ``centered`` says how the group effects are parameterised (see
+way. The design checks take a custom model's slopes to vary by group, unless its name ends
+in ``_intercepts`` (as ``spatial_intercepts``). ``centered`` says how the group effects are parameterised (see
 ``model/parameterization.py``): centred when groups are well informed by their data,
 non-centred (``mu + tau * z``) when many groups have little data.
 

@@ -125,6 +125,42 @@ def test_car_without_a_graph_is_refused_naming_the_setting(tmp_path):
         load_config(path)
 
 
+def nc_sids_project(tmp_path, models: list[dict]) -> Path:
+    frame = pd.read_csv(REAL_DATA / "nc_sids.csv").assign(nw=lambda d: d.nonwhite / d.births)
+    frame = frame.rename(columns={"county": "region", "sids": "cases", "births": "expected"})
+    adjacency = tmp_path / "adjacency.csv"
+    pd.read_csv(REAL_DATA / "nc_sids_adjacency.csv").to_csv(adjacency, index=False)
+    return spatial_project(tmp_path, frame, adjacency, models, predictors=["nw"])
+
+
+def test_one_region_per_row_with_spatial_effects_is_not_warned_as_unidentified(tmp_path):
+    """Each county is one row: its effect is told apart from the others by its neighbours (car), or
+    is the counts' overdispersion (Poisson has no residual sd); spatial_intercepts varies no slope."""
+    from {{ cookiecutter.module_name }}.model.design import design_warnings
+
+    config = load_config(nc_sids_project(tmp_path, [
+        {"name": "bym2", "formula": "cases ~ 1 + nw + car(region) + offset(log(expected))"},
+        {"name": "overdispersed", "formula": "cases ~ 1 + nw + (1 | region) + offset(log(expected))"},
+        {"name": "custom", "custom": "spatial_intercepts"}]))
+    assert design_warnings(config, load_data(config)) == []
+    path = nc_sids_project(tmp_path, [{"name": "m", "formula": "cases ~ 1 + (1 | region)"}])
+    path.write_text(path.read_text().replace("family: poisson", "family: normal"))  # a residual sd: warned
+    normal = load_config(path)
+    (warning,) = design_warnings(normal, load_data(normal))
+    assert "100 levels for 100 rows" in warning
+
+
+def test_an_edited_graph_is_fitted_again(tmp_path):
+    from {{ cookiecutter.module_name }}.fingerprints import fit_key
+
+    config = load_config(nc_sids_project(tmp_path, [
+        {"name": "bym2", "formula": "cases ~ 1 + nw + car(region) + offset(log(expected))"}]))
+    before = fit_key(config, "bym2", config.sampler)
+    adjacency = tmp_path / "adjacency.csv"
+    pd.read_csv(adjacency).iloc[:-1].to_csv(adjacency, index=False)  # one pair of neighbours fewer
+    assert fit_key(config, "bym2", config.sampler) != before
+
+
 def simulated_areas(tmp_path, seed: int = 7) -> tuple[pd.DataFrame, Path, dict]:
     """Disease counts on a 12 x 12 grid: BYM2 region effects (sd 0.5, spatial share 0.8), a
     region-level covariate, and expected counts 5-25 (small areas)."""
@@ -172,11 +208,7 @@ NC_SIDS_BRMS = {("(Intercept)", ""): (-6.886894, 0.1274817), ("nw", ""): (1.9718
 
 @pytest.mark.slow
 def test_north_carolina_sids_counts_match_brms(tmp_path):
-    frame = pd.read_csv(REAL_DATA / "nc_sids.csv").assign(nw=lambda d: d.nonwhite / d.births)
-    frame = frame.rename(columns={"county": "region", "sids": "cases", "births": "expected"})
-    adjacency = tmp_path / "adjacency.csv"
-    pd.read_csv(REAL_DATA / "nc_sids_adjacency.csv").to_csv(adjacency, index=False)
-    config = load_config(spatial_project(tmp_path, frame, adjacency, [
+    config = load_config(nc_sids_project(tmp_path, [
         {"name": "bym2", "formula": "cases ~ 1 + nw + car(region) + offset(log(expected))"}]))
     table = estimates(fit(build_model(config, "bym2", load_data(config)), config.sampler), "bym2", "region")
     for (term, group), (mean, sd) in NC_SIDS_BRMS.items():

@@ -15,6 +15,7 @@ import pandas as pd
 import psutil
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, ConfigError
+from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.formula_syntax import term_uses
 
 # A factor with at least this share of the rows as levels leaves nearly every row a group of its own.
@@ -34,6 +35,7 @@ class GroupTerm:
 
     factor: tuple[str, ...]
     slopes: tuple[str, ...] = ()
+    spatial: bool = False  # the intercepts of a car() term: neighbours, not the rows alone, tell them apart
 
     @property
     def label(self) -> str:
@@ -46,14 +48,25 @@ def _columns(term) -> list[str]:
 
 def group_terms(config: AnalysisConfig, name: str) -> list[GroupTerm]:
     """The group terms of model ``name``. Custom models are taken as ``models.py``'s are:
-    intercepts and the slopes of every ``data.predictors`` column varying by ``data.group``."""
+    intercepts and the slopes of every ``data.predictors`` column varying by ``data.group``,
+    intercepts only where the function's name ends in ``_intercepts``."""
     spec = config.model(name)
     if spec.formula is None:
-        return [GroupTerm((config.data.group,), tuple(config.data.predictors))]
+        intercepts_only = spec.custom.rsplit(".", 1)[-1].endswith("_intercepts")
+        return [GroupTerm((config.data.group,), () if intercepts_only else tuple(config.data.predictors))]
     found = []
     for term in formulae.model_description(spec.formula).group_terms:
-        found.append(GroupTerm(tuple(_columns(term.factor)), tuple(_columns(term.expr))))
+        factor, slopes = tuple(_columns(term.factor)), tuple(_columns(term.expr))
+        spatial = spec.spatial is not None and factor == (spec.spatial.group,) and not slopes
+        found.append(GroupTerm(factor, slopes, spatial))
     return found
+
+
+def rows_can_be_groups(family: str) -> bool:
+    """Whether a group per row is identified: Poisson counts and binomial proportions have no
+    residual sd, so effects of single rows are their overdispersion (lme4's observation-level effects)."""
+    record = family_record(family)
+    return not record.parameters and (record.trials or record.exposure)
 
 
 def _labels(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
@@ -144,7 +157,8 @@ def design_warnings(config: AnalysisConfig, data) -> list[str]:
         for term in group_terms(config, name):
             levels = _labels(frame, term.factor)
             count = levels.nunique()
-            if count >= NEARLY_ONE_GROUP_PER_ROW * rows:
+            if count >= NEARLY_ONE_GROUP_PER_ROW * rows and not term.spatial and not rows_can_be_groups(
+                    config.family_of(name)):
                 continuous = any(pd.api.types.is_float_dtype(frame[column]) and
                                  not np.allclose(frame[column], frame[column].round()) for column in term.factor)
                 hint = f" Is {term.label!r} a measurement rather than a label? Group by a column of labels." if continuous else ""
