@@ -216,3 +216,35 @@ def test_north_carolina_sids_counts_match_brms(tmp_path):
         print(f"NC SIDS | {term} | brms {mean:.4g} ({sd:.2g}) | ours {row['estimate']:.4g} ({row['std.error']:.2g})")
         assert abs(row["estimate"] - mean) <= 0.25 * sd, (term, row.to_dict())
         assert row["std.error"] == pytest.approx(sd, rel=0.2), (term, row.to_dict())
+
+
+@pytest.mark.slow
+def test_spatial_models_run_the_pipeline(tmp_path):
+    """North Carolina's counties through every notebook: the prior predictive check draws the ICAR
+    exactly, the regions are left out in folds, and the report and estimates.csv name sdcar and rhocar."""
+    from conftest import copy_project
+
+    from {{ cookiecutter.module_name }}.run.pipeline import run_pipeline
+
+    config_path = copy_project(tmp_path)
+    (tmp_path / "nc").mkdir()
+    nc_sids_project(tmp_path / "nc", [])  # writes the data and the graph
+    (tmp_path / "nc" / "data" / "areas.csv").replace(tmp_path / "data" / "areas.csv")
+    (tmp_path / "nc" / "adjacency.csv").replace(tmp_path / "data" / "adjacency.csv")
+    raw = yaml.safe_load(config_path.read_text())
+    models = [{"name": "bym2", "formula": "cases ~ 1 + nw + car(region) + offset(log(expected))"},
+              {"name": "spatial", "custom": "spatial_intercepts"}]
+    raw.update(data={"path": "data/areas.csv", "outcome": "cases", "group": "region", "predictors": ["nw"],
+                     "exposure": "expected", "adjacency": "data/adjacency.csv"},
+               family="poisson", models=models, primary="bym2", fast={"draws": 200, "tune": 200, "chains": 2})
+    raw["priors"] = {}
+    raw["cross_validation"].update(group_folds=2, max_refits=0)
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    run_pipeline(config_path, fast=True, show_progress=False)
+    config = load_config(config_path)
+    table = pd.read_csv(config.reports_dir / "estimates.csv", keep_default_na=False)
+    for model in ("bym2", "spatial"):
+        assert {"(Intercept)", "nw", "sdcar", "rhocar"} <= set(table[table["model"] == model]["term"]), table
+    report = (config.reports_dir / "07_report.html").read_text()
+    assert "rhocar" in report and "sdcar" in report
