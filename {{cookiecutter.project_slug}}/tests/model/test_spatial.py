@@ -150,6 +150,26 @@ def test_one_region_per_row_with_spatial_effects_is_not_warned_as_unidentified(t
     assert "100 levels for 100 rows" in warning
 
 
+def test_a_bad_graph_stops_the_run_with_exit_1_naming_the_file_and_the_regions(tmp_path):
+    from typer.testing import CliRunner
+
+    from {{ cookiecutter.module_name }}.cli import app
+
+    config_path = nc_sids_project(tmp_path, [
+        {"name": "bym2", "formula": "cases ~ 1 + nw + car(region) + offset(log(expected))"}])
+    adjacency = tmp_path / "adjacency.csv"
+    pairs = pd.read_csv(adjacency)
+    pairs[(pairs["county_a"] != "Ashe") & (pairs["county_b"] != "Ashe")].to_csv(adjacency, index=False)  # no Ashe
+    earlier = tmp_path / "reports" / "index.html"
+    earlier.parent.mkdir()
+    earlier.write_text("<p>an earlier report</p>")
+    result = CliRunner().invoke(app, ["run", "--config", str(config_path)])
+    assert result.exit_code == 1, result.output
+    assert str(adjacency) in result.stderr and "'Ashe'" in result.stderr and "column 'region'" in result.stderr
+    assert "Fix:" in result.stderr and "Traceback" not in result.output
+    assert earlier.read_text() == "<p>an earlier report</p>"
+
+
 def test_an_edited_graph_is_fitted_again(tmp_path):
     from {{ cookiecutter.module_name }}.fingerprints import fit_key
 
