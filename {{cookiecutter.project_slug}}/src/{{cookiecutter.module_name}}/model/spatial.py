@@ -50,7 +50,7 @@ def icar(name: str, graph: AreaGraph, dims: str | None = None) -> pt.TensorVaria
             density += pt.sum(pm.logp(pm.Normal.dist(0, 1), value[..., islands]), axis=-1)
         return density
 
-    root = _covariance_root(graph, connected, islands)
+    root = graph.covariance_root
 
     def draw(mean, size):  # a PyTensor graph, so prior draws compile like the rest of the model
         batched = size is not None and not isinstance(size.type, NoneTypeT)  # size: the batch shape, if any
@@ -58,18 +58,6 @@ def icar(name: str, graph: AreaGraph, dims: str | None = None) -> pt.TensorVaria
         return pm.Normal.dist(0.0, 1.0, size=shape) @ root.T
 
     return pm.CustomDist(name, np.zeros(n), dist=draw, logp=logp, signature="(n)->(n)", dims=dims)
-
-
-def _covariance_root(graph: AreaGraph, connected: list[np.ndarray], islands: np.ndarray) -> np.ndarray:
-    """``L`` with ``L @ L.T`` the ICAR's covariance: per component ``V diag(1 / sqrt(lambda))`` over
-    the non-zero eigenvalues of its ``Q`` (the sum-to-zero constraint drops the constant one)."""
-    q, root = graph.precision(), np.zeros((graph.n_regions, graph.n_regions))
-    for members in connected:
-        values, vectors = np.linalg.eigh(q[np.ix_(members, members)])
-        keep = values > 1e-9 * values.max()
-        root[np.ix_(members, members[keep])] = vectors[:, keep] / np.sqrt(values[keep])
-    root[islands, islands] = 1.0
-    return root
 
 
 def car_effect(name: str, graph: AreaGraph, sigma, rho=None, kind: str = "bym2",
