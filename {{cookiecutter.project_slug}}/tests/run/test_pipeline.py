@@ -254,7 +254,10 @@ def test_interrupted_run_stops_at_once_and_changes_nothing(finished_project, sig
     assert kernels, "no kernel was running"
     process.send_signal(signum)
     started = time.monotonic()
-    _, stderr = process.communicate(timeout=60)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()  # a run that did not stop must not outlive the test
     assert process.returncode == 130, stderr
     assert time.monotonic() - started < 20, "the run did not stop at once"
     assert stderr.strip().splitlines()[-1].startswith("Interrupted: no published fit or report was changed")
