@@ -248,11 +248,6 @@ class ModelSpec(_Strict):
                 value = {**value, "formula": formula, "spatial": {**term, "written": value["formula"]}}
         return value
 
-    @property
-    def written_formula(self) -> str | None:
-        """The formula as the config gives it (with its car() term)."""
-        return self.spatial.written if self.spatial is not None else self.formula
-
     @field_validator("name")
     @classmethod
     def _safe_name(cls, name: str) -> str:
