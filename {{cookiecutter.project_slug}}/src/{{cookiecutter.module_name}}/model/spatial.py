@@ -27,6 +27,7 @@ from pytensor.tensor.type_other import NoneTypeT
 
 from {{ cookiecutter.module_name }}.data.graph import AreaGraph, read_graph
 from {{ cookiecutter.module_name }}.formula_syntax import CAR_TYPES
+
 SUM_TO_ZERO_SD = 0.001  # per region of a component: the soft constraint of Morris et al. (2019)
 RHO_PRIOR = {"alpha": 1.0, "beta": 1.0}  # BYM2's spatial share: Beta(1, 1), brms's default for rhocar
 
