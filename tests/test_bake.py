@@ -39,6 +39,8 @@ EXPECTED_FILES = sorted(
         "README.md",
         "benchmarks/README.md",
         "tests/README.md",
+        "tests/real_data/nc_sids.csv",           # North Carolina's SIDS counts and their neighbours (test_spatial.py)
+        "tests/real_data/nc_sids_adjacency.csv",
         "benchmarks/common.py",
         "benchmarks/formulas.py",
         "benchmarks/parameterization.py",
@@ -67,9 +69,9 @@ EXPECTED_FILES = sorted(
             for module in (
                 "__init__", "__main__", "cli", "config", "families", "files", "fingerprints", "formula_syntax", "models",
                 "names", "prepare", "private_apis",
-                "data/__init__", "data/grouped", "data/preparation", "data/simulate", "data/tables", "data/validation",
+                "data/__init__", "data/graph", "data/grouped", "data/preparation", "data/simulate", "data/tables", "data/validation",
                 "model/__init__", "model/build", "model/design", "model/formulas", "model/likelihoods", "model/parameterization",
-                "model/predict", "model/priors",
+                "model/predict", "model/priors", "model/spatial",
                 "fit/__init__", "fit/chain_health", "fit/compiling", "fit/pointwise", "fit/progress", "fit/sampling", "fit/store",
                 "fit/summary",
                 "evaluate/__init__", "evaluate/convergence", "evaluate/crossval", "evaluate/loo", "evaluate/predictive",
@@ -85,8 +87,9 @@ EXPECTED_FILES = sorted(
             for name in (
                 "conftest", "test_bad_input", "test_benchmarks", "test_config", "test_families", "test_layout", "test_readme",
                 "test_real_data",
-                "data/test_grouped", "data/test_prepare", "data/test_simulate",
+                "data/test_graph", "data/test_grouped", "data/test_prepare", "data/test_simulate",
                 "model/test_formulas", "model/test_models", "model/test_parameterization", "model/test_predict", "model/test_priors",
+                "model/test_spatial",
                 "fit/test_compiling", "fit/test_pointwise", "fit/test_progress", "fit/test_sampling",
                 "evaluate/test_convergence", "evaluate/test_crossval", "evaluate/test_loo", "evaluate/test_predictive",
                 "evaluate/test_sbc",

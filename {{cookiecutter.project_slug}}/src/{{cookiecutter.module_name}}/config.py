@@ -245,7 +245,8 @@ class ModelSpec(_Strict):
             except ValueError as error:
                 raise ValueError(f"model {value.get('name')!r}: {error}") from None
             if term is not None:
-                value = {**value, "formula": formula, "spatial": {**term, "written": value["formula"]}}
+                spatial = {**term, "written": value["formula"]}
+                value = {**value, "formula": formula, "spatial": spatial}
         return value
 
     @field_validator("name")
