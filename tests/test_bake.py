@@ -41,6 +41,7 @@ EXPECTED_FILES = sorted(
         "tests/README.md",
         "tests/real_data/nc_sids.csv",           # North Carolina's SIDS counts and their neighbours (test_spatial.py)
         "tests/real_data/nc_sids_adjacency.csv",
+        "tests/real_data/nile.csv",              # the Nile's yearly flow, a local-level model (test_temporal.py)
         "benchmarks/common.py",
         "benchmarks/formulas.py",
         "benchmarks/parameterization.py",
@@ -69,9 +70,10 @@ EXPECTED_FILES = sorted(
             for module in (
                 "__init__", "__main__", "cli", "config", "families", "files", "fingerprints", "formula_syntax", "models",
                 "names", "prepare", "private_apis",
-                "data/__init__", "data/graph", "data/grouped", "data/preparation", "data/simulate", "data/tables", "data/validation",
+                "data/__init__", "data/graph", "data/grouped", "data/preparation", "data/simulate", "data/tables",
+                "data/timeline", "data/validation",
                 "model/__init__", "model/build", "model/design", "model/formulas", "model/likelihoods", "model/parameterization",
-                "model/predict", "model/priors", "model/spatial",
+                "model/predict", "model/priors", "model/spatial", "model/temporal",
                 "fit/__init__", "fit/chain_health", "fit/compiling", "fit/pointwise", "fit/progress", "fit/sampling", "fit/store",
                 "fit/summary",
                 "evaluate/__init__", "evaluate/convergence", "evaluate/crossval", "evaluate/loo", "evaluate/predictive",
@@ -89,7 +91,7 @@ EXPECTED_FILES = sorted(
                 "test_real_data",
                 "data/test_graph", "data/test_grouped", "data/test_prepare", "data/test_simulate",
                 "model/test_formulas", "model/test_models", "model/test_parameterization", "model/test_predict", "model/test_priors",
-                "model/test_spatial",
+                "model/test_spatial", "model/test_temporal", "data/test_timeline",
                 "fit/test_compiling", "fit/test_pointwise", "fit/test_progress", "fit/test_sampling",
                 "evaluate/test_convergence", "evaluate/test_crossval", "evaluate/test_loo", "evaluate/test_predictive",
                 "evaluate/test_sbc",

@@ -23,7 +23,8 @@ from pydantic import (
 )
 
 from {{ cookiecutter.module_name }}.families import FAMILIES, LINKS, family_key
-from {{ cookiecutter.module_name }}.formula_syntax import CAR_TYPES, FUNCTIONS, spatial_term, unknown_functions
+from {{ cookiecutter.module_name }}.formula_syntax import (CAR_TYPES, FUNCTIONS, RW_TYPES, spatial_term, temporal_term,
+                                                           unknown_functions)
 from {{ cookiecutter.module_name }}.names import RESERVED_NAMES
 
 Family = Literal[tuple(FAMILIES)]
@@ -218,6 +219,15 @@ class SpatialTerm(_Strict):
     written: str  # the formula as the config gives it, car() and all
 
 
+class TemporalTerm(_Strict):
+    """A formula's ``rw(time, type = ..., gr = group)`` term (see :func:`temporal_term`)."""
+
+    time: str
+    group: str | None = None  # a walk per group; None: one walk shared by all
+    type: Literal[RW_TYPES] = "rw1"
+    written: str
+
+
 class ModelSpec(_Strict):
     """One candidate model: a formula (built by Bambi) or a custom PyMC function."""
 
@@ -233,20 +243,24 @@ class ModelSpec(_Strict):
     distributional: list[str] = []
     # Its car() term; ``formula`` is then Bambi's, with the group term (1 | region) that carries it.
     spatial: SpatialTerm | None = None
+    # Its rw() term, carried by the group term (1 | time) or (1 | group:time).
+    temporal: TemporalTerm | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value):
         # `- varying_slopes` is short for a custom model of that name.
         value = {"name": value, "custom": value} if isinstance(value, str) else value
-        if isinstance(value, dict) and isinstance(value.get("formula"), str) and "spatial" not in value:
-            try:
-                formula, term = spatial_term(value["formula"])
-            except ValueError as error:
-                raise ValueError(f"model {value.get('name')!r}: {error}") from None
-            if term is not None:
-                spatial = {**term, "written": value["formula"]}
-                value = {**value, "formula": formula, "spatial": spatial}
+        if isinstance(value, dict) and isinstance(value.get("formula"), str) and not {"spatial", "temporal"} & value.keys():
+            formula = value["formula"]
+            for key, rewrite in (("spatial", spatial_term), ("temporal", temporal_term)):
+                try:
+                    formula, term = rewrite(formula)
+                except ValueError as error:
+                    raise ValueError(f"model {value.get('name')!r}: {error}") from None
+                if term is not None:
+                    value = {**value, key: dict(term, written=value["formula"])}
+            value = {**value, "formula": formula}
         return value
 
     @field_validator("name")

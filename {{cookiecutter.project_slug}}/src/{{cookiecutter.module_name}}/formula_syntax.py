@@ -54,6 +54,52 @@ def spatial_term(formula: str) -> tuple[str, dict | None]:
     return CAR_CALL.sub(f"(1 | {match.group('group')})", formula), {"group": match.group("group"), "type": kind}
 
 
+# A random walk over time (INLA's rw1/rw2, written as brms writes its ar() terms): ``rw(year)``,
+# ``rw(year, type = "rw2")``, ``rw(year, gr = county)`` for a walk per county; see ``model/temporal.py``.
+RW_TYPES = ("rw1", "rw2")
+RW_CALL = re.compile(r"\brw\(([^()]*)\)")
+RW_OPTION = re.compile(r"\s*(?P<key>type|gr)\s*=\s*(?P<value>['\"]\w+['\"]|[A-Za-z_][\w.]*)\s*")
+NAME = re.compile(r"\s*[A-Za-z_][\w.]*\s*")
+
+
+def temporal_term(formula: str) -> tuple[str, dict | None]:
+    """``formula`` with its ``rw(time, type = "rw1", gr = group)`` term written as the group term
+    ``(1 | time)`` (``(1 | group:time)``) that carries it, and ``{"time", "group", "type"}``
+    (None without one).
+
+    Raises
+    ------
+    ValueError
+        For an ``rw()`` that does not read ``rw(column[, type = "rw1" | "rw2"][, gr = column])``,
+        or more than one.
+    """
+    calls = RW_CALL.findall(formula)
+    if not calls:
+        return formula, None
+    usage = (f"formula {formula!r}: write the random walk as rw(time), rw(time, type = \"rw2\") or "
+             f"rw(time, gr = group), with time a numeric column; types: {', '.join(RW_TYPES)} (default rw1)")
+    if len(calls) > 1:
+        raise ValueError(f"formula {formula!r} has {len(calls)} rw() terms; a model takes one")
+    time, *options = calls[0].split(",")
+    found = {}
+    for option in options:
+        match = RW_OPTION.fullmatch(option)
+        if match is None or match.group("key") in found:
+            raise ValueError(usage)
+        found[match.group("key")] = match.group("value").strip("'\"")
+    kind, group = found.get("type", "rw1"), found.get("gr")
+    if not NAME.fullmatch(time) or kind not in RW_TYPES or (group is not None and not NAME.fullmatch(group)):
+        raise ValueError(usage)
+    time = time.strip()
+    factor = f"{group}:{time}" if group else time  # as rw_factor
+    return RW_CALL.sub(f"(1 | {factor})", formula), {"time": time, "group": group, "type": kind}
+
+
+def rw_factor(term) -> str:
+    """The group factor that carries an ``rw()`` term: ``time``, or ``group:time`` for a walk per group."""
+    return f"{term.group}:{term.time}" if term.group else term.time
+
+
 def is_known_function(name: str) -> bool:
     """A transform of formulae or Bambi, or ``np.<ufunc>`` (element-wise maths: ``np.log1p``)."""
     if name in FUNCTIONS:

@@ -13,8 +13,9 @@ report them. ``priors`` (a ``model.priors.ModelPriors``) holds priors scaled to 
 Every model names its likelihood after the outcome column and uses the dims ``obs``,
 ``predictor`` and the group column's name, so all fits are checked and compared the same
 way. The design checks take a custom model's slopes to vary by group, unless its name ends
-in ``_intercepts`` (as ``spatial_intercepts``). ``centered`` says how the group effects are parameterised (see
-``model/parameterization.py``): centred when groups are well informed by their data,
+in ``_intercepts``; those that also start with ``spatial_`` or ``trend_`` (``spatial_intercepts``,
+``trend_intercepts``) may have a group per row, told apart by their neighbours. ``centered``
+says how the group effects are parameterised (see ``model/parameterization.py``): centred when groups are well informed by their data,
 non-centred (``mu + tau * z``) when many groups have little data.
 
 A model that also takes ``sufficient_statistics`` may replace a normal likelihood by
@@ -31,7 +32,9 @@ from {{ cookiecutter.module_name }}.data.grouped import GroupedData
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.model.likelihoods import data_containers, likelihood, normal_sufficient_likelihood, population_intercept
 from {{ cookiecutter.module_name }}.model.priors import ModelPriors
+from {{ cookiecutter.module_name }}.data.timeline import timeline
 from {{ cookiecutter.module_name }}.model.spatial import RHO_PRIOR, car_effect
+from {{ cookiecutter.module_name }}.model.temporal import rw_effect
 
 
 def varying_slopes(data: GroupedData, priors: ModelPriors, family: str = "normal", centered: bool = False,
@@ -138,6 +141,31 @@ def spatial_intercepts(data: GroupedData, priors: ModelPriors, family: str = "po
         rhocar = pm.Beta("rhocar", **RHO_PRIOR)
         spatial = car_effect("car", data.graph, sdcar, rhocar, kind="bym2", dims=g)
         alpha = pm.Deterministic("alpha", alpha_mean + spatial, dims=g)
+
+        eta = alpha[group] + (mu_beta * x).sum(axis=-1)
+        likelihood(data, eta, priors, family)
+    return model
+
+
+def trend_intercepts(data: GroupedData, priors: ModelPriors, family: str = "normal",
+                     centered: bool = False) -> pm.Model:
+    """Data over time: each group is a time (``data.group`` a numeric column, such as the year),
+    and the intercepts drift from one time to the next.
+
+    The intercepts are the population intercept plus a first-order random walk over the times
+    (``model/temporal.py``): each step between neighbouring times is normal with sd ``sdrw``, as a
+    formula's ``rw(year)``; slopes are common. With a normal outcome this is the local-level model
+    of Durbin and Koopman (2012). The walk is written by its steps, so ``centered`` is not used.
+    """
+    g = data.group_dim
+    times = timeline(data.groups, data.frame, g, None, 1, data.source)
+    with pm.Model(coords=data.coords) as model:
+        x, group = data_containers(data)
+
+        mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
+        mu_alpha, alpha_mean = population_intercept(data, priors, mu_beta)
+        sdrw = pm.HalfNormal("sdrw", priors.group_sd_intercept)
+        alpha = pm.Deterministic("alpha", alpha_mean + rw_effect("rw", times, sdrw, dims=g), dims=g)
 
         eta = alpha[group] + (mu_beta * x).sum(axis=-1)
         likelihood(data, eta, priors, family)

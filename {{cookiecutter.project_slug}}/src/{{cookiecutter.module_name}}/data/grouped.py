@@ -10,6 +10,7 @@ from {{ cookiecutter.module_name }}.config import AnalysisConfig
 from {{ cookiecutter.module_name }}.data.graph import AreaGraph, read_graph
 from {{ cookiecutter.module_name }}.data.preparation import described, run_preparation
 from {{ cookiecutter.module_name }}.data.tables import closest_column, read_table
+from {{ cookiecutter.module_name }}.data.timeline import check_times
 from {{ cookiecutter.module_name }}.data.validation import DataError, validate
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.formula_syntax import check_response, formula_columns
@@ -49,6 +50,8 @@ class GroupedData:
         ``data.adjacency``, checked against every column a spatial effect is on.
     graph : AreaGraph or None
         Its graph on ``groups`` (a custom model's spatial effects), if the groups are its regions.
+    source : Path or None
+        The data file, named in the messages of checks made when a model is built.
     """
 
     outcome: np.ndarray
@@ -65,6 +68,7 @@ class GroupedData:
     event: np.ndarray | None = None
     adjacency: Path | None = None
     graph: AreaGraph | None = None
+    source: Path | None = None
 
     @property
     def groups(self) -> list:
@@ -225,6 +229,9 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
             read_graph(adjacency, group_levels(frame[column]), column)
         if group in on or any(spec.custom for spec in config.models):
             graph = read_graph(adjacency, coords[group], group)
+    for spec in config.models:
+        if spec.temporal is not None:
+            check_times(frame, spec.temporal.time, int(spec.temporal.type[-1]), config.data_path)
 
     return GroupedData(
         outcome=outcome,
@@ -241,6 +248,7 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
         event=optional_column(config.data.event),
         adjacency=adjacency,
         graph=graph,
+        source=config.data_path,
     )
 
 

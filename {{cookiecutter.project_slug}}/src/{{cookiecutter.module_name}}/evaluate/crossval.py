@@ -5,7 +5,9 @@ analysis is usually asked about a new school or hospital, which is grouped K-fol
 cross-validation with whole groups held out (Vehtari et al., "Cross-validation for
 hierarchical models"). The groups are split at random into ``folds`` parts; for each part
 the model is fitted again without the rows of its groups, and each held-out group's observations
-are scored by their joint predictive density::
+are scored by their joint predictive density (where the groups are the times of a model's ``rw()``
+walk, the parts are blocks of consecutive times rather than random times, as Bürkner, Gabry and
+Vehtari's leave-future-out work argues for time series)::
 
     elpd_g = log (1/S) sum_s prod_(i in g) p(y_i | theta_s, alpha_g,s)
 
@@ -36,6 +38,15 @@ def group_folds(n_groups: int, folds: int, seed: int) -> np.ndarray:
     order = np.random.default_rng(seed).permutation(n_groups)
     fold = np.empty(n_groups, dtype=int)
     for number, part in enumerate(np.array_split(order, min(folds, n_groups))):
+        fold[part] = number
+    return fold
+
+
+def time_block_folds(times, folds: int) -> np.ndarray:
+    """The fold of each group whose label is a time: ``folds`` blocks of consecutive times."""
+    order = np.argsort(np.asarray(times, dtype=float), kind="stable")
+    fold = np.empty(len(order), dtype=int)
+    for number, part in enumerate(np.array_split(order, min(folds, len(order)))):
         fold[part] = number
     return fold
 
@@ -81,7 +92,11 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
     Dataset
         On the dim ``data.group_dim``: ``elpd`` and ``fold`` of each group.
     """
-    fold_of_group = group_folds(len(data.groups), folds, settings.seed)
+    walk = built.temporal
+    if walk is not None and walk["group"] is None and walk["time"] == data.group_dim:
+        fold_of_group = time_block_folds(data.groups, folds)
+    else:
+        fold_of_group = group_folds(len(data.groups), folds, settings.seed)
     fold_of_row = fold_of_group[data.group_codes]
     sample = refitter(built, settings, sampler)
     elpd = np.empty(len(data.groups))

@@ -120,9 +120,10 @@ def at_draws(model: pm.Model, names: list[str], posterior: xr.Dataset) -> list[n
     batched = {variable: variable.type.clone(shape=(None, *variable.type.shape))(variable.name)
                for variable in parameters}
     function = pm.pytensorf.compile(list(batched.values()), vectorize_graph(outputs, replace=batched), **ONE_SHOT)
-    draws = [posterior[variable.name].values.reshape(-1, *posterior[variable.name].shape[2:])
-             for variable in parameters]
     n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+    # n_draws, not -1: a parameter may have no values (the slopes of a model without predictors)
+    draws = [posterior[variable.name].values.reshape(n_draws, *posterior[variable.name].shape[2:])
+             for variable in parameters]
     n_rows = len(model.rvs_to_values[model.observed_RVs[0]].eval())
     step = max(1, BATCH_VALUES // n_rows)
     batches = [function(*(values[start:start + step] for values in draws)) for start in range(0, n_draws, step)]

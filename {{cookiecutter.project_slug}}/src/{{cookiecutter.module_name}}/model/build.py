@@ -79,6 +79,7 @@ class BuiltModel:
     bambi: object | None = None        # formula models: the ``bmb.Model`` that built ``model``
     distributional: tuple[str, ...] = ()  # the family's own parameters a formula models (``sigma``)
     spatial: dict | None = None  # a formula's car() term: {"group": column, "type": "bym2" or "icar"}
+    temporal: dict | None = None  # a formula's rw() term: {"time": column, "group": column or None, "type": "rw1" or "rw2"}
 
     @property
     def sampled_model(self) -> pm.Model:
@@ -104,6 +105,7 @@ class BuiltModel:
             "likelihood": "sufficient statistics" if self.weighted_data is not None else "row by row",
             "distributional": list(self.distributional),
             "spatial": self.spatial,
+            "temporal": self.temporal,
         }
 
     def attrs(self) -> dict[str, str]:
@@ -131,8 +133,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     centered = all(choice.centered for choice in choices)
     sampling_model = weighted_data = priors = bambi = None
     mixed_centring = len({choice.centered for choice in choices}) > 1
-    # Sums per group stand for normal group effects: not for spatial ones
-    sums = (spec.spatial is None and family_record(family).sufficient_statistics
+    # Sums per group stand for normal group effects: not for spatial or temporal ones
+    sums = (spec.spatial is None and spec.temporal is None and family_record(family).sufficient_statistics
             and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome), spec.kind,
                                            mixed_centring))
     if spec.formula is None:
@@ -143,7 +145,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
             sampling_model = function(data, priors, family=family, centered=centered, sufficient_statistics=True)
             weighted_data = partial(sufficient_statistics_data, data)
     else:
-        bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional, spec.spatial)
+        bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional, spec.spatial,
+                             spec.temporal)
         model = bambi.backend.model
         terms = centred_terms(bambi, choices)
         if sums:
@@ -154,7 +157,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     return BuiltModel(name, spec.kind, family, data.outcome_name, model, data.coords["obs"], choices, sampling_model,
                       weighted_data, priors, bambi,
                       tuple(distributional_parameter(name, formula) for formula in spec.distributional),
-                      spec.spatial.model_dump(include={"group", "type"}) if spec.spatial else None)
+                      spec.spatial.model_dump(include={"group", "type"}) if spec.spatial else None,
+                      spec.temporal.model_dump(include={"time", "group", "type"}) if spec.temporal else None)
 
 
 def centred_terms(bambi, choices: list[Choice]) -> set[str]:

@@ -16,7 +16,7 @@ import psutil
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, ConfigError
 from {{ cookiecutter.module_name }}.families import family_record
-from {{ cookiecutter.module_name }}.formula_syntax import term_uses
+from {{ cookiecutter.module_name }}.formula_syntax import rw_factor, term_uses
 
 # A factor with at least this share of the rows as levels leaves nearly every row a group of its own.
 NEARLY_ONE_GROUP_PER_ROW = 0.8
@@ -28,6 +28,9 @@ BYTES = 8
 COPIES_WHILE_SAVING = 2
 
 
+STRUCTURED_PREFIXES = ("spatial_", "trend_")  # custom models whose intercepts are spatial or temporal effects
+
+
 @dataclass(frozen=True)
 class GroupTerm:
     """Effects that vary by a factor: the factor's columns (two for ``school:class``) and the
@@ -35,7 +38,7 @@ class GroupTerm:
 
     factor: tuple[str, ...]
     slopes: tuple[str, ...] = ()
-    spatial: bool = False  # the intercepts of a car() term: neighbours, not the rows alone, tell them apart
+    structured: bool = False  # a car() or rw() term: neighbours, not the rows alone, tell its intercepts apart
 
     @property
     def label(self) -> str:
@@ -49,16 +52,21 @@ def _columns(term) -> list[str]:
 def group_terms(config: AnalysisConfig, name: str) -> list[GroupTerm]:
     """The group terms of model ``name``. Custom models are taken as ``models.py``'s are:
     intercepts and the slopes of every ``data.predictors`` column varying by ``data.group``,
-    intercepts only where the function's name ends in ``_intercepts``."""
+    intercepts only where the function's name ends in ``_intercepts``, told apart by their
+    neighbours in space or time where it also starts with ``spatial_`` or ``trend_``."""
     spec = config.model(name)
     if spec.formula is None:
-        intercepts_only = spec.custom.rsplit(".", 1)[-1].endswith("_intercepts")
-        return [GroupTerm((config.data.group,), () if intercepts_only else tuple(config.data.predictors))]
+        function = spec.custom.rsplit(".", 1)[-1]
+        intercepts_only = function.endswith("_intercepts")
+        structured = intercepts_only and function.startswith(STRUCTURED_PREFIXES)
+        return [GroupTerm((config.data.group,), () if intercepts_only else tuple(config.data.predictors), structured)]
     found = []
     for term in formulae.model_description(spec.formula).group_terms:
         factor, slopes = tuple(_columns(term.factor)), tuple(_columns(term.expr))
-        spatial = spec.spatial is not None and factor == (spec.spatial.group,) and not slopes
-        found.append(GroupTerm(factor, slopes, spatial))
+        structured = not slopes and (
+            (spec.spatial is not None and factor == (spec.spatial.group,))
+            or (spec.temporal is not None and ":".join(factor) == rw_factor(spec.temporal)))
+        found.append(GroupTerm(factor, slopes, structured))
     return found
 
 
@@ -157,7 +165,7 @@ def design_warnings(config: AnalysisConfig, data) -> list[str]:
         for term in group_terms(config, name):
             levels = _labels(frame, term.factor)
             count = levels.nunique()
-            if count >= NEARLY_ONE_GROUP_PER_ROW * rows and not term.spatial and not rows_can_be_groups(
+            if count >= NEARLY_ONE_GROUP_PER_ROW * rows and not term.structured and not rows_can_be_groups(
                     config.family_of(name)):
                 continuous = any(pd.api.types.is_float_dtype(frame[column]) and
                                  not np.allclose(frame[column], frame[column].round()) for column in term.factor)

@@ -28,7 +28,9 @@ from formulae.terms.variable import Variable
 from formulae.utils import row_khatri_rao_sparse
 
 from {{ cookiecutter.module_name }}.families import family_record
+from {{ cookiecutter.module_name }}.formula_syntax import rw_factor
 from {{ cookiecutter.module_name }}.model.spatial import car_prior
+from {{ cookiecutter.module_name }}.model.temporal import rw_prior
 from {{ cookiecutter.module_name }}.names import CENSORING, CENTRED_SUFFIX
 from {{ cookiecutter.module_name }}.private_apis import BAMBI_INTERNALS_MISSING, bambi_clean_results
 
@@ -179,7 +181,7 @@ def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
 
 
 def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False,
-                distributional: list[str] | tuple = (), spatial=None):
+                distributional: list[str] | tuple = (), spatial=None, temporal=None):
     """The Bambi model of ``formula`` on ``data.frame`` (predictors in their own units), built.
 
     Bambi applies one parameterisation to all group-specific terms of a model. It centres
@@ -189,7 +191,8 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
     (``"phi ~ (1 | school)"``), each built as Bambi's parameter (``alpha``) with the default
     priors of ``priors.distributional_priors``. ``spatial``: the config's ``car()`` term
     (``config.SpatialTerm``), whose group term ``(1 | region)`` the formula holds: its effects
-    are then ``spatial.car_effect``'s on the graph of ``data.adjacency``.
+    are then ``spatial.car_effect``'s on the graph of ``data.adjacency``. ``temporal``: its ``rw()``
+    term (``config.TemporalTerm``), carried by ``(1 | time)`` or ``(1 | group:time)``: ``temporal.rw_effect``.
     """
     import bambi as bmb  # see bambi_prior
 
@@ -220,6 +223,9 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
         if spatial is not None:
             term = model.parameters[model.family.likelihood.parent].terms[f"1|{spatial.group}"]
             term.prior = car_prior(term.prior, spatial.group, spatial.type, data.adjacency)
+        if temporal is not None:
+            term = model.parameters[model.family.likelihood.parent].terms[f"1|{rw_factor(temporal)}"]
+            term.prior = rw_prior(term.prior, frame, temporal.time, temporal.group, temporal.type, data.source)
         model.build()
     return model
 

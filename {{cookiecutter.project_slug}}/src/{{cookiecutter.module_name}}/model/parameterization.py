@@ -90,7 +90,10 @@ def group_estimates(groups, outcome, family: str, trials=None, exposure=None) ->
         }[record.information]()
         spread = within * derivative**2
         usable = sizes > 1  # groups of one say nothing about the within-group variance
-        pooled = float((spread[usable] * (sizes[usable] - 1)).sum() / (sizes[usable] - 1).sum())
+        if usable.any():
+            pooled = float((spread[usable] * (sizes[usable] - 1)).sum() / (sizes[usable] - 1).sum())
+        else:  # a row per group (a time series, one area per row): all the spread is taken as within groups
+            pooled = float(np.var(estimate, ddof=1))
         return pd.DataFrame({"estimate": estimate, "variance": pooled / sizes})
     sums = by_group[["y", "n", "exposure"]].sum()
     if record.information == "logit":

@@ -71,7 +71,7 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
     if name == "rho":
         first, second = (INTERCEPT if part == "intercept" else part for part in str(value).split(":"))
         return "ran_pars", group_dim, f"cor__{first}.{second}"
-    if name in ("sdcar", "rhocar"):  # spatial effects (models.spatial_counts), as brms names them
+    if name in ("sdcar", "rhocar", "sdrw"):  # spatial effects as brms names them (models.spatial_intercepts), a walk's step
         return "ran_pars", group_dim, name
     if name == "sigma":
         return "ran_pars", "Residual", "sd__Observation"
@@ -81,16 +81,22 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
 
 
 def formula_names(name: str, coords: dict, dims, family: str = "normal",
-                  distributional: list[str] | tuple = (), spatial: dict | None = None) -> tuple[str, str, str] | None:
+                  distributional: list[str] | tuple = (), spatial: dict | None = None,
+                  temporal: dict | None = None) -> tuple[str, str, str] | None:
     """``(effect, group, term)`` of a Bambi parameter; ``None`` for group-level values.
     ``distributional``: the family's parameters (own names) that a formula models, whose
     terms are named as broom.mixed names brms's: ``sigma_(Intercept)``, ``sigma_x``
     (``dist_pars``) and ``sd__sigma_(Intercept)`` (``ran_pars``). ``spatial``: a ``car(group)``
-    term, whose sd and spatial share are brms's ``sdcar`` and ``rhocar``."""
+    term, whose sd and spatial share are brms's ``sdcar`` and ``rhocar``. ``temporal``: an ``rw(time)``
+    term, whose step sd is ``sdrw`` (of the factor ``time`` or ``group:time``)."""
     if any(str(dim).endswith("__factor_dim") for dim in dims):
         return None
     if spatial is not None and name in (f"1|{spatial['group']}_sigma", f"1|{spatial['group']}_rho"):
         return "ran_pars", spatial["group"], "sdcar" if name.endswith("_sigma") else "rhocar"
+    if temporal is not None:
+        factor = f"{temporal['group']}:{temporal['time']}" if temporal["group"] else temporal["time"]
+        if name == f"1|{factor}_sigma":
+            return "ran_pars", factor, "sdrw"
     level = f"[{', '.join(str(value) for value in coords.values())}]" if coords else ""
     for own in distributional:
         prefix = family_record(family).distributional[own] + "_"  # Bambi's name: alpha_x for phi's x
@@ -144,7 +150,7 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
                 names = custom_names(str(name), coords, group_dim, family)
             else:
                 names = formula_names(str(name), coords, variable.dims, family, record.get("distributional", []),
-                                      record.get("spatial"))
+                                      record.get("spatial"), record.get("temporal"))
             if names is None:
                 continue
             label = _element_label(str(name), coords)
