@@ -504,7 +504,7 @@ class AnalysisConfig(_Strict):
             if spec.spatial is not None and self.data.adjacency is None:
                 raise ValueError(f"models[{spec.name}]: car({spec.spatial.group}) needs the graph of neighbouring "
                                  "regions. Fix: set data.adjacency to a CSV of neighbour pairs (region_a,region_b), "
-                                 "see README 'Spatial effects'")
+                                 "see README 'Effects in space and time'")
         if self.data.categories is not None:
             ordinal = [family for family in {spec.family or self.family for spec in self.models} if FAMILIES[family].ordinal]
             if not ordinal:

@@ -130,7 +130,7 @@ def spatial_intercepts(data: GroupedData, priors: ModelPriors, family: str = "po
     """
     if data.graph is None:
         raise ValueError("spatial_intercepts needs the graph of neighbouring groups. Fix: set data.adjacency in the "
-                         "config to a CSV of neighbour pairs of the groups (README 'Spatial effects')")
+                         "config to a CSV of neighbour pairs of the groups (README 'Effects in space and time')")
     g = data.group_dim
     with pm.Model(coords=data.coords) as model:
         x, group = data_containers(data)

@@ -184,3 +184,41 @@ def test_the_nile_s_flow_matches_brms_local_level_model(tmp_path, model):
     for term, group, value in [("sdrw", "year", 38.3), ("sd__Observation", "Residual", 122.9)]:
         row = lookup(table, term, group)
         assert row["conf.low"] <= value <= row["conf.high"], (term, row.to_dict())
+
+
+def test_time_block_folds_hold_out_consecutive_times():
+    from {{ cookiecutter.module_name }}.evaluate.crossval import time_block_folds
+
+    folds = time_block_folds(["1999", "2001", "2000", "2003", "2002", "2004"], 3)
+    assert folds.tolist() == [0, 1, 0, 2, 1, 2]  # 1999-2000, 2001-2002, 2003-2004
+
+
+@pytest.mark.slow
+def test_walks_run_the_pipeline_with_folds_of_consecutive_years(tmp_path):
+    """The Nile through every notebook: the prior predictive check draws the walks, the years are
+    left out in blocks, and the report and estimates.csv name sdrw."""
+    from conftest import copy_project
+
+    from {{ cookiecutter.module_name }}.fit.store import load_fit
+    from {{ cookiecutter.module_name }}.run.pipeline import run_pipeline
+
+    config_path = copy_project(tmp_path)
+    pd.read_csv(REAL_DATA / "nile.csv").to_csv(tmp_path / "data" / "nile.csv", index=False)
+    raw = yaml.safe_load(config_path.read_text())
+    models = [{"name": "level", "formula": "flow ~ 1 + rw(year)"},
+              {"name": "smooth", "formula": 'flow ~ 1 + year + rw(year, type = "rw2")'},
+              {"name": "trend", "custom": "trend_intercepts"}]
+    raw.update(data={"path": "data/nile.csv", "outcome": "flow", "group": "year", "predictors": []},
+               family="normal", models=models, primary="level", fast={"draws": 200, "tune": 200, "chains": 2})
+    raw["priors"] = {}
+    raw["cross_validation"].update(group_folds=4, max_refits=0)
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    run_pipeline(config_path, fast=True, show_progress=False)
+    config = load_config(config_path)
+    table = pd.read_csv(config.reports_dir / "estimates.csv", keep_default_na=False)
+    for model in ("level", "smooth", "trend"):
+        assert {"(Intercept)", "sdrw", "sd__Observation"} <= set(table[table["model"] == model]["term"]), table
+    folds = load_fit(config.fit_path("level"))["leave_groups_out"]["fold"].to_series()
+    assert folds.sort_index(key=lambda years: years.astype(int)).is_monotonic_increasing  # blocks of years
+    assert "sdrw" in (config.reports_dir / "07_report.html").read_text()
