@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from {{ cookiecutter.module_name }}.families import FAMILIES, LINKS, family_key
-from {{ cookiecutter.module_name }}.formula_syntax import (CAR_TYPES, FUNCTIONS, RW_TYPES, spatial_term, temporal_term,
-                                                           unknown_functions)
+from {{ cookiecutter.module_name }}.formula_syntax import (CAR_TYPES, FUNCTIONS, RW_TYPES, autocorrelation_term,
+                                                           spatial_term, temporal_term, unknown_functions)
 from {{ cookiecutter.module_name }}.names import RESERVED_NAMES
 
 Family = Literal[tuple(FAMILIES)]
@@ -228,6 +228,14 @@ class TemporalTerm(_Strict):
     written: str
 
 
+class AutocorrelationTerm(_Strict):
+    """A formula's ``ar(time = ..., gr = group)`` term (see :func:`autocorrelation_term`)."""
+
+    time: str
+    group: str | None = None  # a series per group; None: the rows are one series
+    written: str
+
+
 class ModelSpec(_Strict):
     """One candidate model: a formula (built by Bambi) or a custom PyMC function."""
 
@@ -245,15 +253,18 @@ class ModelSpec(_Strict):
     spatial: SpatialTerm | None = None
     # Its rw() term, carried by the group term (1 | time) or (1 | group:time).
     temporal: TemporalTerm | None = None
+    # Its ar() term, taken out of ``formula``: AR(1) residuals, built into the likelihood.
+    autocorrelation: AutocorrelationTerm | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value):
         # `- varying_slopes` is short for a custom model of that name.
         value = {"name": value, "custom": value} if isinstance(value, str) else value
-        if isinstance(value, dict) and isinstance(value.get("formula"), str) and not {"spatial", "temporal"} & value.keys():
+        if isinstance(value, dict) and isinstance(value.get("formula"), str) and not {"spatial", "temporal", "autocorrelation"} & value.keys():
             formula = value["formula"]
-            for key, rewrite in (("spatial", spatial_term), ("temporal", temporal_term)):
+            for key, rewrite in (("spatial", spatial_term), ("temporal", temporal_term),
+                                 ("autocorrelation", autocorrelation_term)):
                 try:
                     formula, term = rewrite(formula)
                 except ValueError as error:
@@ -501,6 +512,15 @@ class AnalysisConfig(_Strict):
                                      f"{parameter} is modelled by {formula!r}, so it has no prior of its own. Fix: "
                                      "remove that prior (its terms get the defaults of README 'Priors')")
         for spec in self.models:
+            family = spec.family or self.family
+            if spec.autocorrelation is not None and not FAMILIES[family].autocorrelation:
+                usable = ", ".join(name for name, record in FAMILIES.items() if record.autocorrelation)
+                raise ValueError(f"models[{spec.name}]: ar() models autocorrelated residuals, which family {family} "
+                                 f"does not have. Fix: use family {usable}, or rw(time) for effects of time that drift "
+                                 "(README 'Effects in space and time')")
+            if spec.autocorrelation is not None and spec.distributional:
+                raise ValueError(f"models[{spec.name}]: ar() and distributional formulas cannot be combined yet. Fix: "
+                                 "remove one of them")
             if spec.spatial is not None and self.data.adjacency is None:
                 raise ValueError(f"models[{spec.name}]: car({spec.spatial.group}) needs the graph of neighbouring "
                                  "regions. Fix: set data.adjacency to a CSV of neighbour pairs (region_a,region_b), "

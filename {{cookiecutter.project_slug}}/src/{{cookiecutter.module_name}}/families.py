@@ -96,6 +96,8 @@ class Family:
         logistic's pi^2/3): the report's share of variance between groups.
     sufficient_statistics : bool
         A normal likelihood that per-group sums can replace (``model/likelihoods.py``).
+    autocorrelation : bool
+        Residuals an ``ar()`` term can make AR(1) (``model/temporal.ar_normal``).
     spread_check : bool
         The prior predictive check compares the outcome's sd with the prior's, in its units.
     censoring : bool
@@ -132,6 +134,7 @@ class Family:
     exposure: bool = False
     latent_variance: float | None = None
     sufficient_statistics: bool = False
+    autocorrelation: bool = False
     spread_check: bool = False
     typical: Callable[[np.ndarray], np.ndarray] | None = None
     links: tuple[str, ...] = ()
@@ -383,7 +386,7 @@ FAMILIES: dict[str, Family] = {
             "normal", bambi="gaussian", link="identity", outcome_checks=("finite",), likelihood=_normal,
             simulate=lambda rng, eta, h, trials, exposure: eta + rng.normal(0, h["sigma"], eta.size),
             mean_words="mean {outcome}", parameters={"sigma": "sigma"}, example_parameters={"sigma": 1.0},
-            sufficient_statistics=True, spread_check=True,
+            sufficient_statistics=True, spread_check=True, autocorrelation=True,
         ),
         Family(
             "student_t", bambi="t", link="identity", outcome_checks=("finite",), likelihood=_student_t,

@@ -95,6 +95,46 @@ def temporal_term(formula: str) -> tuple[str, dict | None]:
     return RW_CALL.sub(f"(1 | {factor})", formula), {"time": time, "group": group, "type": kind}
 
 
+# Autocorrelated residuals, brms's ar(): ``ar(time = year, gr = county)`` (``ar(year)``, ``p = 1``);
+# see ``model/temporal.py``. Not a Bambi term: it is taken out of the formula and built into the likelihood.
+AR_CALL = re.compile(r"\bar\(([^()]*)\)")
+AR_OPTION = re.compile(r"\s*(?P<key>time|gr|p)\s*=\s*(?P<value>[A-Za-z_][\w.]*|\d+)\s*")
+
+
+def autocorrelation_term(formula: str) -> tuple[str, dict | None]:
+    """``formula`` without its ``ar(time = t, gr = g)`` term, and ``{"time", "group"}`` (None
+    without one): first-order autocorrelated residuals within each group, ordered by time.
+
+    Raises
+    ------
+    ValueError
+        For an ``ar()`` that does not read ``ar(time = column[, gr = column][, p = 1])``, or more than one.
+    """
+    calls = AR_CALL.findall(formula)
+    if not calls:
+        return formula, None
+    usage = (f"formula {formula!r}: write autocorrelated residuals as ar(time = year) or ar(time = year, gr = "
+             "group), with time a numeric column; only p = 1 (AR(1))")
+    if len(calls) > 1:
+        raise ValueError(f"formula {formula!r} has {len(calls)} ar() terms; a model takes one")
+    found = {}
+    for position, option in enumerate(calls[0].split(",")):
+        match = AR_OPTION.fullmatch(option)
+        key, value = (match.group("key"), match.group("value")) if match else (None, option.strip())
+        if key is None and position == 0 and NAME.fullmatch(option):
+            key = "time"  # ar(year): the time, as brms's first argument
+        if key is None or key in found:
+            raise ValueError(usage)
+        found[key] = value
+    if "time" not in found or found.get("p", "1") != "1" or not NAME.fullmatch(found["time"]):
+        raise ValueError(usage)
+    lhs, rhs = formula.split("~", 1)
+    terms = [term for term in (part.strip() for part in re.split(r"\+(?![^()]*\))", rhs)) if not AR_CALL.fullmatch(term)]
+    if len(terms) == len(re.split(r"\+(?![^()]*\))", rhs)):
+        raise ValueError(f"formula {formula!r}: add ar() as a term of its own (+ ar(time = year))")
+    return f"{lhs.strip()} ~ {' + '.join(terms) or '1'}", {"time": found["time"], "group": found.get("gr")}
+
+
 def rw_factor(term) -> str:
     """The group factor that carries an ``rw()`` term: ``time``, or ``group:time`` for a walk per group."""
     return f"{term.group}:{term.time}" if term.group else term.time

@@ -143,3 +143,63 @@ def timeline(labels: list[str], frame: pd.DataFrame, time: str, group: str | Non
     series = pd.Categorical([name for name, _ in parts]).codes
     return Timeline(time=np.array([times[at] for _, at in parts]), series=np.asarray(series, dtype=int),
                     order=order, step=step)
+
+
+@dataclass(frozen=True)
+class Lags:
+    """Each row's previous row in its series, for autocorrelated residuals (``ar()``).
+
+    Attributes
+    ----------
+    previous : ndarray of int
+        The row of the series' time before (the row itself where there is none: its first time).
+    gap : ndarray of float
+        The time since that row in unit steps (the shortest gap of the data); 0 for a first time.
+    """
+
+    previous: np.ndarray
+    gap: np.ndarray
+
+    @property
+    def has_previous(self) -> np.ndarray:
+        return self.gap > 0
+
+
+def lags(frame: pd.DataFrame, time: str, group: str | None, path) -> Lags:
+    """The :class:`Lags` of ``ar(time = time, gr = group)`` on the rows of ``frame``.
+
+    Raises
+    ------
+    DataError
+        For times that are not numbers, and for two rows of one series at the same time,
+        naming the series and the time.
+    """
+    if time not in frame.columns or (group is not None and group not in frame.columns):
+        missing = time if time not in frame.columns else group
+        raise DataError(f"{path}: column {missing!r} named in ar() is not in the file. Fix: correct the formula's "
+                        "ar(time = ..., gr = ...)")
+    check_times(frame, time, 1, path)
+    series = frame[group].astype(str).to_numpy() if group else np.zeros(len(frame), dtype=str)
+    times = frame[time].to_numpy(dtype=float)
+    order = np.lexsort((times, series))
+    same_series = series[order][1:] == series[order][:-1]
+    steps = np.diff(times[order])
+    repeated = np.flatnonzero(same_series & (steps == 0))
+    if len(repeated):
+        row = order[repeated[0]]
+        where = f" of series {series[row]!r} (column {group!r})" if group else ""
+        raise DataError(f"{path}: two rows{where} are at time {times[row]:g} of column {time!r}; ar() needs one row "
+                        "per time of a series. Fix: give ar() the group column that tells them apart (gr = ...), "
+                        "or average the rows")
+    unit = steps[same_series].min() if same_series.any() else 1.0
+    multiples = steps[same_series] / unit
+    uneven = np.flatnonzero(~np.isclose(multiples, np.round(multiples), rtol=0, atol=1e-6))
+    if len(uneven):
+        later = order[1:][same_series][uneven[0]]
+        raise DataError(f"{path}: column {time!r} has a gap of {steps[same_series][uneven[0]]:g} before time "
+                        f"{times[later]:g}, not a whole number of its shortest step {unit:g}; ar() needs times on a "
+                        "regular grid (gaps are missing steps). Fix: round the times to the grid, or use rw(time)")
+    previous, gap = np.arange(len(frame)), np.zeros(len(frame))
+    previous[order[1:][same_series]] = order[:-1][same_series]
+    gap[order[1:][same_series]] = steps[same_series] / unit
+    return Lags(previous=previous, gap=gap)

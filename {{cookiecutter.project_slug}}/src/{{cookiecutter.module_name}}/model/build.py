@@ -80,6 +80,7 @@ class BuiltModel:
     distributional: tuple[str, ...] = ()  # the family's own parameters a formula models (``sigma``)
     spatial: dict | None = None  # a formula's car() term: {"group": column, "type": "bym2" or "icar"}
     temporal: dict | None = None  # a formula's rw() term: {"time": column, "group": column or None, "type": "rw1" or "rw2"}
+    autocorrelation: dict | None = None  # a formula's ar() term: {"time": column, "group": column or None}
 
     @property
     def sampled_model(self) -> pm.Model:
@@ -106,6 +107,7 @@ class BuiltModel:
             "distributional": list(self.distributional),
             "spatial": self.spatial,
             "temporal": self.temporal,
+            "autocorrelation": self.autocorrelation,
         }
 
     def attrs(self) -> dict[str, str]:
@@ -133,8 +135,9 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     centered = all(choice.centered for choice in choices)
     sampling_model = weighted_data = priors = bambi = None
     mixed_centring = len({choice.centered for choice in choices}) > 1
-    # Sums per group stand for normal group effects: not for spatial or temporal ones
-    sums = (spec.spatial is None and spec.temporal is None and family_record(family).sufficient_statistics
+    # Sums per group stand for normal group effects and independent rows: not for spatial or temporal structure
+    structured = spec.spatial or spec.temporal or spec.autocorrelation
+    sums = (not structured and family_record(family).sufficient_statistics
             and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome), spec.kind,
                                            mixed_centring))
     if spec.formula is None:
@@ -146,7 +149,7 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
             weighted_data = partial(sufficient_statistics_data, data)
     else:
         bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional, spec.spatial,
-                             spec.temporal)
+                             spec.temporal, spec.autocorrelation)
         model = bambi.backend.model
         terms = centred_terms(bambi, choices)
         if sums:
@@ -158,7 +161,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
                       weighted_data, priors, bambi,
                       tuple(distributional_parameter(name, formula) for formula in spec.distributional),
                       spec.spatial.model_dump(include={"group", "type"}) if spec.spatial else None,
-                      spec.temporal.model_dump(include={"time", "group", "type"}) if spec.temporal else None)
+                      spec.temporal.model_dump(include={"time", "group", "type"}) if spec.temporal else None,
+                      spec.autocorrelation.model_dump(include={"time", "group"}) if spec.autocorrelation else None)
 
 
 def centred_terms(bambi, choices: list[Choice]) -> set[str]:

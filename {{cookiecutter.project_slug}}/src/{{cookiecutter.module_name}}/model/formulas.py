@@ -28,9 +28,10 @@ from formulae.terms.variable import Variable
 from formulae.utils import row_khatri_rao_sparse
 
 from {{ cookiecutter.module_name }}.families import family_record
+from {{ cookiecutter.module_name }}.data.timeline import lags
 from {{ cookiecutter.module_name }}.formula_syntax import rw_factor
 from {{ cookiecutter.module_name }}.model.spatial import car_prior
-from {{ cookiecutter.module_name }}.model.temporal import rw_prior
+from {{ cookiecutter.module_name }}.model.temporal import AR_PRIOR, ar_family, rw_prior
 from {{ cookiecutter.module_name }}.names import CENSORING, CENTRED_SUFFIX
 from {{ cookiecutter.module_name }}.private_apis import BAMBI_INTERNALS_MISSING, bambi_clean_results
 
@@ -181,7 +182,7 @@ def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
 
 
 def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False,
-                distributional: list[str] | tuple = (), spatial=None, temporal=None):
+                distributional: list[str] | tuple = (), spatial=None, temporal=None, autocorrelation=None):
     """The Bambi model of ``formula`` on ``data.frame`` (predictors in their own units), built.
 
     Bambi applies one parameterisation to all group-specific terms of a model. It centres
@@ -193,6 +194,7 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
     (``config.SpatialTerm``), whose group term ``(1 | region)`` the formula holds: its effects
     are then ``spatial.car_effect``'s on the graph of ``data.adjacency``. ``temporal``: its ``rw()``
     term (``config.TemporalTerm``), carried by ``(1 | time)`` or ``(1 | group:time)``: ``temporal.rw_effect``.
+    ``autocorrelation``: its ``ar()`` term (``config.AutocorrelationTerm``): ``temporal.ar_normal`` rows.
     """
     import bambi as bmb  # see bambi_prior
 
@@ -211,12 +213,23 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
         formulas.append(f"{bambi_name} ~ {right}")
         all_priors[bambi_name] = {term: bambi_prior(prior)
                                   for term, prior in distributional_priors(data, family, parameter, right).items()}
+    bambi_family, link = family_record(family).bambi, family_record(family).link
     with indexed_group_terms():
+        if autocorrelation is not None:
+            # The normal likelihood with AR(1) residuals: its terms' priors scaled as the normal family's
+            # (Bambi does not scale a family of its own), and ar's
+            normal = bmb.Model(bmb.Formula(*formulas), frame, family=bambi_family, link=link, priors=all_priors,
+                               noncentered=not centered)
+            component = normal.parameters[normal.family.likelihood.parent]
+            all_priors = {**{name: term.prior for name, term in component.terms.items()},
+                          "sigma": normal.parameters["sigma"].prior, "ar": bambi_prior(AR_PRIOR)}
+            bambi_family, link = ar_family(data.outcome, lags(frame, autocorrelation.time, autocorrelation.group,
+                                                               data.source)), None
         model = bmb.Model(
             bmb.Formula(*formulas),
             frame,
-            family=family_record(family).bambi,
-            link=family_record(family).link,
+            family=bambi_family,
+            link=link,
             priors=all_priors,
             noncentered=not centered,
         )

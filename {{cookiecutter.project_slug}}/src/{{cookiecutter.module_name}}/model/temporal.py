@@ -1,4 +1,5 @@
-"""Random walks over time, RW1 and RW2, on the timeline of ``data/timeline.py``.
+"""Effects of time: random walks (RW1, RW2) on the timeline of ``data/timeline.py``, and
+autocorrelated residuals (AR(1)).
 
 A first-order random walk (RW1) lets the effect of time drift: each step between neighbouring
 times is ``Normal(0, sigma)`` (``sigma * sqrt(gap)`` across a gap of several unit steps). A
@@ -18,7 +19,9 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from {{ cookiecutter.module_name }}.data.timeline import Timeline, timeline
+from {{ cookiecutter.module_name }}.data.timeline import Lags, Timeline, timeline
+
+AR_PRIOR = {"dist": "Uniform", "lower": -1.0, "upper": 1.0}  # brms's prior of ar[1]
 
 def _segment_sums(values, bounds):
     """Sums over the last axis of ``values`` between each ``(start, end)`` of ``bounds``."""
@@ -79,3 +82,33 @@ def rw_prior(default, frame: pd.DataFrame, time: str, group: str | None, kind: s
         return rw_effect(name, line, sigma, dims=dims[0])
 
     return bmb.Prior("RW", dist=build, noncentered=False, sigma=default.args["sigma"])
+
+
+def ar_normal(name: str, mu, sigma, ar, outcome: np.ndarray, lags: Lags, observed=None, dims=None):
+    """Normal rows whose residuals ``e = y - mu`` are AR(1) within each series, brms's
+    ``ar(time, gr)`` for a normal outcome: each row is normal around ``mu + ar * e_previous``
+    with sd ``sigma`` (the innovation's), a series' first row around ``mu``. Across a gap of ``g``
+    steps (missing times) the exact AR(1) step: ``ar^g * e_previous``, variance
+    ``sigma^2 (1 - ar^(2g)) / (1 - ar^2)``. The previous rows' outcomes are the data ``outcome``:
+    replicated rows (posterior predictive checks) are one step ahead of the observed series, as brms's.
+    """
+    has, gap = lags.has_previous, np.maximum(lags.gap, 1.0)
+    lagged = np.where(has, outcome[lags.previous], 0.0)
+
+    def dist(mu, sigma, ar, size):
+        decay = pt.where(has, ar**gap, 0.0)
+        widening = pt.where(gap > 1, (1 - ar ** (2 * gap)) / (1 - ar**2), 1.0)
+        return pm.Normal.dist(mu + decay * (lagged - mu[..., lags.previous]), sigma * pt.sqrt(widening), size=size)
+
+    return pm.CustomDist(name, mu, sigma, ar, dist=dist, observed=observed, dims=dims)
+
+
+def ar_family(outcome: np.ndarray, lags: Lags):
+    """Bambi's family of :func:`ar_normal` rows: a normal likelihood with the parameter ``ar``."""
+    import bambi as bmb  # here, not at the top: see formulas.bambi_prior
+
+    def dist(name, mu, sigma, ar, observed=None, dims=None, **_):
+        return ar_normal(name, mu, sigma, ar, outcome, lags, observed=observed, dims=dims)
+
+    likelihood = bmb.Likelihood("ARNormal", params=["mu", "sigma", "ar"], parent="mu", dist=dist)
+    return bmb.Family("ar_gaussian", likelihood, link={"mu": "identity", "sigma": "log", "ar": "identity"})

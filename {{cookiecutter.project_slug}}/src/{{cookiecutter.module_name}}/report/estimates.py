@@ -104,6 +104,8 @@ def formula_names(name: str, coords: dict, dims, family: str = "normal",
             return _formula_term(name[len(prefix):], level, own)
     if name == "sigma":
         return "ran_pars", "Residual", "sd__Observation"
+    if name == "ar":  # AR(1) residuals (an ar() term): brms's ar[1]
+        return "ran_pars", "Residual", "ar[1]"
     if name in distribution_parameters(family):
         return "dist_pars", "", distribution_parameters(family)[name]
     return _formula_term(name, level)
