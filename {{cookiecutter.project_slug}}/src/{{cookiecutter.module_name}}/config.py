@@ -24,7 +24,8 @@ from pydantic import (
 
 from {{ cookiecutter.module_name }}.families import FAMILIES, LINKS, family_key
 from {{ cookiecutter.module_name }}.formula_syntax import (CAR_TYPES, FUNCTIONS, RW_TYPES, autocorrelation_term,
-                                                           spatial_term, temporal_term, unknown_functions)
+                                                           measurement_term, spatial_term, temporal_term,
+                                                           unknown_functions)
 from {{ cookiecutter.module_name }}.names import RESERVED_NAMES
 
 Family = Literal[tuple(FAMILIES)]
@@ -236,6 +237,14 @@ class AutocorrelationTerm(_Strict):
     written: str
 
 
+class MeasurementTerm(_Strict):
+    """A formula's ``me(column, sd)`` term (see :func:`measurement_term`)."""
+
+    column: str  # the measured predictor
+    sd: str      # each measurement's standard error
+    written: str
+
+
 class ModelSpec(_Strict):
     """One candidate model: a formula (built by Bambi) or a custom PyMC function."""
 
@@ -255,16 +264,18 @@ class ModelSpec(_Strict):
     temporal: TemporalTerm | None = None
     # Its ar() term, taken out of ``formula``: AR(1) residuals, built into the likelihood.
     autocorrelation: AutocorrelationTerm | None = None
+    # Its me() term, taken out of ``formula``: a predictor measured with error, built as a latent one.
+    measurement: MeasurementTerm | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value):
         # `- varying_slopes` is short for a custom model of that name.
         value = {"name": value, "custom": value} if isinstance(value, str) else value
-        if isinstance(value, dict) and isinstance(value.get("formula"), str) and not {"spatial", "temporal", "autocorrelation"} & value.keys():
+        if isinstance(value, dict) and isinstance(value.get("formula"), str) and not {"spatial", "temporal", "autocorrelation", "measurement"} & value.keys():
             formula = value["formula"]
             for key, rewrite in (("spatial", spatial_term), ("temporal", temporal_term),
-                                 ("autocorrelation", autocorrelation_term)):
+                                 ("autocorrelation", autocorrelation_term), ("measurement", measurement_term)):
                 try:
                     formula, term = rewrite(formula)
                 except ValueError as error:
@@ -518,6 +529,9 @@ class AnalysisConfig(_Strict):
                 raise ValueError(f"models[{spec.name}]: ar() models autocorrelated residuals, which family {family} "
                                  f"does not have. Fix: use family {usable}, or rw(time) for effects of time that drift "
                                  "(README 'Effects in space and time')")
+            if spec.measurement is not None and FAMILIES[family].ordinal:
+                raise ValueError(f"models[{spec.name}]: me() is not built for ordinal families yet. Fix: remove "
+                                 "me() or use the measured column as it is")
             if spec.autocorrelation is not None and spec.distributional:
                 raise ValueError(f"models[{spec.name}]: ar() and distributional formulas cannot be combined yet. Fix: "
                                  "remove one of them")

@@ -128,11 +128,42 @@ def autocorrelation_term(formula: str) -> tuple[str, dict | None]:
         found[key] = value
     if "time" not in found or found.get("p", "1") != "1" or not NAME.fullmatch(found["time"]):
         raise ValueError(usage)
+    return _without(formula, AR_CALL, "+ ar(time = year)"), {"time": found["time"], "group": found.get("gr")}
+
+
+def _without(formula: str, call: re.Pattern, example: str) -> str:
+    """``formula`` without the term that is the ``call`` (a term of its own, as ``example``)."""
     lhs, rhs = formula.split("~", 1)
-    terms = [term for term in (part.strip() for part in re.split(r"\+(?![^()]*\))", rhs)) if not AR_CALL.fullmatch(term)]
-    if len(terms) == len(re.split(r"\+(?![^()]*\))", rhs)):
-        raise ValueError(f"formula {formula!r}: add ar() as a term of its own (+ ar(time = year))")
-    return f"{lhs.strip()} ~ {' + '.join(terms) or '1'}", {"time": found["time"], "group": found.get("gr")}
+    terms = [part.strip() for part in re.split(r"\+(?![^()]*\))", rhs)]  # not the + inside (1 + x | g)
+    kept = [term for term in terms if not call.fullmatch(term)]
+    if len(kept) == len(terms):
+        raise ValueError(f"formula {formula!r}: add {example.lstrip('+ ')} as a term of its own ({example})")
+    return f"{lhs.strip()} ~ {' + '.join(kept) or '1'}"
+
+
+# A predictor measured with error, brms's me(): ``me(x, sdx)``, with sdx the column of each
+# measurement's standard error; see ``model/measurement.py``. Taken out of the formula like ar().
+ME_CALL = re.compile(r"\bme\(([^()]*)\)")
+
+
+def measurement_term(formula: str) -> tuple[str, dict | None]:
+    """``formula`` without its ``me(x, sdx)`` term, and ``{"column": x, "sd": sdx}`` (None without one).
+
+    Raises
+    ------
+    ValueError
+        For an ``me()`` that does not read ``me(column, column)``, or more than one.
+    """
+    calls = ME_CALL.findall(formula)
+    if not calls:
+        return formula, None
+    if len(calls) > 1:
+        raise ValueError(f"formula {formula!r} has {len(calls)} me() terms; a model takes one")
+    parts = [part.strip() for part in calls[0].split(",")]
+    if len(parts) != 2 or not all(NAME.fullmatch(part) for part in parts):
+        raise ValueError(f"formula {formula!r}: write a predictor measured with error as me(x, sdx), with sdx the "
+                         "column of each measurement's standard error")
+    return _without(formula, ME_CALL, "+ me(x, sdx)"), {"column": parts[0], "sd": parts[1]}
 
 
 def rw_factor(term) -> str:

@@ -10,6 +10,7 @@ from {{ cookiecutter.module_name }}.families import FAMILIES
 
 SAMPLE_DIMS = ("chain", "draw")
 OBS_DIM = "obs"
+LATENT_ROWS = "__latent_obs"  # the dim of a latent value per row (model/measurement.py): x__latent_obs
 # The fit's group holding its PSIS-LOO (see :func:`loo_group`): written once with the fit, read by
 # every notebook, where computing it took 1-1.5 s per fit and notebook on the example.
 LOO_GROUP = "loo"
@@ -55,7 +56,7 @@ RESERVED_NAMES |= {
 def is_group_level(name: str, dims, group_dim: str) -> bool:
     """Group effects (ours, or Bambi's ``*__factor_dim``), per-observation values and raw offsets."""
     return (
-        any(dim == group_dim or dim == "obs" or str(dim).endswith("__factor_dim") for dim in dims)
+        any(dim in (group_dim, "obs", "__obs__") or str(dim).endswith(("__factor_dim", LATENT_ROWS)) for dim in dims)
         or name.startswith(("z_", "chol"))
         or name.endswith(("_offset", "_at_means"))  # raw offsets; the intercept where its prior sits
     )

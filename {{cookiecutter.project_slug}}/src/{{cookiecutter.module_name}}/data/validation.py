@@ -21,6 +21,29 @@ class DataError(ValueError):
     """The data file does not match what the config says it holds."""
 
 
+def check_measurements(frame: pd.DataFrame, column: str, error_column: str, path) -> None:
+    """Check ``me(column, error_column)``: both columns numeric and complete, the standard errors positive.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the column and the first rows at fault.
+    """
+    for name in (column, error_column):
+        if name not in frame.columns:
+            raise DataError(f"{path}: column {name!r} named in me({column}, {error_column}) is not in the file. "
+                            "Fix: correct the formula's me() term")
+        values = pd.to_numeric(frame[name], errors="coerce")
+        bad = frame.index[~np.isfinite(values.to_numpy(dtype=float))].tolist()
+        if bad:
+            raise DataError(f"{path}: column {name!r} of me({column}, {error_column}) is missing or not a number in "
+                            f"rows {bad[:5]}. Fix: give every row a measurement and its standard error")
+    bad = frame.index[frame[error_column].astype(float) <= 0].tolist()
+    if bad:
+        raise DataError(f"{path}: column {error_column!r} holds standard errors, but they are 0 or negative in rows "
+                        f"{bad[:5]}. Fix: a measurement without error is an ordinary predictor: leave it out of me()")
+
+
 # Row-wise checks by name (pandera skips missing values; those are checked separately).
 CHECKS = {
     "finite": lambda series: ~series.isin([np.inf, -np.inf]),

@@ -59,6 +59,11 @@ def prior_parameters(model: pm.Model, group_dims: set[str]) -> list:
             if not group_dims & set(model.named_vars_to_dims.get(variable.name, ()))]
 
 
+# PyMC's warning where a model has a Potential: an me() term's measurements (model/measurement.py), a
+# density of the predictor's measurements that the outcome's replicates do not depend on.
+POTENTIALS_IGNORED = "The effect of Potentials on other parameters is ignored"
+
+
 def _with_row_variables(model: pm.Model, rows: np.ndarray, group_dims: set[str] = frozenset()) -> pm.Model:
     """A copy of ``model`` with the outcome and its log-likelihood at ``rows``, and the log
     prior density of each draw (of :func:`prior_parameters`, for power-scaling sensitivity),
@@ -185,8 +190,11 @@ def add_pointwise(idata: xr.DataTree, model: pm.Model, outcome_name: str, obs_la
     with _with_row_variables(model, rows, group_dims) as copy:
         # The replicated outcomes draw by draw (a random variable with the rows' size does not take
         # a batch of draws); the log-likelihood and log prior a batch of draws at a time.
-        replicated = pm.sample_posterior_predictive(used, var_names=[REPLICATED], random_seed=seed, progressbar=False,
-                                                    compile_kwargs=ONE_SHOT).posterior_predictive[REPLICATED]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=POTENTIALS_IGNORED, category=UserWarning)
+            replicated = pm.sample_posterior_predictive(used, var_names=[REPLICATED], random_seed=seed,
+                                                        progressbar=False, compile_kwargs=ONE_SHOT
+                                                        ).posterior_predictive[REPLICATED]
     log_likelihood, log_prior = (
         xr.DataArray(values.reshape(used.sizes["chain"], used.sizes["draw"], *values.shape[1:]),
                      dims=["chain", "draw", *[ROW_DIM] * (values.ndim - 1)],
@@ -205,7 +213,8 @@ def prior_predictive(model: pm.Model, parameters: list[str], outcome_name: str, 
                      rows: np.ndarray, draws: int, seed: int) -> xr.DataTree:
     """``parameters`` drawn from the priors, and replicated outcomes at ``rows``."""
     labels = [obs_labels[row] for row in rows]
-    with _with_row_variables(model, rows):
+    with _with_row_variables(model, rows), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=POTENTIALS_IGNORED, category=UserWarning)
         try:
             prior = pm.sample_prior_predictive(draws=draws, var_names=[*parameters, REPLICATED], random_seed=seed,
                                                compile_kwargs=ONE_SHOT)

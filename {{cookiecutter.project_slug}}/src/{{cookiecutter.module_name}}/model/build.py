@@ -81,6 +81,7 @@ class BuiltModel:
     spatial: dict | None = None  # a formula's car() term: {"group": column, "type": "bym2" or "icar"}
     temporal: dict | None = None  # a formula's rw() term: {"time": column, "group": column or None, "type": "rw1" or "rw2"}
     autocorrelation: dict | None = None  # a formula's ar() term: {"time": column, "group": column or None}
+    measurement: dict | None = None  # a formula's me() term: {"column": predictor, "sd": its standard errors}
 
     @property
     def sampled_model(self) -> pm.Model:
@@ -108,6 +109,7 @@ class BuiltModel:
             "spatial": self.spatial,
             "temporal": self.temporal,
             "autocorrelation": self.autocorrelation,
+            "measurement": self.measurement,
         }
 
     def attrs(self) -> dict[str, str]:
@@ -136,7 +138,7 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     sampling_model = weighted_data = priors = bambi = None
     mixed_centring = len({choice.centered for choice in choices}) > 1
     # Sums per group stand for normal group effects and independent rows: not for spatial or temporal structure
-    structured = spec.spatial or spec.temporal or spec.autocorrelation
+    structured = spec.spatial or spec.temporal or spec.autocorrelation or spec.measurement
     sums = (not structured and family_record(family).sufficient_statistics
             and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome), spec.kind,
                                            mixed_centring))
@@ -149,7 +151,7 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
             weighted_data = partial(sufficient_statistics_data, data)
     else:
         bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional, spec.spatial,
-                             spec.temporal, spec.autocorrelation)
+                             spec.temporal, spec.autocorrelation, spec.measurement)
         model = bambi.backend.model
         terms = centred_terms(bambi, choices)
         if sums:
@@ -162,7 +164,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
                       tuple(distributional_parameter(name, formula) for formula in spec.distributional),
                       spec.spatial.model_dump(include={"group", "type"}) if spec.spatial else None,
                       spec.temporal.model_dump(include={"time", "group", "type"}) if spec.temporal else None,
-                      spec.autocorrelation.model_dump(include={"time", "group"}) if spec.autocorrelation else None)
+                      spec.autocorrelation.model_dump(include={"time", "group"}) if spec.autocorrelation else None,
+                      spec.measurement.model_dump(include={"column", "sd"}) if spec.measurement else None)
 
 
 def centred_terms(bambi, choices: list[Choice]) -> set[str]:

@@ -30,6 +30,7 @@ from formulae.utils import row_khatri_rao_sparse
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.data.timeline import lags
 from {{ cookiecutter.module_name }}.formula_syntax import rw_factor
+from {{ cookiecutter.module_name }}.model.measurement import add_measurement
 from {{ cookiecutter.module_name }}.model.spatial import car_prior
 from {{ cookiecutter.module_name }}.model.temporal import AR_PRIOR, ar_family, rw_prior
 from {{ cookiecutter.module_name }}.names import CENSORING, CENTRED_SUFFIX
@@ -182,7 +183,8 @@ def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
 
 
 def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False,
-                distributional: list[str] | tuple = (), spatial=None, temporal=None, autocorrelation=None):
+                distributional: list[str] | tuple = (), spatial=None, temporal=None, autocorrelation=None,
+                measurement=None):
     """The Bambi model of ``formula`` on ``data.frame`` (predictors in their own units), built.
 
     Bambi applies one parameterisation to all group-specific terms of a model. It centres
@@ -195,6 +197,8 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
     are then ``spatial.car_effect``'s on the graph of ``data.adjacency``. ``temporal``: its ``rw()``
     term (``config.TemporalTerm``), carried by ``(1 | time)`` or ``(1 | group:time)``: ``temporal.rw_effect``.
     ``autocorrelation``: its ``ar()`` term (``config.AutocorrelationTerm``): ``temporal.ar_normal`` rows.
+    ``measurement``: its ``me()`` term (``config.MeasurementTerm``), added to the linear predictor by
+    Bambi's hook for it: ``measurement.latent_predictor``.
     """
     import bambi as bmb  # see bambi_prior
 
@@ -239,6 +243,8 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
         if temporal is not None:
             term = model.parameters[model.family.likelihood.parent].terms[f"1|{rw_factor(temporal)}"]
             term.prior = rw_prior(term.prior, frame, temporal.time, temporal.group, temporal.type, data.source)
+        if measurement is not None:
+            add_measurement(model, data, family, measurement.column, measurement.sd)
         model.build()
     return model
 
