@@ -24,8 +24,8 @@ from pydantic import (
 
 from {{ cookiecutter.module_name }}.families import FAMILIES, LINKS, family_key
 from {{ cookiecutter.module_name }}.formula_syntax import (CAR_TYPES, FUNCTIONS, RW_TYPES, autocorrelation_term,
-                                                           measurement_term, spatial_term, temporal_term,
-                                                           unknown_functions)
+                                                           imputation_term, measurement_term, spatial_term,
+                                                           temporal_term, unknown_functions)
 from {{ cookiecutter.module_name }}.names import RESERVED_NAMES
 
 Family = Literal[tuple(FAMILIES)]
@@ -245,6 +245,13 @@ class MeasurementTerm(_Strict):
     written: str
 
 
+class ImputationTerm(_Strict):
+    """A formula's ``mi(column)`` term (see :func:`imputation_term`)."""
+
+    column: str  # the predictor whose missing values are imputed
+    written: str
+
+
 class ModelSpec(_Strict):
     """One candidate model: a formula (built by Bambi) or a custom PyMC function."""
 
@@ -266,16 +273,19 @@ class ModelSpec(_Strict):
     autocorrelation: AutocorrelationTerm | None = None
     # Its me() term, taken out of ``formula``: a predictor measured with error, built as a latent one.
     measurement: MeasurementTerm | None = None
+    # Its mi() term, taken out of ``formula``: a predictor whose missing values are imputed in the fit.
+    imputation: ImputationTerm | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value):
         # `- varying_slopes` is short for a custom model of that name.
         value = {"name": value, "custom": value} if isinstance(value, str) else value
-        if isinstance(value, dict) and isinstance(value.get("formula"), str) and not {"spatial", "temporal", "autocorrelation", "measurement"} & value.keys():
+        if isinstance(value, dict) and isinstance(value.get("formula"), str) and not {"spatial", "temporal", "autocorrelation", "measurement", "imputation"} & value.keys():
             formula = value["formula"]
             for key, rewrite in (("spatial", spatial_term), ("temporal", temporal_term),
-                                 ("autocorrelation", autocorrelation_term), ("measurement", measurement_term)):
+                                 ("autocorrelation", autocorrelation_term), ("measurement", measurement_term),
+                                 ("imputation", imputation_term)):
                 try:
                     formula, term = rewrite(formula)
                 except ValueError as error:
@@ -529,9 +539,10 @@ class AnalysisConfig(_Strict):
                 raise ValueError(f"models[{spec.name}]: ar() models autocorrelated residuals, which family {family} "
                                  f"does not have. Fix: use family {usable}, or rw(time) for effects of time that drift "
                                  "(README 'Effects in space and time')")
-            if spec.measurement is not None and FAMILIES[family].ordinal:
-                raise ValueError(f"models[{spec.name}]: me() is not built for ordinal families yet. Fix: remove "
-                                 "me() or use the measured column as it is")
+            latent = [f"{term}()" for term, given in (("me", spec.measurement), ("mi", spec.imputation)) if given]
+            if latent and FAMILIES[family].ordinal:
+                raise ValueError(f"models[{spec.name}]: {' and '.join(latent)} are not built for ordinal families yet. "
+                                 "Fix: remove them, or use the column as it is")
             if spec.autocorrelation is not None and spec.distributional:
                 raise ValueError(f"models[{spec.name}]: ar() and distributional formulas cannot be combined yet. Fix: "
                                  "remove one of them")

@@ -171,6 +171,28 @@ def rw_factor(term) -> str:
     return f"{term.group}:{term.time}" if term.group else term.time
 
 
+# A predictor with missing values, imputed within the fit, brms's mi(): ``mi(x)``; see ``model/measurement.py``.
+MI_CALL = re.compile(r"\bmi\(([^()]*)\)")
+
+
+def imputation_term(formula: str) -> tuple[str, dict | None]:
+    """``formula`` without its ``mi(x)`` term, and ``{"column": x}`` (None without one).
+
+    Raises
+    ------
+    ValueError
+        For an ``mi()`` that does not read ``mi(column)``, or more than one.
+    """
+    calls = MI_CALL.findall(formula)
+    if not calls:
+        return formula, None
+    if len(calls) > 1:
+        raise ValueError(f"formula {formula!r} has {len(calls)} mi() terms; a model takes one")
+    if not NAME.fullmatch(calls[0]):
+        raise ValueError(f"formula {formula!r}: write a predictor with missing values as mi(x), x a column")
+    return _without(formula, MI_CALL, "+ mi(x)"), {"column": calls[0].strip()}
+
+
 def is_known_function(name: str) -> bool:
     """A transform of formulae or Bambi, or ``np.<ufunc>`` (element-wise maths: ``np.log1p``)."""
     if name in FUNCTIONS:

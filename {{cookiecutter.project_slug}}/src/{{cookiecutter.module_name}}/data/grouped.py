@@ -11,7 +11,7 @@ from {{ cookiecutter.module_name }}.data.graph import AreaGraph, read_graph
 from {{ cookiecutter.module_name }}.data.preparation import described, run_preparation
 from {{ cookiecutter.module_name }}.data.tables import closest_column, read_table
 from {{ cookiecutter.module_name }}.data.timeline import check_times, lags
-from {{ cookiecutter.module_name }}.data.validation import DataError, check_measurements, validate
+from {{ cookiecutter.module_name }}.data.validation import DataError, check_imputed, check_measurements, validate
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.formula_syntax import check_response, formula_columns
 
@@ -236,6 +236,8 @@ def prepare(frame: pd.DataFrame, config: AnalysisConfig) -> GroupedData:
             lags(frame, spec.autocorrelation.time, spec.autocorrelation.group, config.data_path)
         if spec.measurement is not None:
             check_measurements(frame, spec.measurement.column, spec.measurement.sd, config.data_path)
+        if spec.imputation is not None:
+            check_imputed(frame, spec.imputation.column, config.data_path)
 
     return GroupedData(
         outcome=outcome,

@@ -21,6 +21,27 @@ class DataError(ValueError):
     """The data file does not match what the config says it holds."""
 
 
+def check_imputed(frame: pd.DataFrame, column: str, path) -> None:
+    """Check ``mi(column)``: a numeric column, observed in at least two rows (missing values are imputed).
+
+    Raises
+    ------
+    DataError
+        Naming the file and the column.
+    """
+    if column not in frame.columns:
+        raise DataError(f"{path}: column {column!r} named in mi({column}) is not in the file. Fix: correct the "
+                        "formula's mi() term")
+    values = pd.to_numeric(frame[column], errors="coerce")
+    text = frame.index[values.isna() & frame[column].notna()].tolist()
+    if text:
+        raise DataError(f"{path}: column {column!r} of mi({column}) is not a number in rows {text[:5]}. Fix: leave "
+                        "a value empty where it is missing, and write numbers elsewhere")
+    if values.notna().sum() < 2:
+        raise DataError(f"{path}: column {column!r} of mi({column}) is observed in {values.notna().sum()} row(s); "
+                        "imputing it needs at least two. Fix: leave mi() out")
+
+
 def check_measurements(frame: pd.DataFrame, column: str, error_column: str, path) -> None:
     """Check ``me(column, error_column)``: both columns numeric and complete, the standard errors positive.
 

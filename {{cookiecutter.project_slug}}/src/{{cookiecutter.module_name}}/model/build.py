@@ -82,6 +82,7 @@ class BuiltModel:
     temporal: dict | None = None  # a formula's rw() term: {"time": column, "group": column or None, "type": "rw1" or "rw2"}
     autocorrelation: dict | None = None  # a formula's ar() term: {"time": column, "group": column or None}
     measurement: dict | None = None  # a formula's me() term: {"column": predictor, "sd": its standard errors}
+    imputation: dict | None = None  # a formula's mi() term: {"column": predictor}
 
     @property
     def sampled_model(self) -> pm.Model:
@@ -110,6 +111,7 @@ class BuiltModel:
             "temporal": self.temporal,
             "autocorrelation": self.autocorrelation,
             "measurement": self.measurement,
+            "imputation": self.imputation,
         }
 
     def attrs(self) -> dict[str, str]:
@@ -138,7 +140,7 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     sampling_model = weighted_data = priors = bambi = None
     mixed_centring = len({choice.centered for choice in choices}) > 1
     # Sums per group stand for normal group effects and independent rows: not for spatial or temporal structure
-    structured = spec.spatial or spec.temporal or spec.autocorrelation or spec.measurement
+    structured = spec.spatial or spec.temporal or spec.autocorrelation or spec.measurement or spec.imputation
     sums = (not structured and family_record(family).sufficient_statistics
             and uses_sufficient_statistics(config.sampler.sufficient_statistics, len(data.outcome), spec.kind,
                                            mixed_centring))
@@ -151,7 +153,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
             weighted_data = partial(sufficient_statistics_data, data)
     else:
         bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional, spec.spatial,
-                             spec.temporal, spec.autocorrelation, spec.measurement)
+                             spec.temporal, spec.autocorrelation, spec.measurement,
+                             spec.imputation)
         model = bambi.backend.model
         terms = centred_terms(bambi, choices)
         if sums:
@@ -165,7 +168,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
                       spec.spatial.model_dump(include={"group", "type"}) if spec.spatial else None,
                       spec.temporal.model_dump(include={"time", "group", "type"}) if spec.temporal else None,
                       spec.autocorrelation.model_dump(include={"time", "group"}) if spec.autocorrelation else None,
-                      spec.measurement.model_dump(include={"column", "sd"}) if spec.measurement else None)
+                      spec.measurement.model_dump(include={"column", "sd"}) if spec.measurement else None,
+                      spec.imputation.model_dump(include={"column"}) if spec.imputation else None)
 
 
 def centred_terms(bambi, choices: list[Choice]) -> set[str]:

@@ -30,7 +30,7 @@ from formulae.utils import row_khatri_rao_sparse
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.data.timeline import lags
 from {{ cookiecutter.module_name }}.formula_syntax import rw_factor
-from {{ cookiecutter.module_name }}.model.measurement import add_measurement
+from {{ cookiecutter.module_name }}.model.measurement import LatentPredictor, add_latent_predictors
 from {{ cookiecutter.module_name }}.model.spatial import car_prior
 from {{ cookiecutter.module_name }}.model.temporal import AR_PRIOR, ar_family, rw_prior
 from {{ cookiecutter.module_name }}.names import CENSORING, CENTRED_SUFFIX
@@ -184,7 +184,7 @@ def formula_priors(formula: str, data, family: str, priors: dict) -> dict:
 
 def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = False,
                 distributional: list[str] | tuple = (), spatial=None, temporal=None, autocorrelation=None,
-                measurement=None):
+                measurement=None, imputation=None):
     """The Bambi model of ``formula`` on ``data.frame`` (predictors in their own units), built.
 
     Bambi applies one parameterisation to all group-specific terms of a model. It centres
@@ -197,8 +197,8 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
     are then ``spatial.car_effect``'s on the graph of ``data.adjacency``. ``temporal``: its ``rw()``
     term (``config.TemporalTerm``), carried by ``(1 | time)`` or ``(1 | group:time)``: ``temporal.rw_effect``.
     ``autocorrelation``: its ``ar()`` term (``config.AutocorrelationTerm``): ``temporal.ar_normal`` rows.
-    ``measurement``: its ``me()`` term (``config.MeasurementTerm``), added to the linear predictor by
-    Bambi's hook for it: ``measurement.latent_predictor``.
+    ``measurement``, ``imputation``: its ``me()`` and ``mi()`` terms (``config.MeasurementTerm``,
+    ``ImputationTerm``), added to the model by ``measurement.add_latent_predictors``.
     """
     import bambi as bmb  # see bambi_prior
 
@@ -243,8 +243,12 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
         if temporal is not None:
             term = model.parameters[model.family.likelihood.parent].terms[f"1|{rw_factor(temporal)}"]
             term.prior = rw_prior(term.prior, frame, temporal.time, temporal.group, temporal.type, data.source)
-        if measurement is not None:
-            add_measurement(model, data, family, measurement.column, measurement.sd)
+        latents = [LatentPredictor("me", term.column, frame[term.column].to_numpy(float), frame[term.sd].to_numpy(float))
+                   for term in [measurement] if term is not None]
+        latents += [LatentPredictor("mi", term.column, pd.to_numeric(frame[term.column], errors="coerce").to_numpy(float))
+                    for term in [imputation] if term is not None]
+        if latents:
+            add_latent_predictors(model, data, family, latents)
         model.build()
     return model
 

@@ -1,20 +1,28 @@
-"""A predictor measured with error, brms's ``me(x, sdx)``.
+"""Predictors whose true values are unknown: measured with error (brms's ``me(x, sdx)``) or
+missing in some rows (brms's ``mi(x)``).
 
-Each row's true value of ``x`` is unknown: the data give a measurement of it, ``x``, with a
-known standard error, ``sdx`` (a column). As brms does, the true values are parameters with a
-population prior, and the measurements are normal around them::
+``me(x, sdx)``: each row's true value of ``x`` is unknown, and the data give a measurement of it
+with a known standard error, ``sdx`` (a column). As brms does, the true values are parameters with
+a population prior, and the measurements are normal around them::
 
     x_true ~ Normal(meanme, sdme)        # the true values' distribution, learnt from the data
     x ~ Normal(x_true, sdx)              # each measurement, with its own standard error
     eta = ... + b * x_true               # the true value, not the measurement, in the model
 
-So the slope ``b`` is not diluted towards zero by the noise of ``x`` (regression dilution), and
-rows whose ``x`` is measured precisely count for more. ``meanme`` and ``sdme`` have priors
-scaled to the measurements (Normal(mean x, 2.5 sd x), HalfNormal(2.5 sd x)); ``b``, a slope's
-default prior (``model/priors.py``). Plain PyMC: :func:`latent_predictor` adds it to any linear
-predictor; a formula's ``me()`` term is built with it by Bambi's hook for the linear predictor, or,
-for a normal outcome, with the true values integrated out (:func:`marginal_normal`).
+so the slope ``b`` is not diluted towards zero by the noise of ``x`` (regression dilution).
+``mi(x)``: where ``x`` is missing, its value is unknown and imputed within the fit from the same
+kind of population model (``meanmi``, ``sdmi``), which the observed values inform, instead of the
+row being dropped. Both are the same model: a measurement of error 0 where ``x`` is observed, none
+where it is missing.
+
+The population's mean and sd have priors scaled to the values (Normal(mean x, 2.5 sd x),
+HalfNormal(2.5 sd x)); ``b``, a slope's default prior (``model/priors.py``). For a normal outcome
+the true values are integrated out exactly (:meth:`LatentPredictor.moments`); for other families
+they are sampled, one per row (``me``) or per missing row (``mi``). Plain PyMC, added to a Bambi
+model's linear predictor by :func:`add_latent_predictors`.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
@@ -25,27 +33,11 @@ from {{ cookiecutter.module_name }}.model.priors import SCALE, outcome_scale, sl
 from {{ cookiecutter.module_name }}.names import LATENT_ROWS
 
 
-def measurement_names(column: str) -> dict[str, str]:
-    """The model's variables of ``me(column, ...)``: its slope, the true values' mean and sd,
-    and the true values themselves (one per row)."""
-    return {"slope": f"me_{column}", "mean": f"meanme_{column}", "sd": f"sdme_{column}", "true": f"{column}_true"}
-
-
-def latent_predictor(column: str, measured: np.ndarray, error_sd: np.ndarray, slope_sd: float, dims: str | None = None):
-    """``b * x_true`` for the predictor ``column``, measured as ``measured`` with standard errors
-    ``error_sd``: the true values with their population prior, and the measurements' density
-    (a ``Potential``, so that the model's only observed variable stays its outcome)."""
-    names = measurement_names(column)
-    spread = float(np.std(measured)) or 1.0
-    mean = pm.Normal(names["mean"], float(np.mean(measured)), SCALE * spread)
-    sd = pm.HalfNormal(names["sd"], SCALE * spread)
-    # Written around the measurements: x_true = x + sdx * z, so z's density is the measurement's,
-    # standard normal, and the population prior is a potential
-    shift = pm.Normal(f"{column}_error", 0.0, 1.0, size=len(measured), dims=dims)
-    true = pm.Deterministic(names["true"], measured + error_sd * shift, dims=dims)
-    pm.Potential(f"{column}_population", pm.logp(pm.Normal.dist(mean, sd), true).sum())
-    slope = pm.Normal(names["slope"], 0.0, slope_sd)
-    return slope * true
+def latent_names(kind: str, column: str) -> dict[str, str]:
+    """The model's variables of ``me(column, ...)`` or ``mi(column)`` (``kind``): the slope, the
+    true values' mean and sd, and the sampled true values."""
+    return {"slope": f"{kind}_{column}", "mean": f"mean{kind}_{column}", "sd": f"sd{kind}_{column}",
+            "true": f"{column}_{'true' if kind == 'me' else 'imputed'}"}
 
 
 def true_given_measured(measured, error_sd, mean, sd):
@@ -55,49 +47,105 @@ def true_given_measured(measured, error_sd, mean, sd):
     return variance * (mean / sd**2 + measured / error_sd**2), variance
 
 
-def marginal_normal(column: str, measured: np.ndarray, error_sd: np.ndarray, slope_sd: float):
-    """Bambi's likelihood ``dist`` for a normal outcome with ``me(column)``: the true values
-    integrated out, exactly. Given the parameters, each row's true value given its measurement
-    is normal, ``N(m_i, v_i)`` with ``v_i = 1 / (1 / sdme^2 + 1 / sdx_i^2)`` and
-    ``m_i = v_i (meanme / sdme^2 + x_i / sdx_i^2)``, so the outcome is
-    ``N(mu + b m_i, sqrt(sigma^2 + b^2 v_i))`` and the measurement ``N(meanme, sqrt(sdme^2 + sdx_i^2))``.
-    The same posterior as :func:`latent_predictor` without a parameter per row, whose funnel with
-    ``sigma`` the sampler mixes slowly through."""
-    names = measurement_names(column)
-    spread = float(np.std(measured)) or 1.0
+@dataclass(frozen=True)
+class LatentPredictor:
+    """A predictor whose true values the model infers.
 
-    def dist(name, mu, sigma, observed=None, dims=None, **_):
-        mean = pm.Normal(names["mean"], float(np.mean(measured)), SCALE * spread)
-        sd = pm.HalfNormal(names["sd"], SCALE * spread)
-        slope = pm.Normal(names["slope"], 0.0, slope_sd)
-        pm.Potential(f"{column}_measured", pm.logp(pm.Normal.dist(mean, pt.sqrt(sd**2 + error_sd**2)), measured).sum())
-        expected, variance = true_given_measured(measured, error_sd, mean, sd)
-        return pm.Normal(name, mu + slope * expected, pt.sqrt(sigma**2 + slope**2 * variance), observed=observed,
-                         dims=dims)
+    Attributes
+    ----------
+    kind : {"me", "mi"}
+    column : str
+    values : ndarray
+        The measurements (``me``), or the values with NaN where missing (``mi``).
+    error_sd : ndarray or None
+        ``me``: each measurement's standard error.
+    """
 
-    return dist
+    kind: str
+    column: str
+    values: np.ndarray
+    error_sd: np.ndarray | None = None
+
+    @property
+    def names(self) -> dict[str, str]:
+        return latent_names(self.kind, self.column)
+
+    @property
+    def missing(self) -> np.ndarray:
+        return np.isnan(self.values)
+
+    @property
+    def known(self) -> np.ndarray:
+        """The values, 0 where missing (a placeholder that the model never reads)."""
+        return np.where(self.missing, 0.0, self.values)
+
+    def population(self):
+        """The true values' mean and sd, with priors scaled to the observed values."""
+        observed = self.values[~self.missing]
+        spread = float(np.std(observed)) or 1.0
+        mean = pm.Normal(self.names["mean"], float(np.mean(observed)), SCALE * spread)
+        return mean, pm.HalfNormal(self.names["sd"], SCALE * spread)
+
+    def measurement_logp(self, mean, sd):
+        """The log density of the data's values given the population, the true values integrated out."""
+        if self.kind == "me":
+            return pm.logp(pm.Normal.dist(mean, pt.sqrt(sd**2 + self.error_sd**2)), self.values).sum()
+        return pm.logp(pm.Normal.dist(mean, sd), self.values[~self.missing]).sum()
+
+    def moments(self, mean, sd):
+        """Each row's true value given the data and the population: its mean and variance."""
+        if self.kind == "me":
+            return true_given_measured(self.values, self.error_sd, mean, sd)
+        return pt.where(self.missing, mean, self.known), pt.where(self.missing, sd**2, 0.0)
+
+    def sampled(self, mean, sd, dims: str):
+        """The true values as parameters: ``me`` written around the measurements
+        (``x + sdx * z``, ``z`` standard normal: the measurement's density), ``mi`` one per missing
+        row (``dims`` names the rows or the missing rows)."""
+        if self.kind == "me":
+            shift = pm.Normal(f"{self.column}_error", 0.0, 1.0, size=len(self.values), dims=dims)
+            true = pm.Deterministic(self.names["true"], self.values + self.error_sd * shift, dims=dims)
+            pm.Potential(f"{self.column}_population", pm.logp(pm.Normal.dist(mean, sd), true).sum())
+            return true
+        imputed = pm.Normal(self.names["true"], mean, sd, size=int(self.missing.sum()), dims=dims)
+        pm.Potential(f"{self.column}_observed", self.measurement_logp(mean, sd))
+        return pt.set_subtensor(pt.as_tensor(self.known)[np.flatnonzero(self.missing)], imputed)
 
 
-def add_measurement(model, data, family: str, column: str, error_column: str) -> None:
-    """Make the (not yet built) Bambi ``model``'s linear predictor read the true values of the
-    predictor ``column`` measured with the standard errors ``error_column``: the true values
-    integrated out for a normal outcome (:func:`marginal_normal`), else sampled
-    (:func:`latent_predictor`, through Bambi's hook for the linear predictor)."""
+def add_latent_predictors(model, data, family: str, latents: list[LatentPredictor]) -> None:
+    """Make the (not yet built) Bambi ``model``'s linear predictor read ``b * x_true`` of each
+    latent predictor: integrated out for a normal outcome (``N(mu + sum b E[x_true], sqrt(sigma^2 +
+    sum b^2 Var[x_true]))``, with the data's values' own density), else sampled through Bambi's
+    hook for the linear predictor."""
     import bambi as bmb  # here, not at the top: see formulas.bambi_prior
 
-    measured = data.frame[column].to_numpy(dtype=float)
-    error_sd = data.frame[error_column].to_numpy(dtype=float)
-    slope_sd = slope_sigma(measured, family, outcome_scale(data.outcome, family))
+    slope_sds = [slope_sigma(latent.values[~latent.missing], family, outcome_scale(data.outcome, family))
+                 for latent in latents]
     if family_record(family).sufficient_statistics:  # a normal likelihood
+
+        def dist(name, mu, sigma, observed=None, dims=None, **_):
+            variance = sigma**2
+            for latent, slope_sd in zip(latents, slope_sds):
+                mean, sd = latent.population()
+                slope = pm.Normal(latent.names["slope"], 0.0, slope_sd)
+                pm.Potential(f"{latent.column}_values", latent.measurement_logp(mean, sd))
+                expected, spread = latent.moments(mean, sd)
+                mu, variance = mu + slope * expected, variance + slope**2 * spread
+            return pm.Normal(name, mu, pt.sqrt(variance), observed=observed, dims=dims)
+
         likelihood = model.family.likelihood
         model.family.likelihood = bmb.Likelihood(likelihood.name, params=likelihood.params, parent=likelihood.parent,
-                                                 dist=marginal_normal(column, measured, error_sd, slope_sd))
+                                                 dist=dist)
         return
 
     def hook(eta, _kwargs):
-        # The true values' own dim: Bambi leaves variables on its rows' dim out of the results
-        dim = f"{column}{LATENT_ROWS}"
-        pm.modelcontext(None).add_coord(dim, data.coords["obs"])
-        return eta + latent_predictor(column, measured, error_sd, slope_sd, dims=dim)
+        for latent, slope_sd in zip(latents, slope_sds):
+            # The true values' own dim: Bambi leaves variables on its rows' dim out of the results
+            dim = f"{latent.column}{LATENT_ROWS}"
+            rows = np.asarray(data.coords["obs"])
+            pm.modelcontext(None).add_coord(dim, rows if latent.kind == "me" else rows[latent.missing])
+            mean, sd = latent.population()
+            eta = eta + pm.Normal(latent.names["slope"], 0.0, slope_sd) * latent.sampled(mean, sd, dims=dim)
+        return eta
 
     model.family.transform_backend_eta = hook

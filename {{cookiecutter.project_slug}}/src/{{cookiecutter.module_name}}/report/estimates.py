@@ -23,7 +23,7 @@ import xarray as xr
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.files import write_text_atomically
 from {{ cookiecutter.module_name }}.fit.summary import convergence_summary
-from {{ cookiecutter.module_name }}.model.measurement import measurement_names
+from {{ cookiecutter.module_name }}.model.measurement import latent_names
 from {{ cookiecutter.module_name }}.names import SAMPLE_DIMS, is_group_level
 
 COLUMNS = ["model", "effect", "group", "term", "estimate", "std.error", "conf.low", "conf.high", "rhat", "ess_bulk"]
@@ -83,23 +83,25 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
 
 def formula_names(name: str, coords: dict, dims, family: str = "normal",
                   distributional: list[str] | tuple = (), spatial: dict | None = None,
-                  temporal: dict | None = None, measurement: dict | None = None) -> tuple[str, str, str] | None:
+                  temporal: dict | None = None, measurement: dict | None = None,
+                  imputation: dict | None = None) -> tuple[str, str, str] | None:
     """``(effect, group, term)`` of a Bambi parameter; ``None`` for group-level values.
     ``distributional``: the family's parameters (own names) that a formula models, whose
     terms are named as broom.mixed names brms's: ``sigma_(Intercept)``, ``sigma_x``
     (``dist_pars``) and ``sd__sigma_(Intercept)`` (``ran_pars``). ``spatial``: a ``car(group)``
     term, whose sd and spatial share are brms's ``sdcar`` and ``rhocar``. ``temporal``: an ``rw(time)``
     term, whose step sd is ``sdrw`` (of the factor ``time`` or ``group:time``). ``measurement``: an
-    ``me(x, sdx)`` term: its slope ``me(x, sdx)`` and the true values' ``meanme_x`` and ``sdme_x``."""
+    ``me(x, sdx)`` term: its slope ``me(x, sdx)`` and the true values' ``meanme_x`` and ``sdme_x``;
+    ``imputation``: an ``mi(x)`` term, likewise ``mi(x)``, ``meanmi_x`` and ``sdmi_x``."""
     if any(str(dim).endswith("__factor_dim") for dim in dims):
         return None
     if spatial is not None and name in (f"1|{spatial['group']}_sigma", f"1|{spatial['group']}_rho"):
         return "ran_pars", spatial["group"], "sdcar" if name.endswith("_sigma") else "rhocar"
-    if measurement is not None:
-        names = measurement_names(measurement["column"])
-        if name == names["slope"]:
-            return "fixed", "", f"me({measurement['column']}, {measurement['sd']})"
-        if name in (names["mean"], names["sd"]):
+    for kind, term in (("me", measurement), ("mi", imputation)):
+        names = latent_names(kind, term["column"]) if term is not None else {}
+        if term is not None and name == names["slope"]:
+            return "fixed", "", f"{kind}({', '.join(term.values())})"
+        if term is not None and name in (names["mean"], names["sd"]):
             return "dist_pars", "", name
     if temporal is not None:
         factor = f"{temporal['group']}:{temporal['time']}" if temporal["group"] else temporal["time"]
@@ -160,7 +162,8 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
                 names = custom_names(str(name), coords, group_dim, family)
             else:
                 names = formula_names(str(name), coords, variable.dims, family, record.get("distributional", []),
-                                      record.get("spatial"), record.get("temporal"), record.get("measurement"))
+                                      record.get("spatial"), record.get("temporal"), record.get("measurement"),
+                                      record.get("imputation"))
             if names is None:
                 continue
             label = _element_label(str(name), coords)
