@@ -47,6 +47,7 @@ EXPECTED_FILES = sorted(
         "benchmarks/parameterization.py",
         "benchmarks/pipeline.py",
         "benchmarks/sampling.py",
+        "benchmarks/structured.py",
         "benchmarks/sweep.py",
         "benchmarks/targets.py",
         "pyproject.toml",
