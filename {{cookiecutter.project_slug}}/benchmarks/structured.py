@@ -13,8 +13,8 @@ formula with that term replaced by what a user would write without it, on simula
   values integrated out), against ``y ~ x + (1 | g)``.
 
 Each case's first fit runs in a fresh process with empty compile caches (a user's first run),
-then a second fit of the same model (the compiled model reused). ESS is the minimum bulk ESS of
-the population-level parameters (``estimates.csv``'s rows). Prints seconds, ESS per second and
+then a second fit of the same model (the compiled model reused). ESS is the minimum bulk ESS
+over ``estimates.csv``'s rows (population-level parameters, group sds and the terms' own). Prints seconds, ESS per second and
 the structured model's cost relative to the plain one, measured in one run; the table is kept in
 ``benchmarks/results/structured.csv``. Run with ``make bench`` or
 ``python benchmarks/structured.py [--cases car ar]``.

@@ -543,6 +543,9 @@ class AnalysisConfig(_Strict):
             if latent and FAMILIES[family].ordinal:
                 raise ValueError(f"models[{spec.name}]: {' and '.join(latent)} are not built for ordinal families yet. "
                                  "Fix: remove them, or use the column as it is")
+            if spec.autocorrelation is not None and (spec.measurement or spec.imputation):
+                raise ValueError(f"models[{spec.name}]: ar() cannot be combined with me() or mi() yet (both change the "
+                                 "normal likelihood). Fix: keep one of them in this model, another in a second model")
             if spec.autocorrelation is not None and spec.distributional:
                 raise ValueError(f"models[{spec.name}]: ar() and distributional formulas cannot be combined yet. Fix: "
                                  "remove one of them")

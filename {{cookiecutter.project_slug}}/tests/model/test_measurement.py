@@ -176,8 +176,9 @@ def test_an_mi_term_is_taken_out_of_the_formula():
 
 
 @pytest.mark.parametrize(("values", "message"), [
-    ([1.0, "high", 2.0, np.nan], r"'x' of mi\(x\) is not a number in rows \[1\]"),
+    ([1.0, "high", 2.0, np.nan], r"'x' of mi\(x\) is not a finite number in rows \[1\]"),
     ([1.0, np.nan, np.nan, np.nan], "observed in 1 row"),
+    ([1.0, np.inf, 2.0, np.nan], r"not a finite number in rows \[1\]"),
 ])
 def test_an_imputed_column_that_cannot_be_is_refused(tmp_path, values, message):
     frame = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "g": ["a", "a", "b", "b"], "x": values})
@@ -269,3 +270,12 @@ def test_an_imputed_predictor_runs_the_pipeline(tmp_path):
     table = pd.read_csv(config.reports_dir / "estimates.csv", keep_default_na=False)
     assert {"mi(Solar.R)", "meanmi_Solar.R", "sdmi_Solar.R"} <= set(table[table["model"] == "imputed"]["term"]), table
     assert "mi(Solar.R)" in (config.reports_dir / "07_report.html").read_text()
+
+
+def test_predictions_are_refused_for_a_model_whose_predictor_is_latent(tmp_path):
+    from {{ cookiecutter.module_name }}.model.predict import predict
+
+    frame, _ = simulated("normal")
+    config = load_config(measured_project(tmp_path, frame, [{"name": "me", "formula": "y ~ 1 + me(x, sdx) + (1 | g)"}]))
+    with pytest.raises(ValueError, match=r"does not take model 'me' yet: its me\(\) term"):
+        predict(config, "me", None, load_data(config), frame.head(2))

@@ -257,6 +257,27 @@ def test_each_row_s_previous_time_in_its_series_and_the_gap():
         lags(frame.assign(t=[3, 1, 1, 2, 2.5]), "t", "g", "data.csv")
 
 
+def test_gaps_are_whole_steps_on_a_grid_of_decimal_times_so_a_negative_ar_has_a_density():
+    """Monthly times as decimal years: float error must not make a one-month gap 1.0000000001 steps,
+    for which ar^gap is NaN when ar < 0."""
+    months = pd.DataFrame({"t": 2000 + np.arange(24) / 12})
+    found = lags(months, "t", None, "data.csv")
+    assert set(found.gap[1:]) == {1.0}
+    y = np.random.default_rng(0).normal(size=24)
+    with pm.Model() as model:
+        ar_normal("y", np.zeros(24), 1.0, -0.5, y, found, observed=y)
+    assert np.isfinite(model.compile_logp()({}))
+
+
+def test_ar_with_a_latent_predictor_is_refused(tmp_path):
+    frame = pd.DataFrame({"year": [1, 2, 1, 2], "y": [1.0, 0.0, 2.0, 3.0], "g": ["a", "a", "b", "b"],
+                          "x": [1.0, np.nan, 2.0, 3.0]})
+    path = series_project(tmp_path, frame, [{"name": "m", "formula": "y ~ mi(x) + (1 | g) + ar(time = year, gr = g)"}],
+                          group="g")
+    with pytest.raises(ConfigError, match=r"ar\(\) cannot be combined with me\(\) or mi\(\)"):
+        load_config(path)
+
+
 def test_the_ar1_density_is_the_exact_conditional_normal_across_gaps():
     """Row by row: normal around ``mu + ar^g e_previous`` with variance ``sigma^2 (1 - ar^2g) / (1 - ar^2)``."""
     from scipy.stats import norm

@@ -36,7 +36,7 @@ class Timeline:
     order : int
         1 (RW1) or 2 (RW2).
     step : float
-        The unit step: the shortest gap between the times of a series.
+        The unit step: the shortest gap between two times of the column.
     """
 
     time: np.ndarray
@@ -94,8 +94,9 @@ class Timeline:
         return starts, np.r_[starts[1:], len(series)]
 
 
-def check_times(frame: pd.DataFrame, time: str, order: int, path) -> float:
-    """Check the column ``time`` for an ``rw(time)`` term and return the unit step.
+def check_times(frame: pd.DataFrame, time: str, order: int, path, term: str | None = None) -> float:
+    """Check the column ``time`` for an ``rw(time)`` term (or ``term``, named in the messages)
+    and return the unit step.
 
     Raises
     ------
@@ -103,17 +104,17 @@ def check_times(frame: pd.DataFrame, time: str, order: int, path) -> float:
         Naming the file and the column: times that are not numbers or missing, a time that is the
         same on every row, or (RW2) unequally spaced times, naming the gap.
     """
-    values = frame[time]
+    values, term = frame[time], term or f"rw({time})"
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         examples = ", ".join(repr(value) for value in pd.unique(values.astype(str))[:3])
-        raise DataError(f"{path}: column {time!r} holds {examples}, but rw({time}) needs numeric times (years, "
+        raise DataError(f"{path}: column {time!r} holds {examples}, but {term} needs numeric times (years, "
                         "week numbers, days since the start). Fix: convert the column to numbers, e.g. in data.prepare")
     if not np.isfinite(values.to_numpy(dtype=float)).all():
-        raise DataError(f"{path}: column {time!r} has missing or infinite times; rw({time}) needs a time on every "
+        raise DataError(f"{path}: column {time!r} has missing or infinite times; {term} needs a time on every "
                         "row. Fix: remove those rows or fill in their times")
     distinct = np.unique(values.to_numpy(dtype=float))
     if len(distinct) < 2:
-        raise DataError(f"{path}: column {time!r} takes one value on every row, so rw({time}) has no steps. "
+        raise DataError(f"{path}: column {time!r} takes one value on every row, so {term} has no steps. "
                         "Fix: give the walk a column of times that varies")
     gaps = np.diff(distinct)
     step = float(gaps.min())
@@ -139,7 +140,8 @@ def timeline(labels: list[str], frame: pd.DataFrame, time: str, group: str | Non
         parts = [tuple(str(label).rsplit(":", 1)) for label in labels]
     unknown = [label for label, (_, at) in zip(labels, parts) if at not in times]
     if unknown:
-        raise DataError(f"{path}: the levels {unknown[:5]} of rw({time}) are not times of column {time!r}")
+        raise DataError(f"{path}: the levels {unknown[:5]} of rw({time}) are not times of column {time!r}. Fix: "
+                        "give the walk the time column itself (rw(time) or rw(time, gr = group))")
     series = pd.Categorical([name for name, _ in parts]).codes
     return Timeline(time=np.array([times[at] for _, at in parts]), series=np.asarray(series, dtype=int),
                     order=order, step=step)
@@ -178,7 +180,7 @@ def lags(frame: pd.DataFrame, time: str, group: str | None, path) -> Lags:
         missing = time if time not in frame.columns else group
         raise DataError(f"{path}: column {missing!r} named in ar() is not in the file. Fix: correct the formula's "
                         "ar(time = ..., gr = ...)")
-    check_times(frame, time, 1, path)
+    check_times(frame, time, 1, path, term=f"ar(time = {time})")
     series = frame[group].astype(str).to_numpy() if group else np.zeros(len(frame), dtype=str)
     times = frame[time].to_numpy(dtype=float)
     order = np.lexsort((times, series))
@@ -201,5 +203,5 @@ def lags(frame: pd.DataFrame, time: str, group: str | None, path) -> Lags:
                         "regular grid (gaps are missing steps). Fix: round the times to the grid, or use rw(time)")
     previous, gap = np.arange(len(frame)), np.zeros(len(frame))
     previous[order[1:][same_series]] = order[:-1][same_series]
-    gap[order[1:][same_series]] = steps[same_series] / unit
+    gap[order[1:][same_series]] = np.round(multiples)  # whole steps: ar^gap is real for a negative ar
     return Lags(previous=previous, gap=gap)

@@ -33,10 +33,10 @@ def check_imputed(frame: pd.DataFrame, column: str, path) -> None:
         raise DataError(f"{path}: column {column!r} named in mi({column}) is not in the file. Fix: correct the "
                         "formula's mi() term")
     values = pd.to_numeric(frame[column], errors="coerce")
-    text = frame.index[values.isna() & frame[column].notna()].tolist()
+    text = frame.index[(values.isna() & frame[column].notna()) | values.isin([np.inf, -np.inf])].tolist()
     if text:
-        raise DataError(f"{path}: column {column!r} of mi({column}) is not a number in rows {text[:5]}. Fix: leave "
-                        "a value empty where it is missing, and write numbers elsewhere")
+        raise DataError(f"{path}: column {column!r} of mi({column}) is not a finite number in rows {text[:5]}. Fix: "
+                        "leave a value empty where it is missing, and write finite numbers elsewhere")
     if values.notna().sum() < 2:
         raise DataError(f"{path}: column {column!r} of mi({column}) is observed in {values.notna().sum()} row(s); "
                         "imputing it needs at least two. Fix: leave mi() out")

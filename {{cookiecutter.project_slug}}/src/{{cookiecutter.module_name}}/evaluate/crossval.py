@@ -5,9 +5,10 @@ analysis is usually asked about a new school or hospital, which is grouped K-fol
 cross-validation with whole groups held out (Vehtari et al., "Cross-validation for
 hierarchical models"). The groups are split at random into ``folds`` parts; for each part
 the model is fitted again without the rows of its groups, and each held-out group's observations
-are scored by their joint predictive density (where the groups are the times of a model's ``rw()``
-walk, the parts are blocks of consecutive times rather than random times, as Bürkner, Gabry and
-Vehtari's leave-future-out work argues for time series)::
+are scored by their joint predictive density (where the groups are the times of a model's
+``rw()`` walk or ``ar()`` residuals, the parts are blocks of consecutive times rather than random
+times, so that a held-out time's neighbours are mostly held out with it; an ``ar()`` row after a
+block still reads the held-out row before it as its lag)::
 
     elpd_g = log (1/S) sum_s prod_(i in g) p(y_i | theta_s, alpha_g,s)
 
@@ -92,8 +93,8 @@ def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSett
     Dataset
         On the dim ``data.group_dim``: ``elpd`` and ``fold`` of each group.
     """
-    walk = built.temporal
-    if walk is not None and walk["group"] is None and walk["time"] == data.group_dim:
+    in_time = [term for term in (built.temporal, built.autocorrelation) if term is not None]
+    if any(term["group"] is None and term["time"] == data.group_dim for term in in_time):
         fold_of_group = time_block_folds(data.groups, folds)
     else:
         fold_of_group = group_folds(len(data.groups), folds, settings.seed)

@@ -111,6 +111,16 @@ def predict(config: AnalysisConfig, name: str, fit_data: xr.DataTree, data: Grou
     spec = config.model(name)
     family = config.family_of(name)
     new = new_frame.reset_index(drop=True)
+    unknown = [f"{term}()" for term, given in (("me", spec.measurement), ("mi", spec.imputation)) if given]
+    if unknown:
+        raise ValueError(f"predict() does not take model {name!r} yet: its {' and '.join(unknown)} term's true values "
+                         "are not known for new rows. Fix: predict with a model without it")
+    for term, column in (("car", spec.spatial and spec.spatial.group), ("rw", spec.temporal and spec.temporal.time)):
+        unseen = set(new[column].astype(str)) - set(data.frame[column].astype(str)) if column in new else set()
+        if unseen:
+            raise ValueError(f"predict(): {term}({column}) of model {name!r} has no effect for the new levels "
+                             f"{sorted(unseen)[:5]} of {column!r} (a region or time the fit did not see). Fix: "
+                             "predict for the fitted levels")
     if spec.formula is not None:
         values = _predict_formula(spec, fit_data, data, new, family)
     else:
