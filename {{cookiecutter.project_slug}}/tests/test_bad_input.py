@@ -517,6 +517,30 @@ def test_a_killed_runs_lock_is_taken_over_and_a_waiting_run_starts_when_the_othe
     assert said and said[0].startswith(f"waiting for the run with pid {running.pid}")
 
 
+def test_a_run_refused_just_after_another_took_the_lock_names_it(project):
+    """The running one writes its record just after taking the lock: a run refused in between
+    waits for the record (a killed run's stale one does not count) rather than naming "another run"."""
+    import json
+    import os
+    import threading
+
+    from filelock import FileLock
+
+    from {{ cookiecutter.module_name }}.run.lock import HOLDER_NAME, LOCK_NAME, RunLocked, holding_outputs
+
+    folder = project / "artifacts"
+    folder.mkdir(exist_ok=True)
+    (folder / HOLDER_NAME).write_text(json.dumps({"pid": 2**22 + 7, "started": "earlier", "config": "killed"}))
+    record = {"pid": os.getpid(), "started": "now", "config": "config/analysis.yaml"}
+    writes = threading.Timer(0.3, lambda: (folder / HOLDER_NAME).write_text(json.dumps(record)))
+    with FileLock(folder / LOCK_NAME, timeout=0):  # another open of the file: flock conflicts with it
+        writes.start()
+        with pytest.raises(RunLocked, match=f"the run with pid {os.getpid()}, started now"):
+            with holding_outputs(folder, project / "config" / "analysis.yaml"):
+                pass
+    writes.join()
+
+
 def stuck_run(run, project) -> str:
     """What a run that did not end when stopped was doing: its threads' stacks (PYTHONFAULTHANDLER
     prints them on SIGABRT), or, where it has ended, the processes left in its project that hold

@@ -14,6 +14,7 @@ locks of their own: they run side by side, and beside a run of the project's own
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from {{ cookiecutter.module_name }}.files import write_text_atomically
 
 LOCK_NAME = "run.lock"
 HOLDER_NAME = "run.json"
+HOLDER_PATIENCE_S = 2.0  # how long a refused run waits for the running one's record
 
 
 class RunLocked(RuntimeError):
@@ -35,6 +37,28 @@ def holder(folder: Path) -> dict | None:
     with contextlib.suppress(OSError, ValueError):
         return json.loads((folder / HOLDER_NAME).read_text())
     return None
+
+
+def running_holder(folder: Path, patience_s: float = HOLDER_PATIENCE_S) -> dict | None:
+    """The record of the run that holds the lock now. A run writes ``run.json`` just after it takes
+    the lock, so a run refused in between finds none, or a killed run's: it waits up to
+    ``patience_s`` for a record of a live process."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        record = holder(folder)
+        if (record and _alive(record.get("pid"))) or time.monotonic() > deadline:
+            return record
+        time.sleep(0.05)
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, TypeError, ValueError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def describe(record: dict | None) -> str:
@@ -69,7 +93,7 @@ def holding_outputs(folder: Path, config_path: Path, wait: bool = False,
     try:
         lock.acquire()
     except Timeout:
-        running = holder(folder)
+        running = running_holder(folder)
         if not wait:
             raise RunLocked(
                 f"{folder / LOCK_NAME}: {describe(running)} is writing this project's fits and reports. Fix: wait for "
