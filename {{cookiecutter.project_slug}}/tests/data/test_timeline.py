@@ -9,15 +9,6 @@ from {{ cookiecutter.module_name }}.data.timeline import check_times, timeline
 from {{ cookiecutter.module_name }}.data.validation import DataError
 
 
-def precision(line) -> np.ndarray:
-    """``D^T D`` of the walk's standardised differences, dense."""
-    index, coefficients = line.differences
-    d = np.zeros((len(index), line.n_levels))
-    for row, (columns, values) in enumerate(zip(index, coefficients)):
-        d[row, columns] += values
-    return d.T @ d
-
-
 def test_rw1_steps_across_a_gap_have_the_gap_s_variance():
     frame = pd.DataFrame({"year": [2003, 2000, 2001, 2004, 2001]})  # 2002 missing; 2001 twice
     line = timeline(["2000", "2001", "2003", "2004"], frame, "year", None, 1, "data.csv")
@@ -25,7 +16,7 @@ def test_rw1_steps_across_a_gap_have_the_gap_s_variance():
     index, coefficients = line.differences
     assert index.tolist() == [[0, 1], [1, 2], [2, 3]]
     np.testing.assert_allclose(coefficients[:, 1] ** -2, [1.0, 2.0, 1.0])
-    np.testing.assert_allclose(precision(line) @ np.ones(4), 0, atol=1e-12)  # the level is free
+    np.testing.assert_allclose(line.precision() @ np.ones(4), 0, atol=1e-12)  # the level is free
 
 
 def test_rw2_leaves_each_series_level_and_slope_free_and_constrains_them():
@@ -33,7 +24,7 @@ def test_rw2_leaves_each_series_level_and_slope_free_and_constrains_them():
     labels = [f"{g}:{t}" for g, t in zip(frame.g, frame.t)][::-1]  # any order of levels
     line = timeline(labels, frame, "t", "g", 2, "data.csv")
     assert len(line.differences[0]) == 2 + 3  # no difference spans the two series
-    q = precision(line)
+    q = line.precision()
     vectors = np.zeros((line.n_levels, 2 * 2))
     vectors[line.sorted, :] = np.hstack([line.constraints * (line.series[line.sorted] == code)[:, None]
                                          for code in (0, 1)])

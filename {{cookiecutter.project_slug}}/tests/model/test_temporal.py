@@ -23,15 +23,6 @@ from {{ cookiecutter.module_name }}.report.estimates import estimates, lookup
 REAL_DATA = Path(__file__).resolve().parents[1] / "real_data"
 
 
-def structure(line) -> np.ndarray:
-    """The walk's precision ``D^T D`` (unit sd), dense, from its differences."""
-    index, coefficients = line.differences
-    d = np.zeros((len(index), line.n_levels))
-    for row, (columns, values) in enumerate(zip(index, coefficients)):
-        d[row, columns] += values
-    return d.T @ d
-
-
 @pytest.mark.parametrize(("times", "series", "order"), [
     ([0, 1, 2, 4, 5, 6], None, 1),              # a gap: that step's variance is 2
     ([0, 1, 2, 3, 4, 5, 6], None, 2),
@@ -51,7 +42,7 @@ def test_prior_draws_have_the_walks_covariance_and_its_constraints(times, series
         np.testing.assert_allclose(draws[:, members].sum(axis=1), 0, atol=1e-9)
         if order == 2:
             np.testing.assert_allclose(draws[:, members] @ (line.time[members] - line.time[members].mean()), 0, atol=1e-8)
-    expected = 4.0 * np.linalg.pinv(structure(line))
+    expected = 4.0 * np.linalg.pinv(line.precision())
     np.testing.assert_allclose(np.cov(draws.T), expected, atol=0.06 * np.abs(expected).max())
 
 

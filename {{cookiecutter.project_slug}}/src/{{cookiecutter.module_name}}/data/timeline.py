@@ -70,6 +70,14 @@ class Timeline:
             coefficients = np.tile([1.0, -2.0, 1.0], (len(starts), 1))
         return index, coefficients
 
+    def precision(self) -> np.ndarray:
+        """The walk's structure matrix ``D^T D`` (unit sd), dense: from :attr:`differences`."""
+        index, coefficients = self.differences
+        d = np.zeros((len(index), self.n_levels))
+        for row, (columns, values) in enumerate(zip(index, coefficients)):
+            d[row, columns] += values
+        return d.T @ d
+
     @cached_property
     def constraints(self) -> np.ndarray:
         """Shape (n_levels, order), in the order of :attr:`sorted`: orthonormal vectors per
