@@ -81,7 +81,7 @@ EXPECTED_FILES = sorted(
                 "evaluate/sbc",
                 "report/__init__", "report/dashboard", "report/estimates", "report/figures", "report/summary",
                 "report/words",
-                "run/__init__", "run/analysis", "run/fits", "run/kernels", "run/lock", "run/pipeline", "run/subsets",
+                "run/__init__", "run/analysis", "run/fits", "run/kernels", "run/lock", "run/pipeline", "run/stopping", "run/subsets",
                 "run/sweep",
             )
         ),
@@ -98,7 +98,7 @@ EXPECTED_FILES = sorted(
                 "evaluate/test_sbc",
                 "report/test_browser", "report/test_estimates", "report/test_figures", "report/test_summary",
                 "report/test_words",
-                "run/test_analysis", "run/test_families_pipeline", "run/test_kernels", "run/test_pipeline", "run/test_sweep",
+                "run/test_analysis", "run/test_families_pipeline", "run/test_kernels", "run/test_pipeline", "run/test_stopping", "run/test_sweep",
             )
         ),
     ]

@@ -155,9 +155,18 @@ def test_the_newest_allowed_versions_pass_the_fast_tests(cookies_session, baked_
     assert tests.returncode == 0, f"on the newest versions ({moved}):\n{tests.stdout[-6000:]}"
 
 
+def failures_first(output: str, each: int = 4000) -> str:
+    """A failed pytest run's output for a CI log that keeps a few thousand characters: the failed
+    tests' names, then the start of each failure (its message), then the last lines."""
+    names = [line for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    failures = output.partition(" FAILURES =")[2].partition(" short test summary info =")[0].rstrip("=\n")
+    sections = re.split(r"\n(?=_{3,} \S.* _{3,}\n)", failures)[1:]
+    return "\n".join([*names, *(section[:each] for section in sections), "...", output[-1500:]])
+
+
 def test_generated_project_passes_its_own_tests(baked_project, fast_run):
     result = make("test", baked_project)
-    assert result.returncode == 0, result.stdout[-6000:]
+    assert result.returncode == 0, failures_first(result.stdout)
     # pytest's last line, "=== 590 passed, 2 skipped, 26 warnings in 1503.79s ===" (a warning's text may say "failed").
     summary = [line for line in result.stdout.splitlines() if re.fullmatch(r"=+ .* in [\d.]+s.* =+", line)][-1]
     assert " passed" in summary and not re.search(r"\d+ (failed|errors?)\b", summary), summary

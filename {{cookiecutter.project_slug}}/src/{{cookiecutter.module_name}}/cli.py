@@ -1,7 +1,6 @@
 """Command line: ``python -m {{ cookiecutter.module_name }} run`` and friends."""
 
 import json
-import signal
 from pathlib import Path
 
 import typer
@@ -12,15 +11,11 @@ from {{ cookiecutter.module_name }}.data.simulate import write_example
 from {{ cookiecutter.module_name }}.evaluate.convergence import all_problems
 from {{ cookiecutter.module_name }}.fit.store import load_fit
 from {{ cookiecutter.module_name }}.run.pipeline import NotebookFailed, OutputError, run_pipeline
+from {{ cookiecutter.module_name }}.run.stopping import INTERRUPTED_EXIT_CODE, stop_on_interrupt
 
 # Exit codes: 1 bad config, data or a failed notebook; 3 a --strict run whose fits miss a
-# threshold; 130 interrupted (Ctrl-C or SIGTERM), as shells report a SIGINT.
+# threshold; 130 interrupted (Ctrl-C or SIGTERM, ``run/stopping.py``), as shells report a SIGINT.
 STRICT_EXIT_CODE = 3
-INTERRUPTED_EXIT_CODE = 130
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def run_summary(index: Path) -> str:
@@ -53,7 +48,7 @@ def run(
                               "it to finish instead of refusing."),
 ) -> None:
     """Fit every candidate model and render all notebooks to reports/."""
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill`, a scheduler or CI stopping the run: as Ctrl-C
+    stop_on_interrupt()  # Ctrl-C, `kill`, a scheduler or CI: stopped within seconds, by force if need be
     try:
         index = run_pipeline(config, fast=fast, force=force, jobs=jobs, calibration=calibration, wait=wait)
     except KeyboardInterrupt:

@@ -11,7 +11,8 @@ import pytest
 from jupyter_core.utils import run_sync
 
 from {{ cookiecutter.module_name }}.run.kernels import WARM_MODULES, ForkedKernelProcess, KernelPool, PoolStopped
-from {{ cookiecutter.module_name }}.run.pipeline import KERNEL_ARGUMENTS, KERNEL_NAME, stop_kernels
+from {{ cookiecutter.module_name }}.run.pipeline import KERNEL_ARGUMENTS, KERNEL_NAME
+from {{ cookiecutter.module_name }}.run.stopping import stop_children
 
 pytestmark = pytest.mark.slow  # starts kernels and runs notebooks: make test-fast leaves it out
 
@@ -140,7 +141,7 @@ def test_an_interrupted_run_s_pool_starts_no_notebook_and_closes_at_once(tmp_pat
     kernels = pool(tmp_path, needed=3, size=2)
     first = kernels.take()
     kernels.stop()
-    stop_kernels()  # the run kills its kernels, the one starting among them
+    stop_children()  # the run kills its kernels, the one starting among them
     started = time.monotonic()
     with pytest.raises(PoolStopped):
         kernels.take()

@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from {{ cookiecutter.module_name }}.config import AnalysisConfig, load_config
@@ -40,6 +39,7 @@ from {{ cookiecutter.module_name }}.fingerprints import file_sha256, model_input
 from {{ cookiecutter.module_name }}.fit.progress import PROGRESS_DIR_ENV, read_progress
 from {{ cookiecutter.module_name }}.model.design import check_costs, design_warnings
 from {{ cookiecutter.module_name }}.run.lock import RunLocked, holding_outputs
+from {{ cookiecutter.module_name }}.run.stopping import publishing, stop_children
 
 FIT_NOTEBOOK = "02_fit.ipynb"
 CALIBRATION = "06_calibration"
@@ -314,25 +314,13 @@ def run_concurrently(function, steps: list[Step], jobs: int, on_done, on_interru
         # ``wait``'s pending set: a future cancelled by ``shutdown`` never counts there as done.)
         running = [future for future in futures if not future.done()]
         while running:
-            stop_kernels()
+            stop_children()
             concurrent.futures.wait(running, timeout=1)
             running = [future for future in running if not future.done()]
         raise
     pool.shutdown(wait=True)
     for future in futures:
         future.result()
-
-
-def stop_kernels(grace_s: float = 3.0) -> None:
-    """Terminate every process this one started (the notebooks' kernels), then kill what remains."""
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=grace_s)
-    for child in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
 
 
 def fit_problems(config: AnalysisConfig) -> tuple[dict, dict[str, list[str]]]:
@@ -549,17 +537,18 @@ def run_locked(config: AnalysisConfig, config_path: Path, fast: bool, show_progr
             for render in renders:
                 render.result()  # raises a failed render's error
         shutil.rmtree(sampling_dir, ignore_errors=True)
-        publish(config.fits_staging_dir, config.fits_dir)  # fits first: published reports read them
-        calibrations = config.calibration_path(config.primary_model).parent
-        publish(calibrations / ".staging", calibrations)
-        publish(staging, config.reports_dir)
+        with publishing():  # not ended by force half-way (``stopping.py``)
+            publish(config.fits_staging_dir, config.fits_dir)  # fits first: published reports read them
+            calibrations = config.calibration_path(config.primary_model).parent
+            publish(calibrations / ".staging", calibrations)
+            publish(staging, config.reports_dir)
     except NotebookFailed as failure:
         write_failure_index(config, config_path, steps, failure, fast)
         raise
     except KeyboardInterrupt:  # between notebooks, or while kernels start: none may outlive the run
         if kernels is not None:
             kernels.stop()
-        stop_kernels()
+        stop_children()
         raise
     finally:
         renderer.shutdown(cancel_futures=True)  # before the staging folder it writes to is removed
