@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM end a run within a bounded time, and never while its outputs are published."""
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -16,8 +17,8 @@ from {{ cookiecutter.module_name }}.run.stopping import publishing, stop_on_inte
 
 stop_on_interrupt(grace_s=1.0)
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-print(child.pid, flush=True)
 try:
+    print(child.pid, flush=True)
 {work}
 except KeyboardInterrupt:
 {clean_up}
@@ -36,12 +37,14 @@ def started(work: str, clean_up: str) -> tuple[subprocess.Popen, psutil.Process]
     return process, psutil.Process(int(process.stdout.readline()))
 
 
-def ended(process: subprocess.Popen) -> tuple[float, str, str]:
+def ended(process: subprocess.Popen, child: psutil.Process) -> tuple[float, str, str]:
     begun = time.monotonic()
     try:
         stdout, stderr = process.communicate(timeout=30)
     finally:
-        process.kill()
+        for left in (process, child):  # a test that failed leaves nothing running
+            with contextlib.suppress(psutil.NoSuchProcess):
+                left.kill()
     return time.monotonic() - begun, stdout, stderr
 
 
@@ -50,7 +53,7 @@ def test_a_clean_up_that_never_ends_is_ended_by_force_with_where_it_waited():
     process, child = started("time.sleep(60)", stuck)
     line = next(number for number, text in enumerate(script_of("time.sleep(60)", stuck).splitlines(), 1) if stuck in text)
     process.send_signal(signal.SIGTERM)
-    seconds, _, stderr = ended(process)
+    seconds, _, stderr = ended(process, child)
     assert process.returncode == 130, stderr
     assert 1.0 <= seconds < 10, seconds
     assert "The run did not stop within 1 s of the interruption" in stderr
@@ -64,7 +67,7 @@ def test_a_second_ctrl_c_ends_the_run_at_once():
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    seconds, _, stderr = ended(process)
+    seconds, _, stderr = ended(process, child)
     assert process.returncode == 130, stderr
     assert seconds < 0.9, "the watchdog's grace (1 s) was waited for"
     assert "Interrupted again: ended by force" in stderr and "did not stop within" not in stderr
@@ -74,7 +77,7 @@ def test_a_second_ctrl_c_ends_the_run_at_once():
 def test_one_ctrl_c_and_a_clean_up_that_ends_exits_as_the_run_does():
     process, child = started("time.sleep(60)", "child.kill()")
     process.send_signal(signal.SIGINT)
-    _, _, stderr = ended(process)
+    _, _, stderr = ended(process, child)
     assert process.returncode == 130 and "by force" not in stderr, stderr
 
 
@@ -85,7 +88,45 @@ def test_an_interruption_while_outputs_are_published_lets_the_run_finish():
     time.sleep(0.3)
     print("published", flush=True)
 child.kill()"""
-    process, _ = started("import signal\n" + work, "pass")
-    _, stdout, stderr = ended(process)
+    process, child = started("import signal\n" + work, "pass")
+    _, stdout, stderr = ended(process, child)
     assert process.returncode == 0, stderr
     assert stdout.split() == ["published", "finished"]
+
+
+def test_an_interruption_during_an_import_waits_for_it_and_leaves_it_usable(tmp_path):
+    """A KeyboardInterrupt raised inside an import can leave the module's import lock held, and
+    another thread importing it then waits for ever (1 in 60 interrupted imports of Papermill
+    here): the run's clean-up waited so for a starting kernel. The interruption comes after."""
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\nos.kill(os.getpid(), signal.SIGTERM)  # the user, during the import\n"
+        "time.sleep(0.3)\nloaded = True\n"
+    )
+    work = "import slow_module\ntime.sleep(60)  # the run goes on"
+    clean_up = """print("in sys.modules:", "slow_module" in sys.modules, flush=True)
+other = threading.Thread(target=__import__, args=("slow_module",), daemon=True)
+other.start()
+other.join(5)
+print("another thread's import waited:", other.is_alive(), flush=True)
+child.kill()"""
+    process = subprocess.Popen([sys.executable, "-c", script_of(work, clean_up)], cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = psutil.Process(int(process.stdout.readline()))
+    _, stdout, stderr = ended(process, child)
+    assert process.returncode == 130, stderr
+    assert stdout.splitlines() == ["in sys.modules: True", "another thread's import waited: False"], stdout + stderr
+
+
+def test_where_the_run_starts_threads_an_interruption_is_raised_where_it_checks():
+    work = """import os, signal
+from {{ cookiecutter.module_name }}.run.stopping import deferred_interruptions, raise_if_interrupted
+with deferred_interruptions():
+    os.kill(os.getpid(), signal.SIGTERM)  # as an executor starts a worker
+    time.sleep(0.3)
+    print("recorded, not raised", flush=True)
+    raise_if_interrupted()
+    print("not reached", flush=True)"""
+    process, child = started(work, "child.kill()")
+    _, stdout, stderr = ended(process, child)
+    assert process.returncode == 130 and "by force" not in stderr, stderr
+    assert stdout.splitlines() == ["recorded, not raised"]

@@ -25,7 +25,7 @@ import shutil
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from {{ cookiecutter.module_name }}.fingerprints import file_sha256, model_input
 from {{ cookiecutter.module_name }}.fit.progress import PROGRESS_DIR_ENV, read_progress
 from {{ cookiecutter.module_name }}.model.design import check_costs, design_warnings
 from {{ cookiecutter.module_name }}.run.lock import RunLocked, holding_outputs
-from {{ cookiecutter.module_name }}.run.stopping import publishing, stop_children
+from {{ cookiecutter.module_name }}.run.stopping import deferred_interruptions, publishing, raise_if_interrupted, stop_children
 
 FIT_NOTEBOOK = "02_fit.ipynb"
 CALIBRATION = "06_calibration"
@@ -304,9 +304,13 @@ def run_concurrently(function, steps: list[Step], jobs: int, on_done, on_interru
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     futures = [pool.submit(function, step) for step in steps]
     try:
-        for future in as_completed(futures):
-            if future.exception() is None:
-                on_done()
+        pending = set(futures)
+        while pending:
+            raise_if_interrupted()  # here, not inside the executor's bookkeeping (stopping.py)
+            done, pending = concurrent.futures.wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.exception() is None:
+                    on_done()
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         on_interrupt()
@@ -466,7 +470,8 @@ def run_pipeline(
     try:
         with holding_outputs(config.resolve(config.paths.artifacts), config_path, wait,
                              say=lambda line: print(line, file=sys.stderr)):
-            return run_locked(config, config_path, fast, show_progress, force, jobs, calibration, run_started)
+            with deferred_interruptions():  # raised where run_locked checks: it starts threads and kernels
+                return run_locked(config, config_path, fast, show_progress, force, jobs, calibration, run_started)
     except RunLocked as error:
         raise OutputError(str(error)) from None
 
@@ -527,6 +532,7 @@ def run_locked(config: AnalysisConfig, config_path: Path, fast: bool, show_progr
                 # not when the run's summary reads the fits at the end.
                 threading.Thread(target=importlib.import_module, args=("dask.array",), daemon=True).start()
             for wave in waves(steps):
+                raise_if_interrupted()
                 running = [step for step in wave if step.name in todo]
                 progress.update(task, advance=len(wave) - len(running))
                 if running:
@@ -536,6 +542,7 @@ def run_locked(config: AnalysisConfig, config_path: Path, fast: bool, show_progr
             progress.update(task, detail="")
             for render in renders:
                 render.result()  # raises a failed render's error
+            raise_if_interrupted()  # the last chance: a run that has begun publishing finishes
         shutil.rmtree(sampling_dir, ignore_errors=True)
         with publishing():  # not ended by force half-way (``stopping.py``)
             publish(config.fits_staging_dir, config.fits_dir)  # fits first: published reports read them
