@@ -17,6 +17,7 @@ from {{ cookiecutter.module_name }}.model.formulas import (
     around_population_model,
     bambi_model,
     factor_labels,
+    gp_terms,
     group_factors,
     normal_sufficient_model,
 )
@@ -83,6 +84,7 @@ class BuiltModel:
     autocorrelation: dict | None = None  # a formula's ar() term: {"time": column, "group": column or None}
     measurement: dict | None = None  # a formula's me() term: {"column": predictor, "sd": its standard errors}
     imputation: dict | None = None  # a formula's mi() term: {"column": predictor}
+    gp: list[dict] = field(default_factory=list)  # a formula's hsgp() terms (formulas.gp_term)
 
     @property
     def sampled_model(self) -> pm.Model:
@@ -112,6 +114,7 @@ class BuiltModel:
             "autocorrelation": self.autocorrelation,
             "measurement": self.measurement,
             "imputation": self.imputation,
+            "gp": self.gp,
         }
 
     def attrs(self) -> dict[str, str]:
@@ -169,7 +172,8 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
                       spec.temporal.model_dump(include={"time", "group", "type"}) if spec.temporal else None,
                       spec.autocorrelation.model_dump(include={"time", "group"}) if spec.autocorrelation else None,
                       spec.measurement.model_dump(include={"column", "sd"}) if spec.measurement else None,
-                      spec.imputation.model_dump(include={"column"}) if spec.imputation else None)
+                      spec.imputation.model_dump(include={"column"}) if spec.imputation else None,
+                      gp_terms(bambi) if bambi is not None else [])
 
 
 def centred_terms(bambi, choices: list[Choice]) -> set[str]:

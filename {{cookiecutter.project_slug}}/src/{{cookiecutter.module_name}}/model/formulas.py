@@ -237,6 +237,7 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
             priors=all_priors,
             noncentered=not centered,
         )
+        scale_gp_terms(model, data, family)
         if spatial is not None:
             term = model.parameters[model.family.likelihood.parent].terms[f"1|{spatial.group}"]
             term.prior = car_prior(term.prior, spatial.group, spatial.type, data.adjacency)
@@ -251,6 +252,45 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
             add_latent_predictors(model, data, family, latents)
         model.build()
     return model
+
+
+def gp_term(name: str) -> dict:
+    """Bambi's term ``hsgp(x, by=g, m=10, c=1.5)`` as ``{"alias": "gp_x_by_g", "covariates": ["x"],
+    "by": "g"}`` (``by`` None without one). Bambi names the term's dims after it, and nutpie
+    splits dimension names at commas: the model uses the alias."""
+    arguments, depth, part = [], 0, ""
+    for character in name[name.index("(") + 1 : name.rindex(")")] + ",":
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(character, 0)
+        if character == "," and depth == 0:
+            arguments, part = [*arguments, part.strip()], ""
+        else:
+            part += character
+    covariates = [argument for argument in arguments if "=" not in argument]
+    by = next((argument.split("=", 1)[1].strip() for argument in arguments if argument.replace(" ", "").startswith("by=")),
+              None)
+    alias = "_".join(["gp", *covariates, *([f"by_{by}"] if by else [])])
+    return {"alias": alias, "covariates": covariates, "by": by}
+
+
+def gp_terms(model) -> list[dict]:
+    """:func:`gp_term` of each ``hsgp()`` term of the mean's formula of the Bambi ``model``."""
+    return [gp_term(name) for name in model.parameters[model.family.likelihood.parent].hsgp_terms]
+
+
+def scale_gp_terms(model, data, family: str) -> None:
+    """Give each ``hsgp()`` term of the mean's formula the default priors of ``priors.gp_priors``
+    (in the units of its covariate, which Bambi then leaves unscaled) unless the config set
+    them, and its comma-free alias (:func:`gp_term`)."""
+    from {{ cookiecutter.module_name }}.model.priors import gp_priors
+
+    aliases = {}
+    for name, term in model.parameters[model.family.likelihood.parent].hsgp_terms.items():
+        if term.automatic_priors:
+            term.prior = {key: bambi_prior(value) for key, value in gp_priors(term.data, data.outcome, family).items()}
+            term.automatic_priors = False  # Bambi would otherwise rescale x to a largest distance of 1
+        aliases[name] = gp_term(name)["alias"]
+    if aliases:
+        model.set_alias(aliases)
 
 
 def bambi_results(model, idata):

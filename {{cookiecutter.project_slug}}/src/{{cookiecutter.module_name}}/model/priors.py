@@ -11,6 +11,8 @@ slope of ``x``                  Normal(0, 2.5 s / sd(x)); logit, probit: Normal(
 group sd of the intercepts      HalfNormal(sqrt((2.5 s)^2 + sum_k (slope sd_k * mean(x_k))^2))
 group sd of the slope of ``x``  HalfNormal(2.5 s / sd(x))
 residual sd                     HalfStudentT(nu=4, s)
+``hsgp(x)`` amplitude           HalfNormal(2.5 s)
+``hsgp(x)`` length scale        InverseGamma, 1% below and 1% above x's distances (brms's)
 ==============================  =====================================================
 
 ``link(mean y)`` is the mean outcome on the link scale: ``mean(y)`` (identity; ``mean(log y)``
@@ -246,6 +248,40 @@ def formula_intercept_prior(data, family: str) -> dict:
     s = outcome_scale(data.outcome, family)
     mu = mean_on_link_scale(data.outcome, family, data.trials, data.exposure)
     return {"dist": "Normal", "mu": mu, "sigma": SCALE * s}
+
+
+# brms's rule for a Gaussian process's length scale: an inverse gamma with this much prior mass
+# below the smallest distance between the covariate's values and as much above the largest.
+GP_LENGTH_TAIL = 0.01
+GP_SHORTEST_SHARE = 0.01  # ... but never below this share of the largest (brms's def_lscale_prior)
+GP_DISTANCE_ROWS = 2000  # distances between more points than this are taken from a fixed subsample
+
+
+def gp_priors(x: np.ndarray, outcome: np.ndarray, family: str) -> dict:
+    """Default priors of an ``hsgp(x)`` term's amplitude ``sigma`` and length scale ``ell``, in
+    the units of ``x`` and of the outcome (Bambi's own, Exponential(1) and InverseGamma(3, 2) on a
+    rescaled ``x``, ignore both): ``sigma`` ~ HalfNormal(2.5 s), a group sd's scale; ``ell`` ~ the
+    inverse gamma with 1% of its mass below the smallest distance between two values of ``x`` (at
+    least 1% of the largest) and 1% above the largest, as brms tunes ``lscale``."""
+    from scipy import optimize, spatial, special
+
+    points = np.unique(np.asarray(x, dtype=float).reshape(len(x), -1), axis=0)
+    if len(points) > GP_DISTANCE_ROWS:
+        points = points[np.random.default_rng(0).choice(len(points), GP_DISTANCE_ROWS, replace=False)]
+    distances = spatial.distance.pdist(points)
+    upper = distances.max()
+    lower = max(distances[distances > 0].min(), GP_SHORTEST_SHARE * upper)  # brms's floor
+    # 1 / ell is Gamma(alpha, rate beta): its 99% and 1% quantiles are 1 / lower and 1 / upper.
+    # Their ratio falls from infinity to 1 as alpha grows, so alpha is the root of one equation.
+    def ratio(log_alpha):
+        alpha = np.exp(log_alpha)
+        return np.log(special.gammaincinv(alpha, 1 - GP_LENGTH_TAIL) / special.gammaincinv(alpha, GP_LENGTH_TAIL))
+
+    log_alpha = optimize.brentq(lambda value: ratio(value) - np.log(upper / lower), np.log(1e-2), np.log(1e4))
+    alpha = float(np.exp(log_alpha))
+    beta = float(special.gammaincinv(alpha, GP_LENGTH_TAIL) * upper)
+    return {"sigma": {"dist": "HalfNormal", "sigma": SCALE * outcome_scale(outcome, family)},
+            "ell": {"dist": "InverseGamma", "alpha": alpha, "beta": beta}}
 
 
 def formula_threshold_prior(data, family: str) -> dict:

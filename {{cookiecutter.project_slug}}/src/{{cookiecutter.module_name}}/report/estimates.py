@@ -84,7 +84,7 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
 def formula_names(name: str, coords: dict, dims, family: str = "normal",
                   distributional: list[str] | tuple = (), spatial: dict | None = None,
                   temporal: dict | None = None, measurement: dict | None = None,
-                  imputation: dict | None = None) -> tuple[str, str, str] | None:
+                  imputation: dict | None = None, gp: list[dict] | tuple = ()) -> tuple[str, str, str] | None:
     """``(effect, group, term)`` of a Bambi parameter; ``None`` for group-level values.
     ``distributional``: the family's parameters (own names) that a formula models, whose
     terms are named as broom.mixed names brms's: ``sigma_(Intercept)``, ``sigma_x``
@@ -92,7 +92,9 @@ def formula_names(name: str, coords: dict, dims, family: str = "normal",
     term, whose sd and spatial share are brms's ``sdcar`` and ``rhocar``. ``temporal``: an ``rw(time)``
     term, whose step sd is ``sdrw`` (of the factor ``time`` or ``group:time``). ``measurement``: an
     ``me(x, sdx)`` term: its slope ``me(x, sdx)`` and the true values' ``meanme_x`` and ``sdme_x``;
-    ``imputation``: an ``mi(x)`` term, likewise ``mi(x)``, ``meanmi_x`` and ``sdmi_x``."""
+    ``imputation``: an ``mi(x)`` term, likewise ``mi(x)``, ``meanmi_x`` and ``sdmi_x``. ``gp``: the
+    ``hsgp(x, by=g)`` terms (``formulas.gp_term``), whose amplitude and length scale are brms's
+    ``sdgp_x`` and ``lscale_x`` (of the group column ``g``)."""
     if any(str(dim).endswith("__factor_dim") for dim in dims):
         return None
     if spatial is not None and name in (f"1|{spatial['group']}_sigma", f"1|{spatial['group']}_rho"):
@@ -103,11 +105,17 @@ def formula_names(name: str, coords: dict, dims, family: str = "normal",
             return "fixed", "", f"{kind}({', '.join(term.values())})"
         if term is not None and name in (names["mean"], names["sd"]):
             return "dist_pars", "", name
+    level = f"[{', '.join(str(value) for value in coords.values())}]" if coords else ""
+    for term in gp:  # with share_cov=False, a level of ``by`` each: sdgp_x[level]
+        suffix = "_".join(term["covariates"])
+        if name in (f"{term['alias']}_sigma", f"{term['alias']}_ell"):
+            return "ran_pars", term["by"] or "", f"{'sdgp' if name.endswith('_sigma') else 'lscale'}_{suffix}{level}"
+        if name.startswith(f"{term['alias']}_"):  # the basis functions' weights: not parameters one reports
+            return None
     if temporal is not None:
         factor = f"{temporal['group']}:{temporal['time']}" if temporal["group"] else temporal["time"]
         if name == f"1|{factor}_sigma":
             return "ran_pars", factor, "sdrw"
-    level = f"[{', '.join(str(value) for value in coords.values())}]" if coords else ""
     for own in distributional:
         prefix = family_record(family).distributional[own] + "_"  # Bambi's name: alpha_x for phi's x
         if name.startswith(prefix):
@@ -163,7 +171,7 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
             else:
                 names = formula_names(str(name), coords, variable.dims, family, record.get("distributional", []),
                                       record.get("spatial"), record.get("temporal"), record.get("measurement"),
-                                      record.get("imputation"))
+                                      record.get("imputation"), record.get("gp", []))
             if names is None:
                 continue
             label = _element_label(str(name), coords)
