@@ -280,8 +280,9 @@ def gp_priors(x: np.ndarray, outcome: np.ndarray, family: str) -> dict:
     log_alpha = optimize.brentq(lambda value: ratio(value) - np.log(upper / lower), np.log(1e-2), np.log(1e4))
     alpha = float(np.exp(log_alpha))
     beta = float(special.gammaincinv(alpha, GP_LENGTH_TAIL) * upper)
-    return {"sigma": {"dist": "HalfNormal", "sigma": SCALE * outcome_scale(outcome, family)},
-            "ell": {"dist": "InverseGamma", "alpha": alpha, "beta": beta}}
+    amplitude = {"dist": "HalfNormal", "sigma": SCALE * outcome_scale(outcome, family)}
+    length_scale = {"dist": "InverseGamma", "alpha": alpha, "beta": beta}
+    return {"sigma": amplitude, "ell": length_scale}
 
 
 def formula_threshold_prior(data, family: str) -> dict:
