@@ -92,7 +92,7 @@ EXPECTED_FILES = sorted(
                 "test_real_data",
                 "data/test_graph", "data/test_grouped", "data/test_prepare", "data/test_simulate",
                 "model/test_formulas", "model/test_models", "model/test_parameterization", "model/test_predict", "model/test_priors",
-                "model/test_spatial", "model/test_temporal", "model/test_measurement", "model/test_gp", "data/test_timeline",
+                "model/test_spatial", "model/test_temporal", "model/test_measurement", "model/test_gp", "model/test_latent", "data/test_timeline",
                 "fit/test_compiling", "fit/test_pointwise", "fit/test_progress", "fit/test_sampling",
                 "evaluate/test_convergence", "evaluate/test_crossval", "evaluate/test_loo", "evaluate/test_predictive",
                 "evaluate/test_sbc",

@@ -200,6 +200,13 @@ CASES = {
                                     "Reaction ~ Days + (Days | Subject)", {
         ("(Intercept)", ""): 251.36, ("Days", ""): 10.28, ("sd__(Intercept)", "Subject"): 29.64,
         ("sd__Days", "Subject"): 6.66, ("sigma_(Intercept)", ""): 3.03, ("sd__sigma_(Intercept)", "Subject"): 0.46}),
+    # A latent trait, the Rasch model as the crossed formula it is: VerbAgg (De Boeck and Wilson 2004), 316
+    # people's answers (r2: yes, or perhaps, to a verbally aggressive reaction) to 24 items.
+    # glmer(r2 ~ 1 + (1 | id) + (1 | item), VerbAgg, binomial, control = glmerControl(optimizer = "bobyqa")),
+    # lme4 1.1-31 for this test. The 2PL (custom item_response) is in model/test_latent.py.
+    "VerbAgg Rasch": ("lme4", "VerbAgg", {"outcome": "r2", "group": "id", "family": "bernoulli"},
+                      "r2 ~ 1 + (1 | id) + (1 | item)", {
+        ("(Intercept)", ""): -0.1626108, ("sd__(Intercept)", "id"): 1.373334, ("sd__(Intercept)", "item"): 1.129487}),
 }
 
 
@@ -215,7 +222,13 @@ def rated_in_words(frame):
     return frame.assign(rating=frame["rating"].map(WINE_WORDS))
 
 
-TRANSFORMS = {"cbpp bernoulli probit": one_row_per_animal, "wine cumulative": rated_in_words}
+def answered_yes(frame):
+    """VerbAgg's r2, Y or N, as 1 or 0, and only the columns the model reads."""
+    return frame.assign(r2=(frame["r2"] == "Y").astype(int))[["id", "item", "r2"]]
+
+
+TRANSFORMS = {"cbpp bernoulli probit": one_row_per_animal, "wine cumulative": rated_in_words,
+              "VerbAgg Rasch": answered_yes}
 
 
 def write_project(root, package, name, columns, model, transform=None):

@@ -170,3 +170,46 @@ def trend_intercepts(data: GroupedData, priors: ModelPriors, family: str = "norm
         eta = alpha[group] + (mu_beta * x).sum(axis=-1)
         likelihood(data, eta, priors, family)
     return model
+
+
+# The column naming each row's item in ``item_response`` (each row: one person's answer to one item).
+ITEM_COLUMN = "item"
+
+
+def item_response(data: GroupedData, priors: ModelPriors, family: str = "bernoulli",
+                  centered: bool = False) -> pm.Model:
+    """A latent trait measured by several items: the two-parameter logistic (2PL) model.
+
+    Each row is a person's (``data.group``) answer, 1 or 0, to an item (the column
+    :data:`ITEM_COLUMN`). Each person has an ability ``theta``, standard normal: the trait's
+    scale. Each item has a difficulty (the ability at which half the people answer 1) and a
+    discrimination (how steeply that chance rises with ability), both drawn from their own
+    population, whose centre and spread the data learn::
+
+        P(answer = 1) = logistic(discrimination[item] * (theta[person] - difficulty[item]))
+
+    With every discrimination 1 it is the Rasch model, which a formula says as it is:
+    ``answer ~ 1 + (1 | person) + (1 | item)``. Item effects are non-centred, so ``centered``
+    is not used.
+    """
+    items, item = np.unique(data.frame[ITEM_COLUMN].astype(str), return_inverse=True)
+    with pm.Model(coords={**data.coords, "item": items}) as model:
+        _, person = data_containers(data)
+        theta = pm.Normal("theta", 0.0, 1.0, dims=data.group_dim)
+
+        # The typical item: answered 1 by as many as the data's share of 1s (the intercept's prior, negated).
+        mu_difficulty = pm.Normal("mu_difficulty", -priors.intercept_mu, priors.intercept_sigma)
+        sd_difficulty = pm.HalfNormal("sd_difficulty", priors.group_sd_intercept)
+        z_difficulty = pm.Normal("z_difficulty", 0.0, 1.0, dims="item")
+        difficulty = pm.Deterministic("difficulty", mu_difficulty + sd_difficulty * z_difficulty, dims="item")
+
+        # Discriminations are positive: normal on the log scale, a factor of e per sd.
+        mu_log_discrimination = pm.Normal("mu_log_discrimination", 0.0, 1.0)
+        sd_log_discrimination = pm.HalfNormal("sd_log_discrimination", 1.0)
+        z_discrimination = pm.Normal("z_discrimination", 0.0, 1.0, dims="item")
+        discrimination = pm.Deterministic(
+            "discrimination", pt.exp(mu_log_discrimination + sd_log_discrimination * z_discrimination), dims="item")
+
+        eta = discrimination[item] * (theta[person] - difficulty[item])
+        likelihood(data, eta, priors, family)
+    return model

@@ -53,10 +53,13 @@ def thinned(posterior: xr.Dataset, max_draws: int | None) -> xr.Dataset:
 
 def prior_parameters(model: pm.Model, group_dims: set[str]) -> list:
     """The free variables whose priors the analyst chose: all but the group-level effects
-    (dims in ``group_dims``, centred or as non-centred offsets), whose distribution is part
-    of the multilevel model, not a prior to power-scale (as brms's ``lprior`` leaves them out)."""
+    (dims in ``group_dims``, centred or as non-centred offsets, and a custom model's other
+    offsets, named ``z_*`` as ``names.is_group_level`` reads them: ``item_response``'s items),
+    whose distribution is part of the multilevel model, not a prior to power-scale (as brms's
+    ``lprior`` leaves them out)."""
     return [variable for variable in model.free_RVs
-            if not group_dims & set(model.named_vars_to_dims.get(variable.name, ()))]
+            if not group_dims & set(model.named_vars_to_dims.get(variable.name, ()))
+            and not variable.name.startswith("z_")]
 
 
 # PyMC's warning where a model has a Potential: an me() term's measurements (model/measurement.py), a

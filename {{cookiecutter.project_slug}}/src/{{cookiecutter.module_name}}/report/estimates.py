@@ -74,6 +74,10 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
         return "ran_pars", group_dim, f"cor__{first}.{second}"
     if name in ("sdcar", "rhocar", "sdrw"):  # spatial effects as brms names them (models.spatial_intercepts), a walk's step
         return "ran_pars", group_dim, name
+    if name in ("mu_difficulty", "mu_log_discrimination"):  # the typical item of models.item_response
+        return "fixed", "", name
+    if name in ("sd_difficulty", "sd_log_discrimination"):  # its items' spread
+        return "ran_pars", "item", name
     if name == "sigma":
         return "ran_pars", "Residual", "sd__Observation"
     if name in distribution_parameters(family):
