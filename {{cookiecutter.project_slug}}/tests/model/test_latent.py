@@ -52,7 +52,8 @@ def test_known_abilities_difficulties_and_discriminations_are_recovered(tmp_path
     assert np.corrcoef(abilities, ability)[0, 1] > 0.85
     table = estimates(result, "twopl", "person")
     assert set(table["term"]) == {"mu_difficulty", "sd_difficulty", "mu_log_discrimination", "sd_log_discrimination"}
-    row = lookup(table, "mu_difficulty", "")
+    assert set(table["effect"]) == {"ran_pars"} and set(table["group"]) == {"item"}  # no odds ratios of them
+    row = lookup(table, "mu_difficulty", "item")
     assert row["conf.low"] <= difficulty.mean() <= row["conf.high"]
     assert (table["rhat"] < 1.02).all(), table
 

@@ -55,6 +55,10 @@ def _elements(variable: xr.DataArray):
         yield coords, variable.isel(dict(zip(dims, index)))
 
 
+# The centre and spread of ``models.item_response``'s item difficulties and log discriminations.
+ITEM_PARAMETERS = ("mu_difficulty", "sd_difficulty", "mu_log_discrimination", "sd_log_discrimination")
+
+
 def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal") -> tuple[str, str, str] | None:
     """``(effect, group, term)`` of a custom model's parameter (``varying_slopes`` naming);
     ``None`` for what is not a population-level parameter."""
@@ -74,9 +78,7 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
         return "ran_pars", group_dim, f"cor__{first}.{second}"
     if name in ("sdcar", "rhocar", "sdrw"):  # spatial effects as brms names them (models.spatial_intercepts), a walk's step
         return "ran_pars", group_dim, name
-    if name in ("mu_difficulty", "mu_log_discrimination"):  # the typical item of models.item_response
-        return "fixed", "", name
-    if name in ("sd_difficulty", "sd_log_discrimination"):  # its items' spread
+    if name in ITEM_PARAMETERS:  # the items' population in models.item_response: not slopes (no ratios)
         return "ran_pars", "item", name
     if name == "sigma":
         return "ran_pars", "Residual", "sd__Observation"
