@@ -13,7 +13,7 @@ from {{ cookiecutter.module_name }}.fit.sampling import ModelSampler, fit, trace
 from {{ cookiecutter.module_name }}.model.build import build_model
 from {{ cookiecutter.module_name }}.model.formulas import bambi_prior, formula_priors
 from {{ cookiecutter.module_name }}.model.predict import predict
-from {{ cookiecutter.module_name }}.report.estimates import COLUMNS, estimates, lookup, write_estimates
+from {{ cookiecutter.module_name }}.report.estimates import COLUMNS, estimates, lookup, side_by_side, write_estimates
 
 FORMULA = "y ~ x * d + level + (1 | g)"  # a numeric predictor away from 0, an indicator, an interaction, a factor
 
@@ -197,3 +197,16 @@ def test_slopes_are_reported_as_the_ratios_their_link_makes_them():
         record = family_record(key)
         multiplicative = record.link in ("log", "logit") or record.linear_outcome is np.log
         assert bool(record.ratio) == bool(record.ratio_of) == multiplicative, key
+
+
+def test_a_slope_corrected_for_measurement_error_sits_beside_the_naive_one():
+    """The report's models side by side: me(x, sdx) and mi(x) on the row of x."""
+    rows = [["naive", "fixed", "", "(Intercept)", 1.0], ["naive", "fixed", "", "lrt", 0.5],
+            ["corrected", "fixed", "", "(Intercept)", 1.1], ["corrected", "fixed", "", "me(lrt, lrt_se)", 0.7],
+            ["corrected", "dist_pars", "", "meanme_lrt", 0.2], ["imputed", "fixed", "", "mi(lrt)", 0.6]]
+    table = pd.DataFrame(rows, columns=["model", "effect", "group", "term", "estimate"])
+    wide = side_by_side(table, ["corrected", "naive", "imputed"])
+    assert list(wide.columns) == ["corrected", "naive", "imputed"]
+    assert wide.loc[("fixed", "", "lrt")].tolist() == [0.7, 0.5, 0.6]
+    assert wide.loc[("dist_pars", "", "meanme_lrt"), "corrected"] == 0.2
+    assert len(wide) == 3

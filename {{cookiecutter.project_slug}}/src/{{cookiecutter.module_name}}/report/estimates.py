@@ -217,6 +217,21 @@ def effect_ratios(table: pd.DataFrame, family: str) -> pd.DataFrame | None:
                          "conf.low": np.exp(slopes["conf.low"]), "conf.high": np.exp(slopes["conf.high"])}).set_index("term")
 
 
+# A slope of a predictor with unknown true values: me(x, sdx) or mi(x) (see formula_names).
+LATENT_SLOPE = r"^m[ei]\((?P<column>[^,()]+)(?:,[^()]*)?\)$"
+
+
+def side_by_side(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """The posterior means of every model's parameters, a column per model (in ``models``'
+    order), a row per parameter. A slope corrected for measurement error, ``me(x, sdx)``, or
+    with imputed values, ``mi(x)``, shares the row of ``x``: beside the naive slope of the
+    models without that term."""
+    terms = table["term"].str.replace(LATENT_SLOPE, lambda found: found["column"].strip(), regex=True)
+    wide = table.assign(term=terms).pivot_table(index=["effect", "group", "term"], columns="model",
+                                                values="estimate", sort=False)
+    return wide[[name for name in models if name in wide]]
+
+
 def lookup(table: pd.DataFrame, term: str, group: str = "", model: str | None = None) -> pd.Series:
     """The row of ``term`` (and ``group`` for ``ran_pars``) in a tidy table."""
     found = table[(table["term"] == term) & (table["group"] == group)]
