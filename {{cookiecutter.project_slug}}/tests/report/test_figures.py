@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 import seaborn as sns
 
-from {{ cookiecutter.module_name }}.report.figures import density_lines, shrinkage, shrinkage_caption
+from {{ cookiecutter.module_name }}.report.figures import density_lines, over_time, shrinkage, shrinkage_caption
+from {{ cookiecutter.module_name }}.report.summary import groups_are_times
 
 
 @pytest.mark.parametrize("clip", [(-np.inf, np.inf), (0.0, 1.0)])
@@ -43,3 +44,29 @@ def test_shrinkage_spreads_the_groups_when_their_sizes_are_equal(sizes):
     assert len(set(x)) == 3
     assert ("against its raw mean" in shrinkage_caption(table, "school")) == (len(set(sizes)) == 1)
     plt.close(ax.figure)
+
+
+def test_effects_of_times_are_drawn_as_a_line_in_time_order():
+    """An rw(year) model's intercepts over the years: a line through them in the years' order
+    (the table comes sorted by effect, as the caterpillar plot draws it), with their band."""
+    years = [1871, 1873, 1872, 1875, 1874]
+    effects = pd.DataFrame({"effect": [3.0, 2.0, 1.0, 0.0, -1.0], "lower": [2.0, 1.0, 0.0, -1.0, -2.0],
+                            "upper": [4.0, 3.0, 2.0, 1.0, 0.0], "differs": False},
+                           index=pd.Index([str(year) for year in years], name="year"))
+    ax = over_time(effects, "intercept")
+    (line,) = ax.get_lines()[:1]
+    assert line.get_xdata().tolist() == sorted(years)
+    assert line.get_ydata().tolist() == [3.0, 1.0, 2.0, -1.0, 0.0]
+    assert ax.get_xlabel() == "year" and len(ax.collections) == 1  # the band
+    plt.close("all")
+
+
+@pytest.mark.parametrize(("record", "custom", "expected"), [
+    ({"temporal": {"time": "year", "group": None, "type": "rw1"}}, None, True),
+    ({"temporal": {"time": "year", "group": "county", "type": "rw1"}}, None, False),  # a walk per county
+    ({"temporal": {"time": "week", "group": None, "type": "rw1"}}, None, False),      # not the group column
+    ({}, "trend_intercepts", True),
+    ({}, "varying_slopes", False),
+])
+def test_groups_are_times_for_a_walk_on_the_group_column_or_a_trend_model(record, custom, expected):
+    assert groups_are_times(record, custom, "year") is expected

@@ -228,6 +228,18 @@ def caterpillar(effects: pd.DataFrame, xlabel: str, ax: plt.Axes | None = None) 
     return ax
 
 
+def over_time(effects: pd.DataFrame, ylabel: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """The group effects of groups that are times (an ``rw(time)`` term on the group column, a
+    ``trend_`` model) as the line they make over time, with their interval as a band."""
+    ordered = effects.assign(time=pd.to_numeric(effects.index)).sort_values("time")
+    ax = ax or plt.subplots(figsize=(8, 3.5))[1]
+    ax.fill_between(ordered["time"], ordered["lower"], ordered["upper"], color="C0", alpha=0.25, linewidth=0)
+    ax.plot(ordered["time"], ordered["effect"], color="C0", linewidth=1.5)
+    ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+    ax.set(xlabel=effects.index.name, ylabel=ylabel, title="The intercept over time, relative to the population")
+    return ax
+
+
 def loo_pit_ecdf(pit: xr.DataArray):
     """ArviZ's LOO-PIT plot (``arviz_plots.plot_loo_pit``: the ECDF of the LOO-PIT values less
     the uniform's, with its simultaneous band) of values already computed

@@ -32,6 +32,14 @@ def model_record(fit_data: xr.DataTree) -> dict:
     return json.loads(fit_data.attrs.get("model", "{}"))
 
 
+def groups_are_times(record: dict, custom: str | None, group_dim: str) -> bool:
+    """Whether the model's groups are times whose effects follow each other: an ``rw(time)`` term
+    on the group column (``record``'s ``temporal``) or a custom ``trend_`` model."""
+    temporal = record.get("temporal") or {}
+    walk = temporal.get("time") == group_dim and not temporal.get("group")
+    return walk or (custom or "").rsplit(".", 1)[-1].startswith("trend_")
+
+
 def parameterization_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
     """For every fit and group factor: centred or non-centred, and why."""
     rows = [

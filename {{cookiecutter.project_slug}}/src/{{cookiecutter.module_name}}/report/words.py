@@ -106,8 +106,11 @@ def group_effects_axis(family: str) -> str:
     return f"intercept relative to the population ({link_wording(family)})"
 
 
-def group_effects_caption(group_dim: str, model_name: str, ci_prob: float) -> str:
-    """The group effects figure's caption."""
+def group_effects_caption(group_dim: str, model_name: str, ci_prob: float, over_time: bool = False) -> str:
+    """The group effects figure's caption (``over_time``: drawn as a line over the times)."""
+    if over_time:
+        return (f"Each {group_dim}'s intercept minus the population's ({model_name}): posterior mean (line) and "
+                f"{ci_prob * 100:.0f}% interval (band), in the order of the {group_dim}s.")
     return (f"Each {group_dim}'s intercept minus the population's ({model_name}), posterior mean and "
             f"{ci_prob * 100:.0f}% interval, sorted. Red: the interval excludes 0, so the {group_dim} differs "
             "clearly from the average.")
