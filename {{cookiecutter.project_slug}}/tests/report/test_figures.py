@@ -61,12 +61,12 @@ def test_effects_of_times_are_drawn_as_a_line_in_time_order():
     plt.close("all")
 
 
-@pytest.mark.parametrize(("record", "custom", "expected"), [
-    ({"temporal": {"time": "year", "group": None, "type": "rw1"}}, None, True),
-    ({"temporal": {"time": "year", "group": "county", "type": "rw1"}}, None, False),  # a walk per county
-    ({"temporal": {"time": "week", "group": None, "type": "rw1"}}, None, False),      # not the group column
-    ({}, "trend_intercepts", True),
-    ({}, "varying_slopes", False),
+@pytest.mark.parametrize(("temporal", "custom", "expected"), [
+    ({"time": "year", "group": None, "type": "rw1"}, None, True),
+    ({"time": "year", "group": "county", "type": "rw1"}, None, False),  # a walk per county
+    ({"time": "week", "group": None, "type": "rw1"}, None, False),      # not the group column
+    (None, "trend_intercepts", True),
+    (None, "varying_slopes", False),
 ])
-def test_groups_are_times_for_a_walk_on_the_group_column_or_a_trend_model(record, custom, expected):
-    assert groups_are_times(record, custom, "year") is expected
+def test_groups_are_times_for_a_walk_on_the_group_column_or_a_trend_model(temporal, custom, expected):
+    assert groups_are_times(dict(temporal=temporal), custom, "year") is expected
