@@ -45,7 +45,8 @@ FAMILY_VARIABLES = {
 
 
 def test_custom_models_are_discovered():
-    assert custom_model_names() == ["varying_slopes", "correlated_slopes", "spatial_intercepts", "trend_intercepts"]
+    assert custom_model_names() == ["varying_slopes", "correlated_slopes", "spatial_intercepts", "trend_intercepts",
+                                    "item_response"]
 
 
 @pytest.mark.parametrize(("function", "centered"), list(FREE_VARIABLES))
