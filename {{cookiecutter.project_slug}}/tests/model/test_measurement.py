@@ -3,6 +3,7 @@ the formula term, the columns refused, the integrated-out true values, recovery 
 slope is diluted, schools' intake scores against brms) and missing in some rows (``mi()``:
 imputed in the fit; recovery, New York's ozone against brms, the pipeline)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,13 @@ def test_a_measured_predictor_runs_the_pipeline_beside_the_naive_model(tmp_path)
         table[table["model"] == "corrected"]["term"]), table
     report = (config.reports_dir / "07_report.html").read_text()
     assert "me(lrt, lrt_se)" in report and "naive" in report
+    # The models side by side: the corrected slope on the row of lrt, beside the naive one (larger: not diluted)
+    executed = json.loads((config.reports_dir / "executed" / "07_report.ipynb").read_text())
+    (cell,) = [cell for cell in executed["cells"] if "side_by_side(tidy" in "".join(cell["source"])]
+    table_text = "".join(next(output["data"]["text/plain"] for output in cell["outputs"] if "text/html" in output["data"]))
+    (row,) = [line.split() for line in table_text.splitlines() if " lrt " in f" {line} "]
+    corrected, naive = (float(value) for value in row[-2:])
+    assert corrected > naive > 0, table_text
 
 
 def test_an_mi_term_is_taken_out_of_the_formula():

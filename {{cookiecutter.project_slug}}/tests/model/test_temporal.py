@@ -216,7 +216,9 @@ def test_effects_of_time_run_the_pipeline_with_folds_of_consecutive_years(tmp_pa
     assert {"(Intercept)", "ar[1]", "sd__Observation"} == set(table[table["model"] == "ar"]["term"]), table
     folds = load_fit(config.fit_path("level"))["leave_groups_out"]["fold"].to_series()
     assert folds.sort_index(key=lambda years: years.astype(int)).is_monotonic_increasing  # blocks of years
-    assert "sdrw" in (config.reports_dir / "07_report.html").read_text()
+    report = (config.reports_dir / "07_report.html").read_text()
+    assert "sdrw" in report
+    assert "posterior mean (line)" in report and "in the order of the years" in report  # over time, not by size
 
 
 @pytest.mark.parametrize(("written", "bambi", "term"), [

@@ -95,10 +95,11 @@ def effect_ratios_words(ratios: pd.DataFrame, family: str, outcome: str, ci_prob
             f"reference level; 1 is no effect), with {ci_prob * 100:.0f}% intervals: {listed}.")
 
 
-def group_effects_intro(group_dim: str, family: str, ci_prob: float) -> str:
-    """The "Group effects" section's heading and what its figure shows."""
+def group_effects_intro(group_dim: str, family: str, ci_prob: float, over_time: bool = False) -> str:
+    """The "Group effects" section's heading and what its figure shows (``over_time``: in time order)."""
+    order = f"in the order of the {group_dim}s" if over_time else "largest first"
     return (f"## Group effects\n\nEvery {group_dim}'s intercept relative to the population's, "
-            f"{link_wording(family)}, with its {ci_prob * 100:.0f}% interval, largest first.")
+            f"{link_wording(family)}, with its {ci_prob * 100:.0f}% interval, {order}.")
 
 
 def group_effects_axis(family: str) -> str:
