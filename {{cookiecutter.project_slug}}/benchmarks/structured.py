@@ -9,6 +9,8 @@ formula with that term replaced by what a user would write without it, on simula
 * **ar**: AR(1) residuals over 10,000 rows (100 series of 100 times), ``y ~ x + (1 | g) + ar(time = t, gr = g)``,
   against ``y ~ x + (1 | g)``;
 * **rw**: an RW1 over 1,000 times (10 rows each), ``y ~ x + rw(t)``, against ``(1 | t)``;
+* **hsgp**: a curve of ``x`` in each of 10 groups over 10,000 rows, ``y ~ 1 + g + hsgp(x, by=g, m=15, c=1.5)``,
+  against varying slopes, ``y ~ 1 + x + (1 + x | g)``;
 * **me**: 10,000 rows with ``x`` measured with error, ``y ~ me(x, sdx) + (1 | g)`` (normal: the true
   values integrated out), against ``y ~ x + (1 | g)``.
 
@@ -33,7 +35,7 @@ import pandas as pd
 import yaml
 from common import compile_caches_in, parser, save_results
 
-CASES = ("car", "ar", "rw", "me")
+CASES = ("car", "ar", "rw", "hsgp", "me")
 
 
 def grid_pairs(side: int) -> pd.DataFrame:
@@ -74,6 +76,13 @@ def case_data(case: str, folder: Path, seed: int) -> tuple[dict, list[tuple[str,
                               + rng.normal(0, 0.5, len(t)), "g": t % 7})
         data = {"outcome": "y", "group": "g"}
         formulas = [("structured", "y ~ 1 + x + rw(t)"), ("plain", "y ~ 1 + x + (1 | t)")]
+    elif case == "hsgp":
+        g = rng.integers(0, 10, 10_000)
+        x = rng.uniform(0, 10, len(g))
+        frame = pd.DataFrame({"g": [f"g{v}" for v in g], "x": x,
+                              "y": np.sin(x + g / 3) + 0.1 * g + rng.normal(0, 0.5, len(g))})
+        data = {"outcome": "y", "group": "g"}
+        formulas = [("structured", "y ~ 1 + g + hsgp(x, by=g, m=15, c=1.5)"), ("plain", "y ~ 1 + x + (1 + x | g)")]
     else:
         g = rng.integers(0, 100, 10_000)
         true_x, sdx = rng.normal(size=len(g)), rng.uniform(0.2, 0.8, len(g))
