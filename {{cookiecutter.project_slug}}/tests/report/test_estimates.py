@@ -210,3 +210,14 @@ def test_a_slope_corrected_for_measurement_error_sits_beside_the_naive_one():
     assert wide.loc[("fixed", "", "lrt")].tolist() == [0.7, 0.5, 0.6]
     assert wide.loc[("dist_pars", "", "meanme_lrt"), "corrected"] == 0.2
     assert len(wide) == 3
+
+
+def test_a_model_without_slopes_has_no_table_of_ratios():
+    """The Rasch formula has an intercept and group sds only: no empty "odds ratios" table in the report."""
+    from {{ cookiecutter.module_name }}.report.estimates import effect_ratios
+
+    table = pd.DataFrame([["fixed", "", "(Intercept)", -0.16, -0.65, 0.34], ["ran_pars", "id", "sd__(Intercept)", 1.39, 1.26, 1.53]],
+                         columns=["effect", "group", "term", "estimate", "conf.low", "conf.high"])
+    assert effect_ratios(table, "bernoulli") is None
+    with_slope = pd.concat([table, pd.DataFrame([["fixed", "", "x", 0.5, 0.1, 0.9]], columns=table.columns)])
+    assert list(effect_ratios(with_slope, "bernoulli").index) == ["x"]

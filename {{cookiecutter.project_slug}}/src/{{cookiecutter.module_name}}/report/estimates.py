@@ -208,11 +208,12 @@ def effect_ratios(table: pd.DataFrame, family: str) -> pd.DataFrame | None:
     the outcome's scale, ``exp(slope)``, named by the family (``odds ratio``, ``rate ratio``,
     ``time ratio``...), with their interval: the exponential of the interval's ends, which is
     exactly the ratio's interval; the estimate is ``exp`` of the posterior mean, the ratio's
-    geometric mean. None for links where a slope is a difference (identity, probit)."""
+    geometric mean. None for links where a slope is a difference (identity, probit), and for a
+    model without slopes (``y ~ 1 + (1 | person) + (1 | item)``)."""
     record = family_record(family)
-    if not record.ratio:
-        return None
     slopes = table[(table["effect"] == "fixed") & (table["term"] != INTERCEPT) & ~table["term"].str.startswith("Intercept[")]
+    if not record.ratio or slopes.empty:
+        return None
     return pd.DataFrame({"term": slopes["term"], record.ratio: np.exp(slopes["estimate"]),
                          "conf.low": np.exp(slopes["conf.low"]), "conf.high": np.exp(slopes["conf.high"])}).set_index("term")
 
