@@ -1,8 +1,8 @@
 """Structured terms at scale: each against the same model with plain independent effects.
 
 Times the fit path (``build_model`` and ``fit``: compile, sampling and the pointwise
-log-likelihood) of a formula with a spatial, temporal or latent-predictor term, and of the same
-formula with that term replaced by what a user would write without it, on simulated data:
+log-likelihood) of a formula with a spatial, temporal or latent-predictor term (a custom latent-trait model), and of the
+same formula with that term replaced by what a user would write without it, on simulated data:
 
 * **car**: BYM2 on a 32 x 32 grid of regions (1,024), Poisson counts, ``cases ~ x + car(region)``,
   against ``(1 | region)``;
@@ -12,7 +12,9 @@ formula with that term replaced by what a user would write without it, on simula
 * **hsgp**: a curve of ``x`` in each of 10 groups over 10,000 rows, ``y ~ 1 + g + hsgp(x, by=g, m=15, c=1.5)``,
   against varying slopes, ``y ~ 1 + x + (1 + x | g)``;
 * **me**: 10,000 rows with ``x`` measured with error, ``y ~ me(x, sdx) + (1 | g)`` (normal: the true
-  values integrated out), against ``y ~ x + (1 | g)``.
+  values integrated out), against ``y ~ x + (1 | g)``;
+* **irt**: 1,000 people's answers to 20 items (20,000 rows), the custom 2PL ``item_response``, against
+  the Rasch formula ``answer ~ 1 + (1 | person) + (1 | item)``.
 
 Each case's first fit runs in a fresh process with empty compile caches (a user's first run),
 then a second fit of the same model (the compiled model reused). ESS is the minimum bulk ESS
@@ -35,7 +37,7 @@ import pandas as pd
 import yaml
 from common import compile_caches_in, parser, save_results
 
-CASES = ("car", "ar", "rw", "hsgp", "me")
+CASES = ("car", "ar", "rw", "hsgp", "me", "irt")
 
 
 def grid_pairs(side: int) -> pd.DataFrame:
@@ -46,7 +48,8 @@ def grid_pairs(side: int) -> pd.DataFrame:
 
 
 def case_data(case: str, folder: Path, seed: int) -> tuple[dict, list[tuple[str, str]]]:
-    """The case's data (written under ``folder``), its ``data:`` config and its two formulas."""
+    """The case's data (written under ``folder``), its ``data:`` config and its two formulas
+    (``"custom: <function>"`` for a custom model)."""
     rng = np.random.default_rng(seed)
     if case == "car":
         pairs = grid_pairs(32)
@@ -83,6 +86,15 @@ def case_data(case: str, folder: Path, seed: int) -> tuple[dict, list[tuple[str,
                               "y": np.sin(x + g / 3) + 0.1 * g + rng.normal(0, 0.5, len(g))})
         data = {"outcome": "y", "group": "g"}
         formulas = [("structured", "y ~ 1 + g + hsgp(x, by=g, m=15, c=1.5)"), ("plain", "y ~ 1 + x + (1 + x | g)")]
+    elif case == "irt":
+        person, item = np.meshgrid(np.arange(1000), np.arange(20), indexing="ij")
+        ability, difficulty = rng.normal(size=1000), np.linspace(-1.5, 1.5, 20)
+        discrimination = np.exp(rng.normal(0.2, 0.3, 20))
+        chance = 1 / (1 + np.exp(-discrimination[item] * (ability[person] - difficulty[item])))
+        frame = pd.DataFrame({"person": [f"p{v}" for v in person.ravel()], "item": [f"q{v:02d}" for v in item.ravel()],
+                              "answer": rng.binomial(1, chance.ravel())})
+        data = {"outcome": "answer", "group": "person"}
+        formulas = [("structured", "custom: item_response"), ("plain", "answer ~ 1 + (1 | person) + (1 | item)")]
     else:
         g = rng.integers(0, 100, 10_000)
         true_x, sdx = rng.normal(size=len(g)), rng.uniform(0.2, 0.8, len(g))
@@ -91,7 +103,7 @@ def case_data(case: str, folder: Path, seed: int) -> tuple[dict, list[tuple[str,
         data = {"outcome": "y", "group": "g"}
         formulas = [("structured", "y ~ 1 + me(x, sdx) + (1 | g)"), ("plain", "y ~ 1 + x + (1 | g)")]
     frame.to_csv(folder / "data.csv", index=False)
-    family = "poisson" if case == "car" else "normal"
+    family = {"car": "poisson", "irt": "bernoulli"}.get(case, "normal")
     return {"data": {"path": "data.csv", "predictors": [], **data}, "family": family}, formulas
 
 
@@ -128,7 +140,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             folder = Path(folder)
             raw, formulas = case_data(case, folder, args.seed)
-            raw["models"] = [{"name": name, "formula": formula} for name, formula in formulas]
+            raw["models"] = [{"name": name, "custom": formula.removeprefix("custom: ")} if formula.startswith("custom: ")
+                             else {"name": name, "formula": formula} for name, formula in formulas]
             raw["sampler"] = {"draws": args.draws, "tune": args.tune, "chains": args.chains, "seed": args.seed}
             config_path = folder / "config" / "analysis.yaml"  # data paths are read from the config's parent folder
             config_path.parent.mkdir()

@@ -171,6 +171,10 @@ def custom_model_location(path: str) -> tuple[str, str]:
     return module, function
 
 
+# The arguments the pipeline gives every custom model; a model's other arguments are its ``options``.
+MODEL_ARGUMENTS = ("data", "priors", "family", "centered", "sufficient_statistics")
+
+
 def custom_model_names() -> list[str]:
     """Model functions defined in ``models.py``: those taking a ``centered`` argument."""
     return [name for name, parameters in defined_functions("models").items() if "centered" in parameters]
@@ -258,6 +262,8 @@ class ModelSpec(_Strict):
     name: str                                   # letters, digits, _ and -; starts with a letter (a file name)
     formula: str | None = None
     custom: str | None = None
+    # Custom models: keyword arguments of the function, e.g. {item: question} for item_response(..., item=...)
+    options: dict[str, str | int | float | bool | None] = {}
     family: Family | None = None                # overrides the top-level family
     link: LinkName | None = None                # overrides the top-level link
     priors: dict[str, BambiPrior] = {}          # formula models: Bambi priors by term
@@ -317,6 +323,15 @@ class ModelSpec(_Strict):
                     f"model {self.name!r}: custom {self.custom!r} not found ({error}); "
                     f"functions in models.py: {', '.join(custom_model_names())}"
                 ) from error
+            module, function = custom_model_location(self.custom)
+            accepted = sorted(set(defined_functions(module)[function]) - set(MODEL_ARGUMENTS))
+            unknown = sorted(set(self.options) - set(accepted))
+            if unknown:
+                raise ValueError(f"model {self.name!r}: options {unknown} are not arguments of {self.custom}; "
+                                 f"it takes {', '.join(accepted) or 'none'}. Fix: correct the option's name in the config")
+        elif self.options:
+            raise ValueError(f"model {self.name!r}: options are a custom model's arguments; a formula says its "
+                             "columns in its terms")
         if self.formula is not None:
             try:
                 terms = formula_terms(self.formula)

@@ -3,7 +3,9 @@
 Models can also be given as formulas in ``config/analysis.yaml`` (built by Bambi, see
 ``model/formulas.py``); write one here when a formula cannot say what you need. A custom model
 is a function ``(data, priors, family, centered) -> pm.Model``; list it in the config as
-``custom: <function name>`` (or a dotted path to a function in another module).
+``custom: <function name>`` (or a dotted path to a function in another module). Its further
+arguments (the columns it reads, say) come from the model's ``options`` in the config, e.g.
+``options: {time: year}`` for ``autocorrelated_intercepts(..., time="year")``.
 
 Predictors are used in their own units, so ``mu_alpha`` is the population intercept at
 predictors = 0 and ``mu_beta`` the change per unit of each predictor, as lme4 and brms
@@ -29,12 +31,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from {{ cookiecutter.module_name }}.data.grouped import GroupedData
-from {{ cookiecutter.module_name }}.families import family_record
+from {{ cookiecutter.module_name }}.data.timeline import lags, timeline
+from {{ cookiecutter.module_name }}.data.validation import DataError
+from {{ cookiecutter.module_name }}.families import family_record, residual_sd
 from {{ cookiecutter.module_name }}.model.likelihoods import data_containers, likelihood, normal_sufficient_likelihood, population_intercept
+from {{ cookiecutter.module_name }}.model.measurement import latent_predictor
 from {{ cookiecutter.module_name }}.model.priors import ModelPriors
-from {{ cookiecutter.module_name }}.data.timeline import timeline
 from {{ cookiecutter.module_name }}.model.spatial import RHO_PRIOR, car_effect
-from {{ cookiecutter.module_name }}.model.temporal import rw_effect
+from {{ cookiecutter.module_name }}.model.temporal import AR_PRIOR, ar_normal, rw_effect
 
 
 def varying_slopes(data: GroupedData, priors: ModelPriors, family: str = "normal", centered: bool = False,
@@ -172,16 +176,89 @@ def trend_intercepts(data: GroupedData, priors: ModelPriors, family: str = "norm
     return model
 
 
-# The column naming each row's item in ``item_response`` (each row: one person's answer to one item).
-ITEM_COLUMN = "item"
+def autocorrelated_intercepts(data: GroupedData, priors: ModelPriors, family: str = "normal",
+                              centered: bool = False, time: str = "time") -> pm.Model:
+    """Repeated measures over time: intercepts vary by group, slopes are common, and each group's
+    residuals are autocorrelated over the numeric column ``time`` (an option), AR(1) as brms's
+    ``ar(time = time, gr = group)``: a row's residual is ``ar`` times the previous one's, plus a new
+    normal error of sd ``sigma`` (``model/temporal.ar_normal``; missing times are whole steps of the
+    AR(1) process). For a normal outcome.
+    """
+    if not family_record(family).sufficient_statistics:
+        raise ValueError(f"autocorrelated_intercepts models normal residuals; the family is {family!r}. Fix: "
+                         "family: normal, or a model without autocorrelated residuals")
+    series = lags(data.frame, time, data.group_dim, data.source)  # each row's previous row in its group
+    g = data.group_dim
+    with pm.Model(coords=data.coords) as model:
+        x, group = data_containers(data)
+
+        mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
+        mu_alpha, alpha_mean = population_intercept(data, priors, mu_beta)
+        tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd_intercept)
+        if centered:
+            alpha = pm.Normal("alpha", alpha_mean, tau_alpha, dims=g)
+        else:
+            z_alpha = pm.Normal("z_alpha", 0, 1, dims=g)
+            alpha = pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=g)
+
+        eta = alpha[group] + (mu_beta * x).sum(axis=-1)
+        ar = pm.Uniform("ar", AR_PRIOR["lower"], AR_PRIOR["upper"])
+        ar_normal(data.outcome_name, eta, residual_sd(priors), ar, data.outcome, series, observed=data.outcome,
+                  dims="obs")
+    return model
+
+
+def corrected_intercepts(data: GroupedData, priors: ModelPriors, family: str = "normal", centered: bool = False,
+                         predictor: str = "x", error: str | None = None) -> pm.Model:
+    """Intercepts vary by group, and one more predictor's slope is estimated on its true values:
+    measured with error or missing in some rows (``model/measurement.py``).
+
+    ``predictor`` (an option) is a column of the file, not one of ``data.predictors``. With
+    ``error``, a column of each measurement's standard error, its true values are unknown, as
+    brms's ``me(predictor, error)``; without, its missing values are imputed within the fit, as
+    ``mi(predictor)``. Either way the true values come from a normal population (``meanme_x``,
+    ``sdme_x``; ``meanmi_x``, ``sdmi_x``) and the slope is ``me_x`` (``mi_x``): not diluted by
+    the noise of the measurements, and with every row kept.
+    """
+    latent = latent_predictor(data.frame, predictor, error, data.source)
+    g = data.group_dim
+    with pm.Model(coords=data.coords) as model:
+        x, group = data_containers(data)
+
+        mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
+        slope = pm.Normal(latent.names["slope"], 0.0, latent.slope_sd(data.outcome, family))
+        true_mean, true_sd = latent.population()
+        mu_alpha, alpha_mean = population_intercept(data, priors, mu_beta, slope * np.nanmean(latent.values))
+        tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd_intercept)
+        if centered:
+            alpha = pm.Normal("alpha", alpha_mean, tau_alpha, dims=g)
+        else:
+            z_alpha = pm.Normal("z_alpha", 0, 1, dims=g)
+            alpha = pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=g)
+        eta = alpha[group] + (mu_beta * x).sum(axis=-1)
+
+        if family_record(family).sufficient_statistics:
+            # A normal outcome: the true values integrated out exactly (sampled, the residual sd and
+            # they trade off, and NUTS mixes slowly): the data's values have their own density, and
+            # each row is normal around the slope times its true value's mean, widened by its variance.
+            pm.Potential(f"{predictor}_values", latent.measurement_logp(true_mean, true_sd))
+            expected, variance = latent.moments(true_mean, true_sd)
+            sigma = residual_sd(priors)
+            pm.Normal(data.outcome_name, eta + slope * expected, pt.sqrt(sigma**2 + slope**2 * variance),
+                      observed=data.outcome, dims="obs")
+        else:
+            model.add_coord(latent.dim, latent.rows(data.coords["obs"]))
+            x_true = latent.sampled(true_mean, true_sd, dims=latent.dim)  # the measurements: data about these
+            likelihood(data, eta + slope * x_true, priors, family)
+    return model
 
 
 def item_response(data: GroupedData, priors: ModelPriors, family: str = "bernoulli",
-                  centered: bool = False) -> pm.Model:
+                  centered: bool = False, item: str = "item") -> pm.Model:
     """A latent trait measured by several items: the two-parameter logistic (2PL) model.
 
-    Each row is a person's (``data.group``) answer, 1 or 0, to an item (the column
-    :data:`ITEM_COLUMN`). Each person has an ability ``theta``, standard normal: the trait's
+    Each row is a person's (``data.group``) answer, 1 or 0, to an item (the column ``item``,
+    an option). Each person has an ability ``theta``, standard normal: the trait's
     scale. Each item has a difficulty (the ability at which half the people answer 1) and a
     discrimination (how steeply that chance rises with ability), both drawn from their own
     population, whose centre and spread the data learn::
@@ -192,7 +269,10 @@ def item_response(data: GroupedData, priors: ModelPriors, family: str = "bernoul
     ``answer ~ 1 + (1 | person) + (1 | item)``. Item effects are non-centred, so ``centered``
     is not used.
     """
-    items, item = np.unique(data.frame[ITEM_COLUMN].astype(str), return_inverse=True)
+    if item not in data.frame.columns:
+        raise DataError(f"{data.source}: item_response reads each row's item from the column {item!r}, which is not "
+                        "in the file. Fix: set the model's options in the config, e.g. options: {item: question}")
+    items, item = np.unique(data.frame[item].astype(str), return_inverse=True)
     with pm.Model(coords={**data.coords, "item": items}) as model:
         _, person = data_containers(data)
         theta = pm.Normal("theta", 0.0, 1.0, dims=data.group_dim)

@@ -20,7 +20,11 @@ LOO_PIT = "loo_pit"  # the LOO-PIT values' name in a fit's LOO group
 CENTRED_SUFFIX = "__around_population"
 # Bambi's name for the observation dimension; ours is "obs".
 BAMBI_OBS_DIM = "__obs__"
+# A latent-trait model's items (models.item_response): their dim, and each one's parameters.
+ITEM_DIM, ITEM_VARIABLES = "item", ("difficulty", "discrimination")
 LEFT_OUT = "left_out"  # the data variable that marks the rows a fit leaves out
+# The data variables of AR(1) residuals (model/temporal.ar_normal): each row's previous row, and the steps since it.
+LAG_PREVIOUS, LAG_GAP = "lag_previous", "lag_gap"
 CENSORING = "censoring_status"  # the column Bambi's censored(time, status) reads: "none" or "right"
 
 # Every dimension, coordinate and variable name the models create (ours below, Bambi's, and
@@ -45,6 +49,7 @@ RESERVED_NAMES = {
     "pointwise_row": "a pointwise dimension", CENSORING: "the censoring status of formula models' times",
     "threshold": "an ordinal model's cut-points", "threshold_dim": "the cut-points' dimension",
     "cutpoint_gaps": "an ordinal custom model's cut-point gaps",
+    LAG_PREVIOUS: "AR(1) residuals' data", LAG_GAP: "AR(1) residuals' data", "ar": "the AR(1) coefficient",
 }
 # and each family's own parameters (``phi``, ``nu``, ``shape``), from its record.
 RESERVED_NAMES |= {

@@ -4,6 +4,7 @@ covariate's units (brms's rule), known curves recovered, ChickWeight against brm
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from test_temporal import series_project
 
 from {{ cookiecutter.module_name }}.config import load_config
@@ -105,3 +106,32 @@ def test_chickweight_growth_curves_by_diet_match_brms(tmp_path):
         print(f"ChickWeight | {term} | brms {mean:.4g} ({sd:.2g}) | ours {row['estimate']:.4g} ({row['std.error']:.2g})")
         assert abs(row["estimate"] - mean) <= 0.25 * sd, (term, row.to_dict())
         assert row["std.error"] == pytest.approx(sd, rel=0.2), (term, row.to_dict())
+
+
+@pytest.mark.slow
+def test_a_curve_per_group_runs_the_pipeline_beside_varying_slopes(tmp_path):
+    from conftest import copy_project
+
+    from {{ cookiecutter.module_name }}.run.pipeline import run_pipeline
+
+    config_path = copy_project(tmp_path)
+    rng = np.random.default_rng(2)
+    x, group = rng.uniform(0, 10, 240), np.repeat(["a", "b", "c", "d"], 60)
+    frame = pd.DataFrame({"y": np.sin(x + (group == "b")) + rng.normal(0, 0.3, 240), "x": x, "g": group})
+    frame.to_csv(tmp_path / "data" / "curves.csv", index=False)
+    raw = yaml.safe_load(config_path.read_text())
+    models = [{"name": "curves", "formula": "y ~ g + hsgp(x, by=g, m=10, c=1.5)"},
+              {"name": "lines", "formula": "y ~ x + (1 + x | g)"}]
+    raw.update(data={"path": "data/curves.csv", "outcome": "y", "group": "g", "predictors": []},
+               family="normal", models=models, primary="curves", fast={"draws": 200, "tune": 300, "chains": 2})
+    raw["priors"] = {}
+    raw["cross_validation"].update(group_folds=2, max_refits=0)
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    run_pipeline(config_path, fast=True, show_progress=False)
+    config = load_config(config_path)
+    table = pd.read_csv(config.reports_dir / "estimates.csv", keep_default_na=False)
+    assert {"sdgp_x", "lscale_x", "sd__Observation"} <= set(table[table["model"] == "curves"]["term"]), table
+    assert "lscale_x" in (config.reports_dir / "07_report.html").read_text()
+    comparison = (config.reports_dir / "05_model_comparison.html").read_text()
+    assert "curves" in comparison and "lines" in comparison

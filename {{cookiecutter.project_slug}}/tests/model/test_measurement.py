@@ -105,6 +105,32 @@ def test_the_true_slope_is_recovered_where_the_naive_one_is_diluted(tmp_path, fa
     assert naive["conf.high"] < truth["me(x, sdx)"], naive.to_dict()  # regression dilution
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["normal", "poisson"])
+def test_the_custom_corrected_intercepts_recovers_the_slope_and_agrees_with_the_formula(tmp_path, family):
+    """``models.corrected_intercepts`` with ``options: {predictor: x, error: sdx}``, written in PyMC
+    as the formula's me() is built (normal: the true values integrated out; Poisson: sampled)."""
+    frame, truth = simulated(family)
+    config = load_config(measured_project(tmp_path, frame, [
+        {"name": "custom", "custom": "corrected_intercepts", "options": dict(predictor="x", error="sdx")},
+        {"name": "formula", "formula": "y ~ 1 + me(x, sdx) + (1 | g)"}], family=family))
+    data = load_data(config)
+    custom = estimates(fit(build_model(config, "custom", data), config.sampler), "custom", "g")
+    formula = estimates(fit(build_model(config, "formula", data), config.sampler), "formula", "g")
+    for term, value in truth.items():
+        row = lookup(custom, term.replace(", sdx", ""), "")  # a custom model's slope is me(x)
+        assert row["conf.low"] <= value <= row["conf.high"], (term, row.to_dict())
+        other = lookup(formula, term, "")
+        assert abs(row["estimate"] - other["estimate"]) <= 0.2 * other["std.error"], (term, row.to_dict(), other.to_dict())
+    sampled = family != "normal"  # as the formula's: see test_the_true_slope_is_recovered_where_the_naive_one_is_diluted
+    assert (custom["rhat"] < (1.02 if sampled else 1.01)).all(), custom
+    assert (custom["ess_bulk"] > (200 if sampled else 400)).all(), custom
+    with pytest.raises(DataError, match=r"column 'sd_x' named in me\(x, sd_x\) is not in the file"):
+        bad = load_config(measured_project(tmp_path, frame, [
+            {"name": "custom", "custom": "corrected_intercepts", "options": dict(predictor="x", error="sd_x")}]))
+        build_model(bad, "custom", load_data(bad))
+
+
 # The 64 schools of mlmRev's Exam with at least 5 pupils (Goldstein et al. 1993): a school's mean
 # exam score against its intake, the mean London Reading Test score of a sample of its pupils, whose
 # standard error (sd / sqrt(n)) is known. brms 2.18.0 (R 4.2.2; 4 chains x 2000 draws), our default
@@ -245,13 +271,20 @@ def airquality_project(tmp_path, models: list[dict]) -> Path:
 
 
 @pytest.mark.slow
-def test_new_york_ozone_with_solar_radiation_imputed_matches_brms(tmp_path):
-    config = load_config(airquality_project(tmp_path, [
-        {"name": "mi", "formula": "log_ozone ~ 1 + Wind + Temp + mi(Solar.R) + (1 | month)"}]))
+@pytest.mark.parametrize("model", [
+    {"name": "mi", "formula": "log_ozone ~ 1 + Wind + Temp + mi(Solar.R) + (1 | month)"},
+    # The same model in PyMC (Wind and Temp the config's predictors), the 5 missing values sampled
+    {"name": "mi", "custom": "corrected_intercepts", "options": dict(predictor="Solar.R")},
+])
+def test_new_york_ozone_with_solar_radiation_imputed_matches_brms(tmp_path, model):
+    path = airquality_project(tmp_path, [model])
+    if "custom" in model:
+        path.write_text(path.read_text().replace("predictors: []", "predictors: [Wind, Temp]"))
+    config = load_config(path)
     table = estimates(fit(build_model(config, "mi", load_data(config)), config.sampler), "mi", "month")
     for (term, group), (mean, sd) in AIRQUALITY_MI_BRMS.items():
         row = lookup(table, term, group)
-        print(f"airquality mi | {term} | brms {mean:.4g} ({sd:.2g}) | ours {row['estimate']:.4g} ({row['std.error']:.2g})")
+        print(f"airquality mi ({model.get('custom', 'formula')}) | {term} | brms {mean:.4g} ({sd:.2g}) | ours {row['estimate']:.4g} ({row['std.error']:.2g})")
         assert abs(row["estimate"] - mean) <= 0.25 * sd, (term, row.to_dict())
         assert row["std.error"] == pytest.approx(sd, rel=0.6 if group == "month" else 0.2), (term, row.to_dict())
 
@@ -266,8 +299,9 @@ def test_an_imputed_predictor_runs_the_pipeline(tmp_path):
     airquality().to_csv(tmp_path / "data" / "ozone.csv", index=False)
     raw = yaml.safe_load(config_path.read_text())
     models = [{"name": "imputed", "formula": "log_ozone ~ 1 + Wind + Temp + mi(Solar.R) + (1 | month)"},
+              {"name": "imputed_custom", "custom": "corrected_intercepts", "options": dict(predictor="Solar.R")},
               {"name": "without", "formula": "log_ozone ~ 1 + Wind + Temp + (1 | month)"}]
-    raw.update(data={"path": "data/ozone.csv", "outcome": "log_ozone", "group": "month", "predictors": []},
+    raw.update(data={"path": "data/ozone.csv", "outcome": "log_ozone", "group": "month", "predictors": ["Wind", "Temp"]},
                family="normal", models=models, primary="imputed", fast={"draws": 200, "tune": 200, "chains": 2})
     raw["priors"] = {}
     raw["cross_validation"].update(group_folds=2, max_refits=0)
@@ -276,7 +310,8 @@ def test_an_imputed_predictor_runs_the_pipeline(tmp_path):
     run_pipeline(config_path, fast=True, show_progress=False)
     config = load_config(config_path)
     table = pd.read_csv(config.reports_dir / "estimates.csv", keep_default_na=False)
-    assert {"mi(Solar.R)", "meanmi_Solar.R", "sdmi_Solar.R"} <= set(table[table["model"] == "imputed"]["term"]), table
+    for model in ("imputed", "imputed_custom"):
+        assert {"mi(Solar.R)", "meanmi_Solar.R", "sdmi_Solar.R"} <= set(table[table["model"] == model]["term"]), table
     assert "mi(Solar.R)" in (config.reports_dir / "07_report.html").read_text()
 
 

@@ -46,7 +46,17 @@ FAMILY_VARIABLES = {
 
 def test_custom_models_are_discovered():
     assert custom_model_names() == ["varying_slopes", "correlated_slopes", "spatial_intercepts", "trend_intercepts",
-                                    "item_response"]
+                                    "autocorrelated_intercepts", "corrected_intercepts", "item_response"]
+
+
+def test_a_custom_model_s_options_are_its_own_arguments():
+    assert ModelSpec(name="m", custom="item_response", options={"item": "question"}).options == {"item": "question"}
+    with pytest.raises(ValueError, match=r"options \['column'\] are not arguments of item_response; it takes item"):
+        ModelSpec(name="m", custom="item_response", options={"column": "question"})
+    with pytest.raises(ValueError, match=r"options \['centered'\] are not arguments"):  # the pipeline's own
+        ModelSpec(name="m", custom="item_response", options={"centered": True})
+    with pytest.raises(ValueError, match="options are a custom model's arguments"):
+        ModelSpec(name="m", formula="y ~ 1 + (1 | g)", options={"item": "question"})
 
 
 @pytest.mark.parametrize(("function", "centered"), list(FREE_VARIABLES))

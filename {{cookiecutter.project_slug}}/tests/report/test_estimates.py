@@ -221,3 +221,18 @@ def test_a_model_without_slopes_has_no_table_of_ratios():
     assert effect_ratios(table, "bernoulli") is None
     with_slope = pd.concat([table, pd.DataFrame([["fixed", "", "x", 0.5, 0.1, 0.9]], columns=table.columns)])
     assert list(effect_ratios(with_slope, "bernoulli").index) == ["x"]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("me_lrt", ("fixed", "", "me(lrt)")),            # models.corrected_intercepts
+    ("mi_Solar.R", ("fixed", "", "mi(Solar.R)")),
+    ("meanme_lrt", ("dist_pars", "", "meanme_lrt")),
+    ("sdmi_Solar.R", ("dist_pars", "", "sdmi_Solar.R")),
+    ("ar", ("ran_pars", "Residual", "ar[1]")),       # models.autocorrelated_intercepts
+    ("mu_difficulty", ("ran_pars", "item", "mu_difficulty")),
+    ("meaning", None), ("mean_score", None),          # other names of a user's model: not reported
+])
+def test_custom_models_terms_are_named_as_the_formulas(name, expected):
+    from {{ cookiecutter.module_name }}.report.estimates import custom_names
+
+    assert custom_names(name, {}, "g") == expected

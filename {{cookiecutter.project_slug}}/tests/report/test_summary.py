@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import xarray as xr
 
 from {{ cookiecutter.module_name }}.data.simulate import load_truth
@@ -129,3 +130,32 @@ def test_the_share_between_groups_of_a_binary_outcome_uses_its_link_s_latent_var
     probit = summary_in_words(table, None, "bernoulli_probit", "passed", "school", 0.94)
     assert f"About {100 / (1 + np.pi**2 / 3):.0f}% of the variance" in logit and "logistic latent variance, pi^2/3" in logit
     assert "About 50% of the variance" in probit and "the probit's latent variance, 1)" in probit
+
+
+def test_item_parameters_are_each_item_s_difficulty_and_discrimination_easiest_first():
+    from {{ cookiecutter.module_name }}.report import words
+    from {{ cookiecutter.module_name }}.report.figures import item_curves
+    from {{ cookiecutter.module_name }}.report.summary import item_parameters
+
+    rng = np.random.default_rng(1)
+    difficulty = rng.normal([[[1.0, -2.0, 0.0]]], 0.1, size=(2, 400, 3))
+    discrimination = rng.normal([[[0.5, 1.0, 2.0]]], 0.05, size=(2, 400, 3))
+    coords = {"item": ["q1", "q2", "q3"], "person": ["p1", "p2"]}
+    fit_data = xr.DataTree.from_dict({"posterior": xr.Dataset(
+        {"difficulty": (("chain", "draw", "item"), difficulty), "discrimination": (("chain", "draw", "item"), discrimination),
+         "theta": (("chain", "draw", "person"), np.zeros((2, 400, 2)))}, coords=coords)})
+    items = item_parameters(fit_data, 0.9)
+    assert items.index.tolist() == ["q2", "q3", "q1"]  # by difficulty
+    np.testing.assert_allclose(items.loc[["q1", "q2", "q3"], "difficulty"], difficulty.mean(axis=(0, 1)))
+    low, high = np.quantile(discrimination[..., 2], [0.05, 0.95])
+    assert items.loc["q3", ["discrimination low", "discrimination high"]].tolist() == pytest.approx([low, high])
+    text = words.items_section(items, "person", 0.9)
+    assert "easiest item is **q2**" in text and "hardest **q1**" in text
+    assert "most discriminating **q3**" in text and "the least **q1**" in text and "90% intervals" in text
+    ax = item_curves(items)
+    assert len(ax.lines) == 3 + 1  # a curve per item, and the line at one half
+    crossing = [np.interp(0.5, line.get_ydata(), line.get_xdata()) for line in ax.lines[:3]]
+    np.testing.assert_allclose(crossing, items["difficulty"], atol=0.05)  # a curve crosses one half at its difficulty
+
+    varying = xr.DataTree.from_dict({"posterior": fit_data.posterior.to_dataset()[["theta"]]})
+    assert item_parameters(varying, 0.9) is None  # no items: no section

@@ -174,6 +174,19 @@ class Lags:
     def has_previous(self) -> np.ndarray:
         return self.gap > 0
 
+    def without(self, left_out: np.ndarray) -> "Lags":
+        """The lags of the rows kept when those marked in ``left_out`` are not: a row after left-out
+        rows reads the last kept row before them, across all their steps (a series' first kept row none)."""
+        left_out = np.asarray(left_out, dtype=bool)
+        previous, gap = self.previous.copy(), self.gap.copy()
+        for row in np.flatnonzero(~left_out & self.has_previous & left_out[self.previous]):
+            before = self.previous[row]
+            while left_out[before] and self.gap[before] > 0:
+                gap[row] += self.gap[before]
+                before = self.previous[before]
+            previous[row], gap[row] = (before, gap[row]) if not left_out[before] else (row, 0.0)
+        return Lags(previous=previous, gap=gap)
+
 
 def lags(frame: pd.DataFrame, time: str, group: str | None, path) -> Lags:
     """The :class:`Lags` of ``ar(time = time, gr = group)`` on the rows of ``frame``.

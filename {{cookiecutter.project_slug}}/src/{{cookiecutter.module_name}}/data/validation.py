@@ -31,7 +31,7 @@ def check_imputed(frame: pd.DataFrame, column: str, path) -> None:
     """
     if column not in frame.columns:
         raise DataError(f"{path}: column {column!r} named in mi({column}) is not in the file. Fix: correct the "
-                        "formula's mi() term")
+                        "formula's mi() term (a custom model: its options)")
     values = pd.to_numeric(frame[column], errors="coerce")
     text = frame.index[(values.isna() & frame[column].notna()) | values.isin([np.inf, -np.inf])].tolist()
     if text:
@@ -53,7 +53,7 @@ def check_measurements(frame: pd.DataFrame, column: str, error_column: str, path
     for name in (column, error_column):
         if name not in frame.columns:
             raise DataError(f"{path}: column {name!r} named in me({column}, {error_column}) is not in the file. "
-                            "Fix: correct the formula's me() term")
+                            "Fix: correct the formula's me() term (a custom model: its options)")
         values = pd.to_numeric(frame[name], errors="coerce")
         bad = frame.index[~np.isfinite(values.to_numpy(dtype=float))].tolist()
         if bad:

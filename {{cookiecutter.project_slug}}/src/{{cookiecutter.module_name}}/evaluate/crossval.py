@@ -7,8 +7,8 @@ hierarchical models"). The groups are split at random into ``folds`` parts; for 
 the model is fitted again without the rows of its groups, and each held-out group's observations
 are scored by their joint predictive density (where the groups are the times of a model's
 ``rw()`` walk or ``ar()`` residuals, the parts are blocks of consecutive times rather than random
-times, so that a held-out time's neighbours are mostly held out with it; an ``ar()`` row after a
-block still reads the held-out row before it as its lag)::
+times, so that a held-out time's neighbours are mostly held out with it; in the refit, an ``ar()``
+row after a block reads the last row before the block as its lag, across the block's steps)::
 
     elpd_g = log (1/S) sum_s prod_(i in g) p(y_i | theta_s, alpha_g,s)
 
@@ -28,10 +28,11 @@ from scipy.special import logsumexp
 
 from {{ cookiecutter.module_name }}.config import SamplerSettings
 from {{ cookiecutter.module_name }}.data.grouped import GroupedData
+from {{ cookiecutter.module_name }}.data.timeline import Lags
 from {{ cookiecutter.module_name }}.fit.pointwise import log_likelihood_at
 from {{ cookiecutter.module_name }}.fit.sampling import without_rows
 from {{ cookiecutter.module_name }}.model.build import BuiltModel
-from {{ cookiecutter.module_name }}.names import LEFT_OUT
+from {{ cookiecutter.module_name }}.names import LAG_GAP, LAG_PREVIOUS, LEFT_OUT
 
 
 def group_folds(n_groups: int, folds: int, seed: int) -> np.ndarray:
@@ -68,7 +69,18 @@ def refitter(built: BuiltModel, settings: SamplerSettings, sampler=None):
         return lambda left_out: sampler.sample(settings, data=built.weighted_data(1 - left_out)).posterior.to_dataset()
     if sampler is None or LEFT_OUT not in sampler.model.named_vars:
         sampler = ModelSampler(without_rows(built.sampled_model), settings.engine)
-    return lambda left_out: sampler.sample(settings, data={LEFT_OUT: left_out}).posterior.to_dataset()
+    return lambda left_out: sampler.sample(settings, data={LEFT_OUT: left_out,
+                                                           **kept_lags(sampler.model, left_out)}).posterior.to_dataset()
+
+
+def kept_lags(model, left_out: np.ndarray) -> dict[str, np.ndarray]:
+    """The AR(1) lags (``model/temporal.ar_normal``) of a refit without the rows marked 1: a
+    kept row after left-out ones reads the last kept row, so no left-out outcome informs the
+    refit; ``{}`` for a model without AR(1) residuals."""
+    if LAG_PREVIOUS not in model.named_vars:
+        return {}
+    lags = Lags(model[LAG_PREVIOUS].get_value(), model[LAG_GAP].get_value()).without(left_out > 0)
+    return {LAG_PREVIOUS: lags.previous, LAG_GAP: lags.gap}
 
 
 def leave_groups_out(built: BuiltModel, data: GroupedData, settings: SamplerSettings, folds: int,

@@ -150,9 +150,10 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
     if spec.formula is None:
         function = resolve_custom(spec.custom)
         priors = model_priors(data, family, config.priors)
-        model = function(data, priors, family=family, centered=centered)
+        model = function(data, priors, family=family, centered=centered, **spec.options)
         if sums and accepts_sufficient_statistics(function):
-            sampling_model = function(data, priors, family=family, centered=centered, sufficient_statistics=True)
+            sampling_model = function(data, priors, family=family, centered=centered, sufficient_statistics=True,
+                                      **spec.options)
             weighted_data = partial(sufficient_statistics_data, data)
     else:
         bambi = bambi_model(spec.formula, data, family, spec.priors, centered, spec.distributional, spec.spatial,

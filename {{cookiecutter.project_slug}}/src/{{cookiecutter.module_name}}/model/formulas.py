@@ -30,7 +30,7 @@ from formulae.utils import row_khatri_rao_sparse
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.data.timeline import lags
 from {{ cookiecutter.module_name }}.formula_syntax import rw_factor
-from {{ cookiecutter.module_name }}.model.measurement import LatentPredictor, add_latent_predictors
+from {{ cookiecutter.module_name }}.model.measurement import add_latent_predictors, latent_predictor
 from {{ cookiecutter.module_name }}.model.spatial import car_prior
 from {{ cookiecutter.module_name }}.model.temporal import AR_PRIOR, ar_family, rw_prior
 from {{ cookiecutter.module_name }}.names import CENSORING, CENTRED_SUFFIX
@@ -244,10 +244,8 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
         if temporal is not None:
             term = model.parameters[model.family.likelihood.parent].terms[f"1|{rw_factor(temporal)}"]
             term.prior = rw_prior(term.prior, frame, temporal.time, temporal.group, temporal.type, data.source)
-        latents = [LatentPredictor("me", term.column, frame[term.column].to_numpy(float), frame[term.sd].to_numpy(float))
-                   for term in [measurement] if term is not None]
-        latents += [LatentPredictor("mi", term.column, pd.to_numeric(frame[term.column], errors="coerce").to_numpy(float))
-                    for term in [imputation] if term is not None]
+        latents = [latent_predictor(frame, term.column, getattr(term, "sd", None), data.source)
+                   for term in (measurement, imputation) if term is not None]
         if latents:
             add_latent_predictors(model, data, family, latents)
         model.build()

@@ -111,15 +111,17 @@ def data_containers(data: "GroupedData"):
     return predictors, group
 
 
-def population_intercept(data: "GroupedData", priors: "ModelPriors", mu_beta):
+def population_intercept(data: "GroupedData", priors: "ModelPriors", mu_beta, other_at_means=0.0):
     """The population intercept ``mu_alpha`` and each group's expected intercept.
 
     The prior is set on the intercept at the predictors' means, where the data inform it
     (as rstanarm, brms and Bambi do); ``mu_alpha`` is the intercept at predictors = 0.
     Group-level predictors shift each group's expected intercept through ``gamma``.
+    ``other_at_means``: the model's other terms at their predictors' means (a slope times its
+    predictor's mean), for a predictor outside ``data.predictors``.
     """
     intercept_at_means = pm.Normal("intercept_at_means", priors.intercept_mu, priors.intercept_sigma)
-    at_means = (mu_beta * priors.predictor_means).sum()
+    at_means = (mu_beta * priors.predictor_means).sum() + other_at_means
     if not data.group_predictor_names:
         mu_alpha = pm.Deterministic("mu_alpha", intercept_at_means - at_means)
         return mu_alpha, mu_alpha

@@ -25,9 +25,11 @@ model's linear predictor by :func:`add_latent_predictors`.
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from {{ cookiecutter.module_name }}.data.validation import check_imputed, check_measurements
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.model.priors import SCALE, outcome_scale, slope_sigma
 from {{ cookiecutter.module_name }}.names import LATENT_ROWS
@@ -71,6 +73,20 @@ class LatentPredictor:
         return latent_names(self.kind, self.column)
 
     @property
+    def dim(self) -> str:
+        """The dim of the sampled true values (Bambi leaves variables on its rows' dim out of the results)."""
+        return f"{self.column}{LATENT_ROWS}"
+
+    def rows(self, obs) -> list:
+        """The labels of :attr:`dim`, given the rows' labels ``obs``: every row (``me``), the missing ones (``mi``)."""
+        obs = np.asarray(obs)
+        return list(obs if self.kind == "me" else obs[self.missing])
+
+    def slope_sd(self, outcome: np.ndarray, family: str) -> float:
+        """The slope's prior sd: a slope's default (``model/priors.py``), from the observed values."""
+        return slope_sigma(self.values[~self.missing], family, outcome_scale(outcome, family))
+
+    @property
     def missing(self) -> np.ndarray:
         return np.isnan(self.values)
 
@@ -112,6 +128,22 @@ class LatentPredictor:
         return pt.set_subtensor(pt.as_tensor(self.known)[np.flatnonzero(self.missing)], imputed)
 
 
+def latent_predictor(frame, column: str, error: str | None, path) -> LatentPredictor:
+    """The column's true values as a latent predictor: measured with the standard errors of the
+    column ``error`` (``me(column, error)``), or, without one, imputed where missing (``mi(column)``).
+
+    Raises
+    ------
+    DataError
+        For a column not in the data, standard errors missing or not positive, fewer than two values.
+    """
+    if error is not None:
+        check_measurements(frame, column, error, path)
+        return LatentPredictor("me", column, frame[column].to_numpy(float), frame[error].to_numpy(float))
+    check_imputed(frame, column, path)
+    return LatentPredictor("mi", column, pd.to_numeric(frame[column], errors="coerce").to_numpy(float))
+
+
 def add_latent_predictors(model, data, family: str, latents: list[LatentPredictor]) -> None:
     """Make the (not yet built) Bambi ``model``'s linear predictor read ``b * x_true`` of each
     latent predictor: integrated out for a normal outcome (``N(mu + sum b E[x_true], sqrt(sigma^2 +
@@ -119,8 +151,7 @@ def add_latent_predictors(model, data, family: str, latents: list[LatentPredicto
     hook for the linear predictor."""
     import bambi as bmb  # here, not at the top: see formulas.bambi_prior
 
-    slope_sds = [slope_sigma(latent.values[~latent.missing], family, outcome_scale(data.outcome, family))
-                 for latent in latents]
+    slope_sds = [latent.slope_sd(data.outcome, family) for latent in latents]
     if family_record(family).sufficient_statistics:  # a normal likelihood
 
         def dist(name, mu, sigma, observed=None, dims=None, **_):
@@ -140,12 +171,9 @@ def add_latent_predictors(model, data, family: str, latents: list[LatentPredicto
 
     def hook(eta, _kwargs):
         for latent, slope_sd in zip(latents, slope_sds):
-            # The true values' own dim: Bambi leaves variables on its rows' dim out of the results
-            dim = f"{latent.column}{LATENT_ROWS}"
-            rows = np.asarray(data.coords["obs"])
-            pm.modelcontext(None).add_coord(dim, rows if latent.kind == "me" else rows[latent.missing])
+            pm.modelcontext(None).add_coord(latent.dim, latent.rows(data.coords["obs"]))
             mean, sd = latent.population()
-            eta = eta + pm.Normal(latent.names["slope"], 0.0, slope_sd) * latent.sampled(mean, sd, dims=dim)
+            eta = eta + pm.Normal(latent.names["slope"], 0.0, slope_sd) * latent.sampled(mean, sd, dims=latent.dim)
         return eta
 
     model.family.transform_backend_eta = hook

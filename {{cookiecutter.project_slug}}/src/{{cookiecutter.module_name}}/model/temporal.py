@@ -20,8 +20,10 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from {{ cookiecutter.module_name }}.data.timeline import Lags, Timeline, timeline
+from {{ cookiecutter.module_name }}.names import LAG_GAP, LAG_PREVIOUS
 
 AR_PRIOR = {"dist": "Uniform", "lower": -1.0, "upper": 1.0}  # brms's prior of ar[1]
+
 
 def _segment_sums(values, bounds):
     """Sums over the last axis of ``values`` between each ``(start, end)`` of ``bounds``."""
@@ -91,16 +93,22 @@ def ar_normal(name: str, mu, sigma, ar, outcome: np.ndarray, lags: Lags, observe
     steps (missing times) the exact AR(1) step: ``ar^g * e_previous``, variance
     ``sigma^2 (1 - ar^(2g)) / (1 - ar^2)``. The previous rows' outcomes are the data ``outcome``:
     replicated rows (posterior predictive checks) are one step ahead of the observed series, as brms's.
+
+    Each row's previous row and gap are data (:data:`LAG_PREVIOUS`, :data:`LAG_GAP`), so a refit
+    without some rows (cross-validation) reads, after left-out rows, the last row it kept
+    (:meth:`Lags.without`), never a left-out outcome.
     """
-    has, gap = lags.has_previous, np.maximum(lags.gap, 1.0)
-    lagged = np.where(has, outcome[lags.previous], 0.0)
+    previous = pm.Data(LAG_PREVIOUS, lags.previous)
+    gap = pm.Data(LAG_GAP, lags.gap)
+    lagged = pt.as_tensor(np.asarray(outcome, dtype=float))[previous]  # a first row's own: multiplied by 0
 
-    def dist(mu, sigma, ar, size):
-        decay = pt.where(has, ar**gap, 0.0)
-        widening = pt.where(gap > 1, (1 - ar ** (2 * gap)) / (1 - ar**2), 1.0)
-        return pm.Normal.dist(mu + decay * (lagged - mu[..., lags.previous]), sigma * pt.sqrt(widening), size=size)
+    def dist(mu, sigma, ar, previous, gap, lagged, size):
+        steps = pt.maximum(gap, 1.0)
+        decay = pt.where(gap > 0, ar**steps, 0.0)
+        widening = pt.where(steps > 1, (1 - ar ** (2 * steps)) / (1 - ar**2), 1.0)
+        return pm.Normal.dist(mu + decay * (lagged - mu[..., previous]), sigma * pt.sqrt(widening), size=size)
 
-    return pm.CustomDist(name, mu, sigma, ar, dist=dist, observed=observed, dims=dims)
+    return pm.CustomDist(name, mu, sigma, ar, previous, gap, lagged, dist=dist, observed=observed, dims=dims)
 
 
 def ar_family(outcome: np.ndarray, lags: Lags):

@@ -14,6 +14,7 @@ not rows here; see the report's shrinkage and caterpillar plots.
 """
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,13 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
         return "ran_pars", group_dim, f"cor__{first}.{second}"
     if name in ("sdcar", "rhocar", "sdrw"):  # spatial effects as brms names them (models.spatial_intercepts), a walk's step
         return "ran_pars", group_dim, name
+    latent = re.fullmatch(r"(?P<kind>m[ei])_(?P<column>.+)", name)  # models.corrected_intercepts's slope, as a formula's me(x)
+    if latent is not None:
+        return "fixed", "", f"{latent['kind']}({latent['column']})"
+    if re.fullmatch(r"(mean|sd)m[ei]_.+", name):  # the true values' population
+        return "dist_pars", "", name
+    if name == "ar":  # AR(1) residuals (models.autocorrelated_intercepts): brms's ar[1]
+        return "ran_pars", "Residual", "ar[1]"
     if name in ITEM_PARAMETERS:  # the items' population in models.item_response: not slopes (no ratios)
         return "ran_pars", "item", name
     if name == "sigma":

@@ -240,6 +240,27 @@ def over_time(effects: pd.DataFrame, ylabel: str, ax: plt.Axes | None = None) ->
     return ax
 
 
+def item_curves(items: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Each item's characteristic curve (a latent-trait model): the chance of answering 1 against
+    the ability, ``logistic(discrimination * (ability - difficulty))`` at the posterior means,
+    coloured by discrimination; the easiest and hardest items named."""
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    ability = np.linspace(-3, 3, 121)
+    scale = plt.Normalize(items["discrimination"].min(), items["discrimination"].max())
+    colour = plt.get_cmap("viridis")
+    for label, item in items.iterrows():
+        chance = 1 / (1 + np.exp(-item["discrimination"] * (ability - item["difficulty"])))
+        ax.plot(ability, chance, color=colour(scale(item["discrimination"])), linewidth=1.2)
+    for label in dict.fromkeys([items.index[0], items.index[-1]]):
+        ax.annotate(label, (np.clip(items.loc[label, "difficulty"], -3, 3), 0.5), fontsize=8,
+                    xytext=(4, -10), textcoords="offset points")
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
+    plt.colorbar(plt.cm.ScalarMappable(norm=scale, cmap=colour), ax=ax, label="discrimination")
+    ax.set(xlabel="ability (people's sd = 1)", ylabel="chance of answering 1", ylim=(0, 1),
+           title="Each item's chance of a 1 by ability")
+    return ax
+
+
 def loo_pit_ecdf(pit: xr.DataArray):
     """ArviZ's LOO-PIT plot (``arviz_plots.plot_loo_pit``: the ECDF of the LOO-PIT values less
     the uniform's, with its simultaneous band) of values already computed

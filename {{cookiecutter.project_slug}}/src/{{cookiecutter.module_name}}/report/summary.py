@@ -14,7 +14,7 @@ from {{ cookiecutter.module_name }}.config import AnalysisConfig
 from {{ cookiecutter.module_name }}.data.grouped import GroupedData
 from {{ cookiecutter.module_name }}.families import family_record
 from {{ cookiecutter.module_name }}.fingerprints import file_sha256, versions
-from {{ cookiecutter.module_name }}.names import SAMPLE_DIMS, population_parameters
+from {{ cookiecutter.module_name }}.names import ITEM_DIM, ITEM_VARIABLES, SAMPLE_DIMS, population_parameters
 
 
 def link_wording(family: str) -> str:
@@ -169,6 +169,22 @@ def group_effects(fit_data: xr.DataTree, group_dim: str, ci_prob: float) -> pd.D
                          index=pd.Index([str(label) for label in deviations[group_dim].values], name=group_dim))
     table["differs"] = (table["lower"] > 0) | (table["upper"] < 0)
     return table.sort_values("effect", ascending=False)
+
+
+def item_parameters(fit_data: xr.DataTree, ci_prob: float) -> pd.DataFrame | None:
+    """Each item's difficulty and discrimination (a latent-trait model, ``models.item_response``):
+    posterior mean and central interval, the easiest item first; ``None`` for other models."""
+    posterior = fit_data.posterior
+    if not all(name in posterior and posterior[name].dims[2:] == (ITEM_DIM,) for name in ITEM_VARIABLES):
+        return None
+    tail = (1 - ci_prob) / 2
+    columns = {}
+    for name in ITEM_VARIABLES:
+        draws = posterior[name].stack(sample=SAMPLE_DIMS).transpose(ITEM_DIM, "sample").values
+        low, high = np.quantile(draws, [tail, 1 - tail], axis=1)
+        columns |= {name: draws.mean(axis=1), f"{name} low": low, f"{name} high": high}
+    index = pd.Index([str(label) for label in posterior[ITEM_DIM].values], name=ITEM_DIM)
+    return pd.DataFrame(columns, index=index).sort_values("difficulty")
 
 
 def data_description(data: GroupedData) -> str:

@@ -117,6 +117,29 @@ def group_effects_caption(group_dim: str, model_name: str, ci_prob: float, over_
             "clearly from the average.")
 
 
+def items_section(items: pd.DataFrame, group_dim: str, ci_prob: float) -> str:
+    """The "Items" section of a latent-trait model: what difficulty and discrimination mean, and
+    which items are the easiest, the hardest, the most and the least telling."""
+    easiest, hardest = items.index[0], items.index[-1]
+    by_discrimination = items["discrimination"].sort_values()
+    weakest, strongest = by_discrimination.index[0], by_discrimination.index[-1]
+    return (
+        f"## Items\n\nThe model measures one trait of each {group_dim} (the ability, on a scale whose "
+        f"{group_dim}s have mean 0 and sd 1) by their answers to {len(items)} items. An item's **difficulty** is "
+        f"the ability at which half the {group_dim}s answer 1; its **discrimination**, how sharply the chance of a 1 "
+        f"rises with ability there: items of high discrimination tell abilities apart best, and one near 0 says "
+        f"little about the trait. The easiest item is **{easiest}** (difficulty {items.loc[easiest, 'difficulty']:.2f}), "
+        f"the hardest **{hardest}** ({items.loc[hardest, 'difficulty']:.2f}); the most discriminating **{strongest}** "
+        f"({by_discrimination[strongest]:.2f}), the least **{weakest}** ({by_discrimination[weakest]:.2f}). Posterior "
+        f"means with {ci_prob * 100:.0f}% intervals, the easiest first; each {group_dim}'s ability is `theta` in the fit."
+    )
+
+
+def items_caption(model_name: str) -> str:
+    return (f"Each item's chance of a 1 against the ability ({model_name}, posterior means): where a curve crosses "
+            "the dashed line is its difficulty, its steepness there its discrimination (the colour).")
+
+
 def recovery_intro(recovered: pd.DataFrame, ci_prob: float, named: str, model_name: str) -> str:
     """The "Recovery of known values" section: how many true hyperparameters lie inside their
     intervals (``recovery_table``), in model ``named``, which names them as the simulation does
