@@ -59,9 +59,11 @@ RESERVED_NAMES |= {
 
 
 def is_group_level(name: str, dims, group_dim: str) -> bool:
-    """Group effects (ours, or Bambi's ``*__factor_dim``), per-observation values and raw offsets."""
+    """Group effects (ours, or Bambi's ``*__factor_dim``), per-observation values, raw offsets and the
+    basis weights of a Gaussian process (Bambi's ``hsgp()``: ``*_weights_dim``), which describe its curves."""
     return (
-        any(dim in (group_dim, "obs", "__obs__") or str(dim).endswith(("__factor_dim", LATENT_ROWS)) for dim in dims)
+        any(dim in (group_dim, "obs", "__obs__") or str(dim).endswith(("__factor_dim", LATENT_ROWS, "_weights_dim"))
+            for dim in dims)
         or name.startswith(("z_", "chol"))
         or name.endswith(("_offset", "_at_means"))  # raw offsets; the intercept where its prior sits
     )

@@ -44,9 +44,13 @@ def test_formula_model_population_parameters_exclude_group_effects():
         "1|school_sigma": (("chain", "draw"), np.ones((1, 2))),
         "1|school": (("chain", "draw", "school__factor_dim"), np.zeros((1, 2, 3))),
         "1|school_offset": (("chain", "draw", "school__factor_dim"), np.zeros((1, 2, 3))),
+        # hsgp(x, by=g): the curves' amplitude and length scale are the population's; the basis weights are not
+        "gp_x_by_g_sigma": (("chain", "draw"), np.ones((1, 2))),
+        "gp_x_by_g_weights": (("chain", "draw", "gp_x_by_g_weights_dim", "gp_x_by_g_by"), np.zeros((1, 2, 10, 3))),
+        "gp_x_by_g_weights_raw": (("chain", "draw", "gp_x_by_g_weights_dim", "gp_x_by_g_by"), np.zeros((1, 2, 10, 3))),
     })
     tree = xr.DataTree.from_dict({"posterior": posterior})
-    assert population_parameters(tree, "school") == ["Intercept", "1|school_sigma"]
+    assert population_parameters(tree, "school") == ["Intercept", "1|school_sigma", "gp_x_by_g_sigma"]
 
 
 def test_group_effects_are_each_groups_intercept_relative_to_the_population(example_fit, example_data):
