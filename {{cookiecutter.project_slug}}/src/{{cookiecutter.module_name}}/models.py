@@ -36,6 +36,7 @@ from {{ cookiecutter.module_name }}.data.validation import DataError
 from {{ cookiecutter.module_name }}.families import family_record, residual_sd
 from {{ cookiecutter.module_name }}.model.likelihoods import data_containers, likelihood, normal_sufficient_likelihood, population_intercept
 from {{ cookiecutter.module_name }}.model.measurement import latent_predictor
+from {{ cookiecutter.module_name }}.model.parameterization import choose
 from {{ cookiecutter.module_name }}.model.priors import ModelPriors
 from {{ cookiecutter.module_name }}.model.spatial import RHO_PRIOR, car_effect
 from {{ cookiecutter.module_name }}.model.temporal import AR_PRIOR, ar_normal, rw_effect
@@ -266,12 +267,15 @@ def item_response(data: GroupedData, priors: ModelPriors, family: str = "bernoul
         P(answer = 1) = logistic(discrimination[item] * (theta[person] - difficulty[item]))
 
     With every discrimination 1 it is the Rasch model, which a formula says as it is:
-    ``answer ~ 1 + (1 | person) + (1 | item)``. Item effects are non-centred, so ``centered``
-    is not used.
+    ``answer ~ 1 + (1 | person) + (1 | item)``. The abilities have no parameters of their own to
+    centre around, so ``centered`` (chosen for the persons) is not used.
     """
     if item not in data.frame.columns:
         raise DataError(f"{data.source}: item_response reads each row's item from the column {item!r}, which is not "
                         "in the file. Fix: set the model's options in the config, e.g. options: {item: question}")
+    # Items are usually answered by many people, whose answers inform them well: then they are sampled
+    # centred, else non-centred, as the data decide for any group factor (model/parameterization.py).
+    centred_items = choose(data.frame[item], data.outcome, family, item).centered
     items, item = np.unique(data.frame[item].astype(str), return_inverse=True)
     with pm.Model(coords={**data.coords, "item": items}) as model:
         _, person = data_containers(data)
@@ -280,15 +284,20 @@ def item_response(data: GroupedData, priors: ModelPriors, family: str = "bernoul
         # The typical item: answered 1 by as many as the data's share of 1s (the intercept's prior, negated).
         mu_difficulty = pm.Normal("mu_difficulty", -priors.intercept_mu, priors.intercept_sigma)
         sd_difficulty = pm.HalfNormal("sd_difficulty", priors.group_sd_intercept)
-        z_difficulty = pm.Normal("z_difficulty", 0.0, 1.0, dims="item")
-        difficulty = pm.Deterministic("difficulty", mu_difficulty + sd_difficulty * z_difficulty, dims="item")
-
         # Discriminations are positive: normal on the log scale, a factor of e per sd.
         mu_log_discrimination = pm.Normal("mu_log_discrimination", 0.0, 1.0)
         sd_log_discrimination = pm.HalfNormal("sd_log_discrimination", 1.0)
-        z_discrimination = pm.Normal("z_discrimination", 0.0, 1.0, dims="item")
-        discrimination = pm.Deterministic(
-            "discrimination", pt.exp(mu_log_discrimination + sd_log_discrimination * z_discrimination), dims="item")
+
+        if centred_items:
+            difficulty = pm.Normal("difficulty", mu_difficulty, sd_difficulty, dims="item")
+            log_discrimination = pm.Normal("log_discrimination", mu_log_discrimination, sd_log_discrimination,
+                                           dims="item")
+        else:
+            z_difficulty = pm.Normal("z_difficulty", 0.0, 1.0, dims="item")
+            difficulty = pm.Deterministic("difficulty", mu_difficulty + sd_difficulty * z_difficulty, dims="item")
+            z_discrimination = pm.Normal("z_discrimination", 0.0, 1.0, dims="item")
+            log_discrimination = mu_log_discrimination + sd_log_discrimination * z_discrimination
+        discrimination = pm.Deterministic("discrimination", pt.exp(log_discrimination), dims="item")
 
         eta = discrimination[item] * (theta[person] - difficulty[item])
         likelihood(data, eta, priors, family)

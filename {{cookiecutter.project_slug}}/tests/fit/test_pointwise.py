@@ -117,6 +117,24 @@ def test_log_prior_is_pymcs_over_the_chosen_priors_only(subsampled):
     np.testing.assert_allclose(fit_data.log_prior["log_prior"].values, total.values, rtol=1e-10)
 
 
+def test_effects_drawn_from_their_population_are_not_priors():
+    """A 2PL's centred items, a person's ability, offsets and per-row true values are the model's
+    structure; only the populations' own parameters have priors to power-scale."""
+    from {{ cookiecutter.module_name }}.fit.pointwise import prior_parameters
+    from {{ cookiecutter.module_name }}.names import LATENT_ROWS
+
+    coords = {"item": ["a", "b"], "person": ["p", "q"], f"x{LATENT_ROWS}": [0, 1, 2]}
+    with pm.Model(coords=coords) as model:
+        mu, sd = pm.Normal("mu_difficulty", 0, 1), pm.HalfNormal("sd_difficulty", 1)
+        pm.Normal("difficulty", mu, sd, dims="item")           # centred: its distribution has parameters
+        pm.Normal("z_discrimination", 0, 1, dims="item")       # an offset
+        pm.Normal("theta", 0, 1, dims="person")                # the group factor's effects
+        pm.Normal("x_error", 0, 1, dims=f"x{LATENT_ROWS}")     # me(): a true value per row
+        pm.Normal("mi_x", 0, 1)
+    assert [variable.name for variable in prior_parameters(model, {"person"})] == ["mu_difficulty", "sd_difficulty",
+                                                                                    "mi_x"]
+
+
 # A custom and a formula model (Bambi's names), each centred and non-centred.
 @pytest.mark.parametrize("name", ["varying_slopes", "varying_intercepts"])
 @pytest.mark.parametrize("parameterization", ["centered", "non_centered"])

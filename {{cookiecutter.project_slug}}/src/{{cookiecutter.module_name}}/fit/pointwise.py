@@ -20,6 +20,8 @@ from pymc.model.fgraph import clone_model
 from pytensor.graph.replace import graph_replace, vectorize_graph
 from pytensor.graph.traversal import ancestors
 
+from {{ cookiecutter.module_name }}.names import LATENT_ROWS
+
 # Names of the helper variables added to a copy of the model (never to the user's model).
 REPLICATED, LOG_LIKELIHOOD, ROW_DIM = "pointwise_outcome", "pointwise_log_likelihood", "pointwise_row"
 LOG_PRIOR = "pointwise_log_prior"
@@ -52,14 +54,21 @@ def thinned(posterior: xr.Dataset, max_draws: int | None) -> xr.Dataset:
 
 
 def prior_parameters(model: pm.Model, group_dims: set[str]) -> list:
-    """The free variables whose priors the analyst chose: all but the group-level effects
-    (dims in ``group_dims``, centred or as non-centred offsets, and a custom model's other
-    offsets, named ``z_*`` as ``names.is_group_level`` reads them: ``item_response``'s items),
-    whose distribution is part of the multilevel model, not a prior to power-scale (as brms's
-    ``lprior`` leaves them out)."""
-    return [variable for variable in model.free_RVs
-            if not group_dims & set(model.named_vars_to_dims.get(variable.name, ()))
-            and not variable.name.startswith("z_")]
+    """The free variables whose priors the analyst chose: all but the group-level effects and the
+    like, whose distribution is part of the multilevel model, not a prior to power-scale (as brms's
+    ``lprior`` leaves them out): variables on the dims ``group_dims``, variables whose distribution
+    has other parameters (centred effects: ``item_response``'s centred items, ``mi()``'s imputed
+    values), standard-normal offsets (``z_*``, as ``names.is_group_level`` reads them) and values
+    per row (``me()``'s true values)."""
+    free = set(model.free_RVs)
+
+    def population_model(variable) -> bool:
+        dims = set(model.named_vars_to_dims.get(variable.name, ()))
+        return (bool(group_dims & dims) or variable.name.startswith("z_")
+                or any(str(dim).endswith(LATENT_ROWS) for dim in dims)
+                or bool(free & (set(ancestors(variable.owner.inputs)) - {variable})))
+
+    return [variable for variable in model.free_RVs if not population_model(variable)]
 
 
 # PyMC's warning where a model has a Potential: an me() term's measurements (model/measurement.py), a
