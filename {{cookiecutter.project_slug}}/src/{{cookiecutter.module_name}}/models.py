@@ -15,7 +15,7 @@ report them. ``priors`` (a ``model.priors.ModelPriors``) holds priors scaled to 
 Every model names its likelihood after the outcome column and uses the dims ``obs``,
 ``predictor`` and the group column's name, so all fits are checked and compared the same
 way. The design checks take a custom model's slopes to vary by group, unless its name ends
-in ``_intercepts``; those that also start with ``spatial_`` or ``trend_`` (``spatial_intercepts``,
+in ``_intercepts`` or ``_curves``; those that also start with ``spatial_`` or ``trend_`` (``spatial_intercepts``,
 ``trend_intercepts``) may have a group per row, told apart by their neighbours. ``centered``
 says how the group effects are parameterised (see ``model/parameterization.py``): centred when groups are well informed by their data,
 non-centred (``mu + tau * z``) when many groups have little data.
@@ -27,6 +27,7 @@ version and computes the pointwise log-likelihood and checks with the ordinary o
 """
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
@@ -37,7 +38,7 @@ from {{ cookiecutter.module_name }}.families import family_record, residual_sd
 from {{ cookiecutter.module_name }}.model.likelihoods import data_containers, likelihood, normal_sufficient_likelihood, population_intercept
 from {{ cookiecutter.module_name }}.model.measurement import latent_predictor
 from {{ cookiecutter.module_name }}.model.parameterization import choose
-from {{ cookiecutter.module_name }}.model.priors import ModelPriors
+from {{ cookiecutter.module_name }}.model.priors import ModelPriors, gp_priors
 from {{ cookiecutter.module_name }}.model.spatial import RHO_PRIOR, car_effect
 from {{ cookiecutter.module_name }}.model.temporal import AR_PRIOR, ar_normal, rw_effect
 
@@ -206,6 +207,49 @@ def autocorrelated_intercepts(data: GroupedData, priors: ModelPriors, family: st
         ar = pm.Uniform("ar", AR_PRIOR["lower"], AR_PRIOR["upper"])
         ar_normal(data.outcome_name, eta, residual_sd(priors), ar, data.outcome, series, observed=data.outcome,
                   dims="obs")
+    return model
+
+
+def varying_curves(data: GroupedData, priors: ModelPriors, family: str = "normal", centered: bool = False,
+                   covariate: str = "x", m: int = 10, c: float = 1.5) -> pm.Model:
+    """Each group's own smooth curve of one numeric column: a Gaussian process per group, as brms's
+    ``gp(x, by = g)`` and Bambi's ``hsgp(x, by=g)``, in its Hilbert-space approximation (``m``
+    basis functions on a box ``c`` times the half-range of ``x``; Riutort-Mayol et al. 2023).
+
+    ``covariate`` (an option) is a column of the file, not one of ``data.predictors``, which have
+    common slopes; intercepts vary by group. The curves share their amplitude ``sdgp_x`` and length
+    scale ``lscale_x``, with a formula's default priors (``model/priors.gp_priors``). The lowest
+    basis function, nearly constant over the data, is left out (``drop_first``): the intercepts
+    carry each group's level, which it would share with them along a ridge NUTS crosses slowly.
+    """
+    values = pd.to_numeric(data.frame[covariate], errors="coerce").to_numpy(float) if covariate in data.frame else None
+    if values is None or not np.isfinite(values).all():
+        problem = "which is not in the file" if values is None else "which is missing or not a number in some rows"
+        raise DataError(f"{data.source}: varying_curves draws a curve of the column {covariate!r}, {problem}. Fix: "
+                        "set the model's options in the config, e.g. options: {covariate: age}, to a numeric column")
+    gp_prior = gp_priors(values, data.outcome, family)
+    g, basis = data.group_dim, f"{covariate}_basis"
+    with pm.Model(coords={**data.coords, basis: np.arange(m - 1)}) as model:  # m less the first
+        x, group = data_containers(data)
+
+        mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
+        mu_alpha, alpha_mean = population_intercept(data, priors, mu_beta)
+        tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd_intercept)
+        if centered:
+            alpha = pm.Normal("alpha", alpha_mean, tau_alpha, dims=g)
+        else:
+            z_alpha = pm.Normal("z_alpha", 0, 1, dims=g)
+            alpha = pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=g)
+
+        sdgp = pm.HalfNormal(f"sdgp_{covariate}", gp_prior["sigma"]["sigma"])
+        lscale = pm.InverseGamma(f"lscale_{covariate}", gp_prior["ell"]["alpha"], gp_prior["ell"]["beta"])
+        gp = pm.gp.HSGP(m=[m], c=c, drop_first=True, cov_func=sdgp**2 * pm.gp.cov.ExpQuad(1, ls=lscale))
+        phi, sqrt_psd = gp.prior_linearized(values[:, None])  # the basis at each row, each function's scale
+        weights = pm.Normal(f"gp_{covariate}_weights", 0, 1, dims=(g, basis))  # one curve per group
+        curves = (phi * (weights[group] * sqrt_psd)).sum(axis=-1)
+
+        eta = alpha[group] + (mu_beta * x).sum(axis=-1) + curves
+        likelihood(data, eta, priors, family)
     return model
 
 

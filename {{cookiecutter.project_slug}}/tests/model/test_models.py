@@ -46,7 +46,8 @@ FAMILY_VARIABLES = {
 
 def test_custom_models_are_discovered():
     assert custom_model_names() == ["varying_slopes", "correlated_slopes", "spatial_intercepts", "trend_intercepts",
-                                    "autocorrelated_intercepts", "corrected_intercepts", "item_response"]
+                                    "autocorrelated_intercepts", "varying_curves", "corrected_intercepts",
+                                    "item_response"]
 
 
 def test_a_custom_model_s_options_are_its_own_arguments():

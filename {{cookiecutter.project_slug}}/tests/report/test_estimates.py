@@ -229,6 +229,8 @@ def test_a_model_without_slopes_has_no_table_of_ratios():
     ("meanme_lrt", ("dist_pars", "", "meanme_lrt")),
     ("sdmi_Solar.R", ("dist_pars", "", "sdmi_Solar.R")),
     ("ar", ("ran_pars", "Residual", "ar[1]")),       # models.autocorrelated_intercepts
+    ("sdgp_age", ("ran_pars", "g", "sdgp_age")),      # models.varying_curves
+    ("lscale_age", ("ran_pars", "g", "lscale_age")),
     ("mu_difficulty", ("ran_pars", "item", "mu_difficulty")),
     ("meaning", None), ("mean_score", None),          # other names of a user's model: not reported
 ])

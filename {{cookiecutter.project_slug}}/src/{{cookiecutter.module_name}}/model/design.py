@@ -52,12 +52,13 @@ def _columns(term) -> list[str]:
 def group_terms(config: AnalysisConfig, name: str) -> list[GroupTerm]:
     """The group terms of model ``name``. Custom models are taken as ``models.py``'s are:
     intercepts and the slopes of every ``data.predictors`` column varying by ``data.group``,
-    intercepts only where the function's name ends in ``_intercepts``, told apart by their
-    neighbours in space or time where it also starts with ``spatial_`` or ``trend_``."""
+    intercepts only where the function's name ends in ``_intercepts`` (or ``_curves``: the other
+    predictors' slopes are common), told apart by their neighbours in space or time where it also
+    starts with ``spatial_`` or ``trend_``."""
     spec = config.model(name)
     if spec.formula is None:
         function = spec.custom.rsplit(".", 1)[-1]
-        intercepts_only = function.endswith("_intercepts")
+        intercepts_only = function.endswith(("_intercepts", "_curves"))
         structured = intercepts_only and function.startswith(STRUCTURED_PREFIXES)
         return [GroupTerm((config.data.group,), () if intercepts_only else tuple(config.data.predictors), structured)]
     found = []

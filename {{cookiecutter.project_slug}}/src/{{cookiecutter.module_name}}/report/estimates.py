@@ -84,6 +84,8 @@ def custom_names(name: str, coords: dict, group_dim: str, family: str = "normal"
         return "fixed", "", f"{latent['kind']}({latent['column']})"
     if re.fullmatch(r"(mean|sd)m[ei]_.+", name):  # the true values' population
         return "dist_pars", "", name
+    if re.fullmatch(r"(sdgp|lscale)_.+", name):  # the curves' amplitude and length scale (models.varying_curves)
+        return "ran_pars", group_dim, name
     if name == "ar":  # AR(1) residuals (models.autocorrelated_intercepts): brms's ar[1]
         return "ran_pars", "Residual", "ar[1]"
     if name in ITEM_PARAMETERS:  # the items' population in models.item_response: not slopes (no ratios)
