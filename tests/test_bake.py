@@ -79,7 +79,7 @@ EXPECTED_FILES = sorted(
                 "fit/summary",
                 "evaluate/__init__", "evaluate/convergence", "evaluate/crossval", "evaluate/loo", "evaluate/predictive",
                 "evaluate/sbc",
-                "report/__init__", "report/dashboard", "report/estimates", "report/figures", "report/summary",
+                "report/__init__", "report/dashboard", "report/estimates", "report/figures", "report/ranks", "report/summary",
                 "report/words",
                 "run/__init__", "run/analysis", "run/fits", "run/kernels", "run/lock", "run/pipeline", "run/stopping", "run/subsets",
                 "run/sweep",
@@ -96,7 +96,7 @@ EXPECTED_FILES = sorted(
                 "fit/test_compiling", "fit/test_pointwise", "fit/test_progress", "fit/test_sampling",
                 "evaluate/test_convergence", "evaluate/test_crossval", "evaluate/test_loo", "evaluate/test_predictive",
                 "evaluate/test_sbc",
-                "report/test_browser", "report/test_estimates", "report/test_figures", "report/test_summary",
+                "report/test_browser", "report/test_estimates", "report/test_figures", "report/test_ranks", "report/test_summary",
                 "report/test_words",
                 "run/test_analysis", "run/test_families_pipeline", "run/test_kernels", "run/test_pipeline", "run/test_stopping", "run/test_sweep",
             )

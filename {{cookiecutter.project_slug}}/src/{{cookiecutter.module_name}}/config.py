@@ -455,6 +455,7 @@ class DiagnosticThresholds(_Strict):
     ess_bulk_min: float = Field(default=400, gt=0)
     ess_tail_min: float = Field(default=400, gt=0)
     pareto_k_max: float = Field(default=0.7, gt=0)
+    e_bfmi_min: float = Field(default=0.3, gt=0)  # each chain's energy Bayesian fraction of missing information
     ci_prob: float = Field(default=0.94, gt=0, lt=1)
 
 

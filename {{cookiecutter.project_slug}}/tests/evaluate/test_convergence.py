@@ -2,7 +2,14 @@ import numpy as np
 import xarray as xr
 
 from {{ cookiecutter.module_name }}.config import DiagnosticThresholds
-from {{ cookiecutter.module_name }}.evaluate.convergence import convergence_table, divergences, overview, problems, tree_depth_hits
+from {{ cookiecutter.module_name }}.evaluate.convergence import (
+    convergence_table,
+    divergences,
+    e_bfmi,
+    overview,
+    problems,
+    tree_depth_hits,
+)
 
 THRESHOLDS = DiagnosticThresholds()
 
@@ -53,6 +60,31 @@ def test_divergences_and_depth_hits_are_counted_and_reported():
 def test_too_few_draws_miss_the_ess_threshold():
     fit_data = synthetic_fit([0, 0], n_draws=100)
     assert any(message.startswith("ess bulk as low as") for message in problems(fit_data, THRESHOLDS))
+
+
+def test_a_chain_whose_energy_barely_moves_between_draws_is_flagged_by_its_e_bfmi():
+    """E-BFMI = mean squared change of the energy between draws / its variance (Betancourt 2016): 2 for
+    independent energies, small for a chain whose energy wanders (a random walk)."""
+    import arviz_stats
+
+    rng = np.random.default_rng(3)
+    energy = np.stack([rng.normal(size=1000), np.cumsum(rng.normal(size=1000))])
+    fit_data = synthetic_fit([0, 0])
+    fit_data["sample_stats"] = xr.DataTree(fit_data.sample_stats.to_dataset().assign(energy=(("chain", "draw"), energy)))
+    found = e_bfmi(fit_data)
+    expected = [np.mean(np.diff(chain) ** 2) / np.var(chain) for chain in energy]
+    np.testing.assert_allclose(found.to_numpy(), expected, rtol=0.01)
+    np.testing.assert_allclose(found.to_numpy(), arviz_stats.bfmi(fit_data)["energy"].values)
+    assert found[0] > 1.5 and found[1] < 0.3
+    (message,) = [message for message in problems(fit_data, THRESHOLDS) if "E-BFMI" in message]
+    assert message.startswith("E-BFMI below 0.3 in chain(s) 1 (lowest")
+    assert not [message for message in problems(synthetic_fit([0, 0]), THRESHOLDS) if "E-BFMI" in message]
+    assert overview({"m": fit_data}, THRESHOLDS).loc["m", "min_e_bfmi"] == found.min()
+    from {{ cookiecutter.module_name }}.evaluate.convergence import e_bfmi_table
+    from {{ cookiecutter.module_name }}.report.estimates import rounded
+
+    table = rounded(e_bfmi_table({"m": fit_data}))  # as notebook 03 shows it
+    assert table.columns.tolist() == ["chain 0", "chain 1"] and table.index.tolist() == ["m"]
 
 
 def test_overview_has_one_row_per_model(example_fit):

@@ -1,5 +1,7 @@
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 
 from {{ cookiecutter.module_name }}.evaluate.loo import loo_group, loo_table, pareto_k_table, psis_loo
 from {{ cookiecutter.module_name }}.fit.sampling import fit
@@ -43,3 +45,38 @@ def test_loo_stored_with_the_fit_gives_the_same_comparison(example_fit, complete
     words = read.columns.difference(numbers)  # ArviZ's diagnostic messages
     assert read[words].equals(computed[words])
     assert pareto_k_table(stored, 0.7).equals(pareto_k_table(fits, 0.7))
+
+
+def test_waic_is_r_loo_s():
+    """A log-likelihood matrix of 400 draws x 20 t-distributed observations under a normal model,
+    against R's loo 2.5.1: ``waic(ll)``: elpd_waic -27.996754549 (SE 2.864101164), p_waic
+    2.761866141, and 2 observations with p_waic above 0.4."""
+    from scipy import stats
+
+    from {{ cookiecutter.module_name }}.evaluate.loo import waic, waic_table
+
+    rng = np.random.default_rng(42)
+    y = rng.standard_t(3, size=20)
+    mu, sigma = rng.normal(0, 0.3, size=(400, 1)), np.exp(rng.normal(0, 0.2, size=(400, 1)))
+    log_likelihood = stats.norm.logpdf(y[None, :], mu, sigma).reshape(2, 200, 20)  # 2 chains of 200 draws
+    fit_data = xr.DataTree.from_dict({"log_likelihood": xr.Dataset({"y": (("chain", "draw", "obs"), log_likelihood)})})
+    found = waic(fit_data)
+    assert found["elpd_waic"] == pytest.approx(-27.996754549, abs=1e-8)
+    assert found["se"] == pytest.approx(2.864101164, abs=1e-8)
+    assert found["p_waic"] == pytest.approx(2.761866141, abs=1e-8)
+    assert found["n_p_waic_high"] == 2
+    worse = xr.DataTree.from_dict({"log_likelihood": xr.Dataset({"y": (("chain", "draw", "obs"), log_likelihood - 1.0)})})
+    table = waic_table({"worse": worse, "m": fit_data})
+    assert list(table.index) == ["m", "worse"] and table.loc["worse", "elpd_diff"] == pytest.approx(20.0)
+
+
+def test_waic_is_said_beside_loo_and_loo_is_read_where_they_disagree():
+    from {{ cookiecutter.module_name }}.report import words
+
+    loo_order = pd.DataFrame(index=["a", "b"])
+    same = pd.DataFrame({"n_p_waic_high": [0, 0]}, index=["a", "b"])
+    assert words.waic_words(loo_order, same) == "WAIC ranks the models as PSIS-LOO does."
+    other = pd.DataFrame({"n_p_waic_high": [3, 0]}, index=["b", "a"])
+    text = words.waic_words(loo_order, other)
+    assert text.startswith("WAIC ranks the models differently (b, a) from PSIS-LOO (a, b)")
+    assert "Pareto-k" in text and "Observations with a WAIC penalty above 0.4, where WAIC is unreliable: b 3." in text

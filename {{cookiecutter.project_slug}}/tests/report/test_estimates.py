@@ -170,6 +170,9 @@ def test_numbers_are_readable():
         "-1,722", "251", "10.5", "0.0642", "4.2e-10", "0", ""]
     table = rounded(pd.DataFrame({"term": ["a"], "estimate": [0.123456], "inside": [True]}))
     assert table.to_dict("records") == [{"term": "a", "estimate": "0.123", "inside": True}]
+    # R-hat against a threshold of 1.01: 1.0104 is not 1.01
+    diagnostics = rounded(pd.DataFrame({"r_hat": [1.0104, 1.0], "ess_bulk": [68.94, 1033.2]}), decimals=dict(r_hat=3))
+    assert diagnostics.to_dict("list") == {"r_hat": ["1.010", "1.000"], "ess_bulk": ["68.9", "1,033"]}
 
 
 def test_slopes_are_reported_as_the_ratios_their_link_makes_them():

@@ -153,10 +153,19 @@ def test_fit_sources_say_cached_or_sampled_and_when():
                     "- **b**: sampled in the latest run, sampled at 2026-03-05 10:00:00 UTC")
 
 
-def test_provenance_and_config_are_code_blocks():
-    text = words.provenance_section({"seed": 7, "data_sha256": "ab12"})
-    assert text == '## Provenance\n\n```json\n{\n  "seed": 7,\n  "data_sha256": "ab12"\n}\n```'
-    assert words.config_section("seed: 7\n") == "Config used:\n\n```yaml\nseed: 7\n\n```"
+def test_provenance_is_tables_and_the_config_a_folded_block():
+    record = {"data_file": "data/schools.csv", "data_sha256": "ab12", "config_file": "config/analysis.yaml",
+              "config_sha256": "cd34", "seed": 7,
+              "sampler_settings": {"m": dict(engine="nutpie", draws=500, tune=300, chains=2, target_accept=0.9, seed=7,
+                                             pointwise_rows=5000)},
+              "models": {"m": dict(kind="custom", family="normal")}, "versions": dict(pymc="6.4.0")}
+    text = words.provenance_section(record)
+    assert "| data | `data/schools.csv` | `ab12` |" in text and "| config | `config/analysis.yaml` | `cd34` |" in text
+    assert "Seed: 7." in text and "| pymc | 6.4.0 |" in text
+    assert "| m | custom, normal | nutpie | 2 x 500 (300) | 0.9 | pointwise_rows 5000 |" in text
+    assert "{" not in text, "no JSON"
+    folded = words.config_section("seed: 7\n")
+    assert folded.startswith("<details><summary>The config used</summary>") and "```yaml\nseed: 7\n" in folded
 
 
 def test_ratios_are_said_in_the_outcome_s_terms():

@@ -49,6 +49,10 @@ def test_calibration_runs_before_the_report_that_states_it(pipeline_run):
     assert "06_calibration" not in [step.name for step in plan(default, config_path, fast=True)]
     names = [step.name for step in plan(default, config_path, fast=True, calibration=True)]
     assert names.index("06_calibration") == names.index("07_report") - 1
+    # The notebooks read the config by its path from their folder: no path of the machine in a report
+    assert {step.parameters["config_path"] for step in plan(config, config_path, fast=True)} == {"../config/analysis.yaml"}
+    for page in config.reports_dir.glob("*.html"):
+        assert str(config.root.resolve()) not in page.read_text(), f"a path of the machine in {page.name}"
     calibration = next(step for step in plan(config, config_path, fast=True) if step.name == "06_calibration")
     assert not calibration.reads_fits and calibration.parameters["model_name"] == config.primary_model
     assert config.calibration_path(config.primary_model).is_file()
@@ -428,6 +432,10 @@ def test_index_is_a_dashboard_of_the_run(pipeline_run):
     assert f"sha256 {file_sha256(config_path)[:12]}" in page and f"seed {config.sampler.seed}" in page
     assert page.count("executed in this run") == len(plan(config, config_path, fast=True))
     assert 'href="estimates.csv"' in page and 'href="../artifacts/fits/varying_slopes.nc"' in page
+    assert 'href="ranks.csv"' in page
+    ranks = pd.read_csv(config.reports_dir / "ranks.csv")
+    assert set(ranks["model"]) == {"varying_slopes", "varying_intercepts"}  # complete pooling has no groups
+    assert len(ranks[ranks["model"] == "varying_slopes"]) == 40 and ranks["n"].min() > 0
     assert "Fast mode" in page
     # The fast run's 2 x 300 draws miss the ESS threshold: each such model has a warning.
     assert 'class="callout"><strong>varying_slopes</strong>' in page and "&lt; 400" in page

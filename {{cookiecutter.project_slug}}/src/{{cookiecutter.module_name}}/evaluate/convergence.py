@@ -86,7 +86,23 @@ def problems(fit_data: xr.DataTree, thresholds: DiagnosticThresholds) -> list[st
     n_depth = tree_depth_hits(fit_data)
     if n_depth:
         found.append(f"{n_depth} draw(s) hit the maximum tree depth: consider reparameterising.")
+    low = e_bfmi(fit_data)
+    low = low[low < thresholds.e_bfmi_min]
+    if len(low):
+        found.append(f"E-BFMI below {thresholds.e_bfmi_min} in chain(s) {', '.join(str(chain) for chain in low.index)} "
+                     f"(lowest {low.min():.2f}): the momentum resampling explored the energy poorly, as in heavy "
+                     "tails or a funnel; consider reparameterising.")
     return found
+
+
+def e_bfmi(fit_data: xr.DataTree) -> pd.Series:
+    """Each chain's energy Bayesian fraction of missing information (Betancourt 2016; ArviZ's
+    ``bfmi``): below 0.3, the sampler's momentum resampling explores the energy distribution
+    poorly. Empty for a fit without the sampler's energy."""
+    if "sample_stats" not in fit_data.children or "energy" not in fit_data.sample_stats:
+        return pd.Series(dtype=float, name="e_bfmi")
+    values = arviz_stats.bfmi(fit_data)["energy"]
+    return pd.Series(np.asarray(values), index=pd.Index(values["chain"].values, name="chain"), name="e_bfmi")
 
 
 def pareto_k_problems(fit_data: xr.DataTree, k_max: float) -> list[str]:
@@ -106,7 +122,7 @@ def all_problems(fits: dict[str, xr.DataTree], thresholds: DiagnosticThresholds)
 
 
 def overview(fits: dict[str, xr.DataTree], thresholds: DiagnosticThresholds) -> pd.DataFrame:
-    """One row per model: divergences, worst R-hat and ESS, tree-depth hits, and a verdict."""
+    """One row per model: divergences, worst R-hat and ESS, tree-depth hits, lowest E-BFMI, and a verdict."""
     rows = []
     for name, fit_data in fits.items():
         table = convergence_table(fit_data, thresholds)
@@ -118,10 +134,17 @@ def overview(fits: dict[str, xr.DataTree], thresholds: DiagnosticThresholds) -> 
                 "min_ess_bulk": table["ess_bulk"].min(),
                 "min_ess_tail": table["ess_tail"].min(),
                 "tree_depth_hits": tree_depth_hits(fit_data),
+                "min_e_bfmi": e_bfmi(fit_data).min(),
                 "converged": not problems(fit_data, thresholds),
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def e_bfmi_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
+    """Each model's E-BFMI (rows) of each chain (columns ``chain 0``, ``chain 1``, ...)."""
+    table = pd.DataFrame({name: e_bfmi(fit_data) for name, fit_data in fits.items()}).T.rename_axis("model")
+    return table.rename(columns=lambda chain: f"chain {chain}")
 
 
 def prior_sensitivity(fit_data: xr.DataTree, var_names: list[str], threshold: float = 0.05) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Compare candidate models by their expected predictive accuracy (PSIS-LOO)."""
+"""Compare candidate models by their expected predictive accuracy (PSIS-LOO, and WAIC beside it)."""
 
 import warnings
 
@@ -108,6 +108,35 @@ def loo_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
         return az.compare(results, round_to="none")
+
+
+# An observation whose WAIC penalty (the variance of its log-likelihood) is above this makes WAIC
+# unreliable (Vehtari, Gelman and Gabry 2017; R's loo::waic warns from it).
+WAIC_P_MAX = 0.4
+
+
+def waic(fit_data: xr.DataTree) -> dict:
+    """WAIC (Watanabe 2010) as R's ``loo::waic`` computes it, from the fit's pointwise
+    log-likelihood: ``elpd_waic`` sums, over the observations, the log of the mean likelihood
+    less its penalty ``p_waic``, the variance of the log-likelihood over the draws; ``se`` is
+    ``sqrt(n)`` times the pointwise values' sd; ``n_p_waic_high`` counts the observations whose
+    penalty is above :data:`WAIC_P_MAX`. ArviZ 1.x computes PSIS-LOO only."""
+    from scipy.special import logsumexp
+
+    log_likelihood = next(iter(fit_data.log_likelihood.to_dataset().data_vars.values()))
+    draws = log_likelihood.stack(sample=("chain", "draw")).transpose("sample", ...).values.reshape(
+        log_likelihood.sizes["chain"] * log_likelihood.sizes["draw"], -1)
+    penalty = draws.var(axis=0, ddof=1)
+    pointwise = logsumexp(draws, axis=0) - np.log(len(draws)) - penalty
+    return {"elpd_waic": float(pointwise.sum()), "se": float(np.sqrt(len(pointwise)) * pointwise.std(ddof=1)),
+            "p_waic": float(penalty.sum()), "n_p_waic_high": int((penalty > WAIC_P_MAX).sum())}
+
+
+def waic_table(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
+    """Each model's WAIC (:func:`waic`), best first, with its difference to the best."""
+    table = pd.DataFrame({name: waic(fit_data) for name, fit_data in fits.items()}).T.rename_axis("model")
+    table = table.astype({"n_p_waic_high": int}).sort_values("elpd_waic", ascending=False)
+    return table.assign(elpd_diff=table["elpd_waic"].iloc[0] - table["elpd_waic"])
 
 
 def pareto_k_table(fits: dict[str, xr.DataTree], k_max: float) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 Each notebook's status (executed in this run, reused unchanged, or failed with the cell), its
 run time, links to its HTML and executed notebook; every model's warnings (convergence, Pareto-k, prior
-sensitivity); the run's date, config hash and seed; links to ``estimates.csv`` and the fits.
+sensitivity); the run's date, config hash and seed; links to ``estimates.csv``, ``ranks.csv`` and the fits.
 A self-contained page: no scripts, no external styles.
 """
 
@@ -102,7 +102,7 @@ def write_index(config, config_path: Path, steps: list, timings: dict, problems:
 </tbody></table>
 <h2>Data products</h2>
 <p><a href="estimates.csv">estimates.csv</a> (every model's estimates, broom.mixed names) ·
-<a href="timings.json">timings.json</a> · fits: {fits}</p>
+<a href="ranks.csv">ranks.csv</a> (each group's rank) · <a href="timings.json">timings.json</a> · fits: {fits}</p>
 </body></html>
 """
     index = reports / "index.html"

@@ -276,7 +276,11 @@ def readable(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """The table with its numbers as :func:`readable` text, for the report."""
+def rounded(table: pd.DataFrame, digits: int = 3, decimals: dict[str, int] | None = None) -> pd.DataFrame:
+    """The table with its numbers as :func:`readable` text, for the report; the columns of
+    ``decimals`` with that many decimals instead (R-hat: 1.010, against a threshold of 1.01)."""
+    decimals = decimals or {}
     numbers = table.select_dtypes("number").columns
-    return table.assign(**{column: table[column].map(lambda value: readable(value, digits)) for column in numbers})
+    return table.assign(**{column: table[column].map(
+        lambda value, places=decimals.get(column): "" if pd.isna(value) else f"{value:.{places}f}" if places is not None
+        else readable(value, digits)) for column in numbers})

@@ -240,6 +240,21 @@ def over_time(effects: pd.DataFrame, ylabel: str, ax: plt.Axes | None = None) ->
     return ax
 
 
+def rank_intervals(ranks: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Each group's rank (median, dot) and its interval (line), by median rank: the groups likely
+    in the top or bottom tenth (probability above one half) in colour."""
+    ax = ax or plt.subplots(figsize=(7, 0.18 * len(ranks) + 1.5))[1]
+    positions = np.arange(len(ranks))[::-1]
+    colours = np.select([ranks["p_top_tenth"] > 0.5, ranks["p_bottom_tenth"] > 0.5], ["C2", "C3"], "C0")
+    ax.hlines(positions, ranks["rank_low"], ranks["rank_high"], colors=colours, linewidth=1.5)
+    ax.scatter(ranks["rank"], positions, c=colours, s=12, zorder=3)
+    ax.set_yticks(positions, ranks.index if len(ranks) <= 60 else [""] * len(ranks), fontsize=7)
+    ax.set_xlim(0.5, len(ranks) + 0.5)
+    ax.set(xlabel="rank (1: the largest intercept)", ylabel=ranks.index.name,
+           title="Each group's rank and its interval (green: likely top tenth; red: bottom tenth)")
+    return ax
+
+
 def item_curves(items: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     """Each item's characteristic curve (a latent-trait model): the chance of answering 1 against
     the ability, ``logistic(discrimination * (ability - difficulty))`` at the posterior means,

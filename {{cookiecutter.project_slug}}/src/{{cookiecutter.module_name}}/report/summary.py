@@ -132,35 +132,49 @@ def shrinkage_table(fit_data: xr.DataTree, data: GroupedData) -> pd.DataFrame:
 
 
 def provenance(config: AnalysisConfig, config_path: Path, fits: dict[str, xr.DataTree]) -> dict:
-    """What a reader needs to reproduce the report: versions, data hash, seed, config, settings."""
+    """What a reader needs to reproduce the report: versions, data hash, seed, config, settings.
+    Paths are the project's (relative to its folder, where they are inside it), never the machine's."""
+
+    def shown(path: Path) -> str:
+        path = Path(path).resolve()
+        return str(path.relative_to(config.root.resolve())) if path.is_relative_to(config.root.resolve()) else path.name
+
     return {
-        "data_file": str(config.data.path),
+        "data_file": shown(config.data_path),
         "data_sha256": file_sha256(config.data_path),
-        "config_file": str(config_path),
-        "config_sha256": file_sha256(config_path),
+        "config_file": shown(config.resolve(config_path)),
+        "config_sha256": file_sha256(config.resolve(config_path)),
         "seed": config.sampler.seed,
-        "sampler_settings": {name: fit_data.attrs.get("sampler_settings") for name, fit_data in fits.items()},
+        "sampler_settings": {name: json.loads(fit_data.attrs.get("sampler_settings", "{}")) for name, fit_data in fits.items()},
         "models": {name: model_record(fit_data) for name, fit_data in fits.items()},
         "versions": versions(),
     }
 
 
-def group_effects(fit_data: xr.DataTree, group_dim: str, ci_prob: float) -> pd.DataFrame | None:
-    """Each group's intercept relative to the population's, with its central interval, largest first.
-
-    On the link scale (the outcome's units for normal families). Custom models: ``alpha``
-    less its population mean (``mu_alpha``, shifted by group-level predictors); Bambi:
-    the group-specific intercepts ``1|<group>``. ``None`` if the model has neither.
-    """
+def group_deviation_draws(fit_data: xr.DataTree, group_dim: str) -> xr.DataArray | None:
+    """The draws of each group's intercept relative to the population's, on ``group_dim``:
+    custom models' ``alpha`` less ``mu_alpha`` (less the group-level predictors' shift, where the
+    fit's ``constant_data`` holds them), a formula's ``1|<group>``; ``None`` for neither."""
     posterior = fit_data.posterior
     if "alpha" in posterior and group_dim in posterior["alpha"].dims:
         deviations = posterior["alpha"] - posterior["mu_alpha"]
         if "gamma" in posterior and "group_predictors" in fit_data.get("constant_data", {}):
             shift = (fit_data.constant_data["group_predictors"] * posterior["gamma"]).sum("group_predictor")
             deviations = deviations - shift
-    elif f"1|{group_dim}" in posterior:
-        deviations = posterior[f"1|{group_dim}"].rename({f"{group_dim}__factor_dim": group_dim})
-    else:
+        return deviations
+    if f"1|{group_dim}" in posterior:
+        return posterior[f"1|{group_dim}"].rename({f"{group_dim}__factor_dim": group_dim})
+    return None
+
+
+def group_effects(fit_data: xr.DataTree, group_dim: str, ci_prob: float) -> pd.DataFrame | None:
+    """Each group's intercept relative to the population's, with its central interval, largest first.
+
+    On the link scale (the outcome's units for normal families), from :func:`group_deviation_draws`;
+    ``None`` if the model has no group intercepts.
+    """
+    deviations = group_deviation_draws(fit_data, group_dim)
+    if deviations is None:
         return None
     tail = (1 - ci_prob) / 2
     draws = deviations.stack(sample=SAMPLE_DIMS).transpose(group_dim, "sample").values

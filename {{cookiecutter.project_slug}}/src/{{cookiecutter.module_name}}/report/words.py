@@ -5,7 +5,6 @@ built (and tested) in this module. Warnings are Markdown block quotes (``> **War
 which the HTML report styles as callouts.
 """
 
-import json
 from datetime import datetime
 
 import pandas as pd
@@ -117,6 +116,39 @@ def group_effects_caption(group_dim: str, model_name: str, ci_prob: float, over_
             "clearly from the average.")
 
 
+def ranks_section(ranks: pd.DataFrame, group_dim: str, ci_prob: float) -> str:
+    """The "Groups that stand out" section: the groups whose intercept is above or below the
+    population's with probability at least 0.95 (with their sizes), and how uncertain the ranking is."""
+    def listed(table: pd.DataFrame, at_most: int = 6) -> str:
+        named = [f"**{label}**" + (f" ({int(row['n'])} rows)" if "n" in row else "")
+                 for label, row in table.head(at_most).iterrows()]
+        return ", ".join(named) + (f" and {len(table) - at_most} more (`reports/ranks.csv`)" if len(table) > at_most else "")
+
+    above = ranks[ranks["p_above_average"] >= 0.95]
+    below = ranks[ranks["p_above_average"] <= 0.05].iloc[::-1]  # the lowest first
+    width = float((ranks["rank_high"] - ranks["rank_low"]).median())
+    text = (f"## Groups that stand out\n\nEach {group_dim}'s rank among the {len(ranks)} {group_dim}s (1: the largest "
+            f"intercept relative to the population), computed in every posterior draw: its median and "
+            f"{ci_prob * 100:.0f}% interval, and the probabilities of being in the top or bottom tenth and above the "
+            f"population's average (Goldstein and Spiegelhalter 1996). ")
+    if len(above) or len(below):
+        text += " ".join(part for part in (
+            f"Above the average with probability at least 0.95: {listed(above)}." if len(above) else "",
+            f"Below it: {listed(below)}." if len(below) else ""))
+    else:
+        text += f"No {group_dim} is above or below the average with probability 0.95."
+    text += (f" The median rank interval spans {width:.0f} places of {len(ranks)}"
+             + (": most ranks are uncertain, so read the order of neighbouring groups as a tie." if width >= len(ranks) / 4
+                else "."))
+    return text
+
+
+def ranks_caption(group_dim: str, model_name: str, ci_prob: float) -> str:
+    return (f"Each {group_dim}'s rank ({model_name}): median (dot) and {ci_prob * 100:.0f}% interval (line), by median "
+            "rank; in colour those more likely than not in the top (green) or bottom (red) tenth. Every group's "
+            "ranks are in reports/ranks.csv.")
+
+
 def items_section(items: pd.DataFrame, group_dim: str, ci_prob: float) -> str:
     """The "Items" section of a latent-trait model: what difficulty and discrimination mean, and
     which items are the easiest, the hardest, the most and the least telling."""
@@ -154,6 +186,20 @@ def recovery_intro(recovered: pd.DataFrame, ci_prob: float, named: str, model_na
 def recovery_caption(ci_prob: float) -> str:
     """The recovery figure's caption."""
     return f"The simulation's true values (crosses) against posterior means and {ci_prob * 100:.0f}% intervals."
+
+
+def waic_words(comparison: pd.DataFrame, waic: pd.DataFrame) -> str:
+    """WAIC beside PSIS-LOO: whether it ranks the models alike, and why LOO is the one read."""
+    loo_order, waic_order = list(comparison.index), list(waic.index)
+    high = waic["n_p_waic_high"][waic["n_p_waic_high"] > 0]
+    caveat = (" Observations with a WAIC penalty above 0.4, where WAIC is unreliable: "
+              + ", ".join(f"{name} {count}" for name, count in high.items()) + "." if len(high) else "")
+    if loo_order == waic_order:
+        return f"WAIC ranks the models as PSIS-LOO does.{caveat}"
+    return (f"WAIC ranks the models differently ({', '.join(waic_order)}) from PSIS-LOO ({', '.join(loo_order)}). "
+            "The comparison reads PSIS-LOO: both estimate the same predictive accuracy, but WAIC's approximation "
+            "fails silently where single observations are influential, while LOO's Pareto-k values flag them "
+            f"(Vehtari, Gelman and Gabry 2017).{caveat}")
 
 
 def comparison_section(comparison: pd.DataFrame, k_table: pd.DataFrame, k_max: float, note: str | None = None) -> str:
@@ -221,10 +267,30 @@ def calibration_section(model_name: str, table: pd.DataFrame, simulations: int) 
 
 
 def provenance_section(record: dict) -> str:
-    """The "Provenance" section: ``provenance``'s record as a JSON block."""
-    return "## Provenance\n\n```json\n" + json.dumps(record, indent=2) + "\n```"
+    """The "Provenance" section: ``summary.provenance``'s record as tables (files and seed; each
+    model's kind and sampler settings; the package versions)."""
+    files = [("data", f"`{record.get('data_file', '')}`", record.get("data_sha256", "")),
+             ("config", f"`{record.get('config_file', '')}`", record.get("config_sha256", ""))]
+    text = ["## Provenance", "", "What reproduces this report:", "", "| input | file | sha256 |", "| --- | --- | --- |"]
+    text += [f"| {name} | {file} | `{digest}` |" for name, file, digest in files if digest]
+    text += ["", f"Seed: {record.get('seed', '')}."]
+    settings, models = record.get("sampler_settings", {}), record.get("models", {})
+    if settings:
+        text += ["", "| model | kind, family | engine | chains x draws (tuning) | target_accept | other settings |",
+                 "| --- | --- | --- | --- | --- | --- |"]
+        for name, used in settings.items():
+            model = models.get(name, {})
+            other = ", ".join(f"{key} {value}" for key, value in used.items()
+                              if key not in ("engine", "chains", "draws", "tune", "target_accept", "seed"))
+            text.append(f"| {name} | {model.get('kind', '')}, {model.get('family', '')} | {used.get('engine', '')} | "
+                        f"{used.get('chains', '')} x {used.get('draws', '')} ({used.get('tune', '')}) | "
+                        f"{used.get('target_accept', '')} | {other} |")
+    versions = record.get("versions", {})
+    if versions:
+        text += ["", "| package | version |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in versions.items())]
+    return "\n".join(text)
 
 
 def config_section(text: str) -> str:
-    """The config file's text as a YAML block."""
-    return "Config used:\n\n```yaml\n" + text + "\n```"
+    """The config file's text as a YAML block, folded (a click opens it)."""
+    return "<details><summary>The config used</summary>\n\n```yaml\n" + text + "\n```\n\n</details>"

@@ -56,7 +56,7 @@ KERNEL_NAME = "python3"
 # models, a test suite beside them) a start was seen to take longer, which failed a whole run.
 KERNEL_START_TIMEOUT_S = 300
 # What the run's summaries (estimates.csv, the index) read of each fit: a tenth of the whole fit's reading time.
-SUMMARY_GROUPS = ("posterior", "convergence")
+SUMMARY_GROUPS = ("posterior", "convergence", "constant_data")  # constant_data: group-level predictors (ranks)
 
 
 class NotebookFailed(RuntimeError):
@@ -107,7 +107,8 @@ def plan(config: AnalysisConfig, config_path: Path, fast: bool, calibration: boo
     """The notebook executions for this config, in order; with ``calibration`` (or the config's
     ``calibration.enabled``) also the simulation-based calibration, before the report that states it."""
     calibration = calibration or config.calibration.enabled
-    common = {"config_path": str(config_path), "fast": fast}
+    # Relative to the notebooks' folder, where they run: no path of the machine in a report
+    common = {"config_path": os.path.relpath(config_path, config.root / "notebooks"), "fast": fast}
     primary = {**common, "model_name": config.primary_model}
     reported = {**common, "model_name": config.primary or ""}  # "": the model PSIS-LOO prefers
     # Notebooks that make or read fits use this run's staged fits (published when it succeeds).
@@ -404,13 +405,17 @@ def following_sampling(progress: Progress, folder: Path, enabled: bool = True, i
 
 def write_run_summaries(config: AnalysisConfig, config_path: Path, steps: list[Step], timings: dict,
                         fast: bool) -> tuple[Path, dict[str, list[str]]]:
-    """``reports/estimates.csv`` and ``reports/index.html`` from the saved fits; returns the
-    index and every model's warnings."""
+    """``reports/estimates.csv``, ``reports/ranks.csv`` and ``reports/index.html`` from the saved
+    fits; returns the index and every model's warnings."""
+    from {{ cookiecutter.module_name }}.data.grouped import load_data
     from {{ cookiecutter.module_name }}.report.dashboard import write_index
     from {{ cookiecutter.module_name }}.report.estimates import write_estimates
+    from {{ cookiecutter.module_name }}.report.ranks import write_ranks
 
     fits, problems = fit_problems(config)
     write_estimates(config, fits)
+    data = load_data(config)
+    write_ranks(config, fits, dict(zip(data.groups, data.group_sizes)))
     return write_index(config, config_path, steps, timings, problems, fast), problems
 
 
