@@ -459,6 +459,12 @@ class DiagnosticThresholds(_Strict):
     ci_prob: float = Field(default=0.94, gt=0, lt=1)
 
 
+class ReportSettings(_Strict):
+    # Half-widths of the region of practical equivalence around 0 (report/rope.py), by term as
+    # estimates.csv names it, in the term's units (link scale); other terms take the default rule.
+    rope: dict[str, PositiveFloat] = {}
+
+
 class Paths(_Strict):
     artifacts: Path = Path("artifacts")
     reports: Path = Path("reports")
@@ -499,6 +505,7 @@ class AnalysisConfig(_Strict):
     cross_validation: CrossValidation = CrossValidation()
     calibration: Calibration = Calibration()
     diagnostics: DiagnosticThresholds = DiagnosticThresholds()
+    report: ReportSettings = ReportSettings()
     paths: Paths = Paths()
     # The project folder; relative paths above are resolved against it.
     root: Path = Path(".")

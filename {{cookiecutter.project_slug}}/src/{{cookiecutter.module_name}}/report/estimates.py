@@ -157,6 +157,27 @@ def _formula_term(term: str, level: str, own: str = "") -> tuple[str, str, str] 
     return "dist_pars" if own else "fixed", "", f"{prefix}{INTERCEPT if term == 'Intercept' else term}{level}"
 
 
+def named_draws(fit_data: xr.DataTree, group_dim: str):
+    """Each population-level parameter's ``(effect, group, term)`` (as :func:`estimates` names it),
+    its ArviZ label and its draws (all chains, flattened)."""
+    record = json.loads(fit_data.attrs.get("model", "{}"))
+    kind, family = record.get("kind", "custom"), record.get("family", "normal")
+    for name, variable in fit_data.posterior.data_vars.items():
+        if is_group_level(str(name), variable.dims, group_dim):
+            continue  # one value per group (or a raw offset): not a population-level parameter
+        for coords, draws in _elements(variable):
+            if name == "threshold":  # an ordinal model's thresholds (both kinds), numbered from 1 as brms's Intercept[k]
+                names = "fixed", "", f"Intercept[{int(next(iter(coords.values()))) + 1}]"
+            elif kind == "custom":
+                names = custom_names(str(name), coords, group_dim, family)
+            else:
+                names = formula_names(str(name), coords, variable.dims, family, record.get("distributional", []),
+                                      record.get("spatial"), record.get("temporal"), record.get("measurement"),
+                                      record.get("imputation"), record.get("gp", []))
+            if names is not None:
+                yield names, _element_label(str(name), coords), draws.values.ravel()
+
+
 def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: float = 0.94) -> pd.DataFrame:
     """The tidy table of one fit (see the module docstring for the conventions).
 
@@ -171,31 +192,15 @@ def estimates(fit_data: xr.DataTree, model_name: str, group_dim: str, ci_prob: f
     ci_prob : float
         Probability mass of the central interval.
     """
-    record = json.loads(fit_data.attrs.get("model", "{}"))
-    kind, family = record.get("kind", "custom"), record.get("family", "normal")
     convergence = convergence_summary(fit_data)
     tail = (1 - ci_prob) / 2
     rows = []
-    for name, variable in fit_data.posterior.data_vars.items():
-        if is_group_level(str(name), variable.dims, group_dim):
-            continue  # one value per group (or a raw offset): not a population-level parameter
-        for coords, draws in _elements(variable):
-            if name == "threshold":  # an ordinal model's thresholds (both kinds), numbered from 1 as brms's Intercept[k]
-                names = "fixed", "", f"Intercept[{int(next(iter(coords.values()))) + 1}]"
-            elif kind == "custom":
-                names = custom_names(str(name), coords, group_dim, family)
-            else:
-                names = formula_names(str(name), coords, variable.dims, family, record.get("distributional", []),
-                                      record.get("spatial"), record.get("temporal"), record.get("measurement"),
-                                      record.get("imputation"), record.get("gp", []))
-            if names is None:
-                continue
-            label = _element_label(str(name), coords)
-            values = draws.values.ravel()
-            lower, upper = np.quantile(values, [tail, 1 - tail])
-            diagnostics = convergence.loc[label] if label in convergence.index else {"r_hat": np.nan, "ess_bulk": np.nan}
-            rows.append([model_name, *names, values.mean(), values.std(ddof=1), lower, upper,
-                         float(diagnostics["r_hat"]), float(diagnostics["ess_bulk"])])
+    for names, label, values in named_draws(fit_data, group_dim):
+        lower, upper = np.quantile(values, [tail, 1 - tail])
+        diagnostics = convergence.loc[label] if label in convergence.index else {"r_hat": np.nan, "ess_bulk": np.nan}
+        rows.append([model_name, *names, values.mean(), values.std(ddof=1), lower, upper,
+                     float(diagnostics["r_hat"]), float(diagnostics["ess_bulk"])])
+    record = json.loads(fit_data.attrs.get("model", "{}"))
     table = pd.DataFrame(rows, columns=COLUMNS)
     # Fixed effects first, then sds, then the family's parameters; a distributional formula's
     # terms after the mean's; intercepts first; otherwise the posterior's order.

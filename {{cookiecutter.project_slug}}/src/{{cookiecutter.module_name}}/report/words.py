@@ -82,6 +82,15 @@ def estimates_scale(family: str) -> str:
     return f"Intercepts and slopes are {link_wording(family)}, per unit of each predictor."
 
 
+def rope_words(table: pd.DataFrame, rule: str, ci_prob: float, overridden: bool) -> str:
+    """What the probability of direction and the ROPE table says, and the rule that set the ROPE."""
+    return (f"How sure each effect is: `pd`, the probability that it has the sign of its median (0.5: as likely "
+            f"either way; 1: certain); `rope`, the half-width of a region of practical equivalence around 0 "
+            f"({rule}" + ("; the config's `report.rope` sets some terms'" if overridden else "") + "), "
+            f"`in_rope`, the posterior's share inside it, and the decision on the {ci_prob * 100:.0f}% interval: "
+            "outside the region, practically non-zero; inside it, practically zero (Kruschke 2018).")
+
+
 def effect_ratios_words(ratios: pd.DataFrame, family: str, outcome: str, ci_prob: float) -> str:
     """What the fixed effects mean on the outcome's scale (``effect_ratios``): each slope's
     exponential, the factor by which one unit of its predictor (or a level against the
