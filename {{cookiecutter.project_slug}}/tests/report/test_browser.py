@@ -78,7 +78,14 @@ def test_report_has_contents_numbered_figures_and_no_code(browser, pipeline_run)
     page, _ = open_page(browser, config.reports_dir / "07_report.html")
     contents = page.eval_on_selector_all("nav.toc a", "links => links.map(link => link.textContent)")
     sections = page.eval_on_selector_all("h2", "headings => headings.map(heading => heading.textContent.replace('¶', ''))")
-    assert contents == sections and {"Summary", "Group effects", "Model comparison", "Provenance"} <= set(contents)
+    assert contents == sections and {"Summary", "Group effects", "Groups that stand out", "Model comparison",
+                                     "Provenance"} <= set(contents)
+    text = page.inner_text("body")
+    assert "the probability that it has the sign of its median" in text and "practically non-zero" in text  # pd, ROPE
+    assert "WAIC ranks the models" in text
+    provenance = text[text.index("What reproduces this report"):text.index("The config used")]
+    assert "{" not in provenance and "config/analysis.yaml" in provenance, "provenance as tables, not JSON"
+    assert str(config.root.resolve()) not in page.content(), "a path of the machine in the report"
     captions = page.eval_on_selector_all("p.caption strong", "captions => captions.map(caption => caption.textContent)")
     assert captions == [f"Figure {number}." for number in range(1, len(captions) + 1)] and len(captions) >= 3
     assert page.locator("img").count() == len(captions), "every figure has a caption"
