@@ -119,6 +119,25 @@ def test_formula_priors_come_from_the_config(config, example_data):
     assert model.named_vars_to_dims[model.observed_RVs[0].name] == ("__obs__",)
 
 
+def test_every_prior_is_recorded_with_the_model_in_the_data_s_units(config, example_data):
+    """What the report's Priors section lists: a custom model's ModelPriors, a formula's terms as Bambi
+    scaled them, each with its source."""
+    from {{ cookiecutter.module_name }}.report import words
+
+    custom = build_model(config, "varying_slopes", example_data).describe()["priors"]
+    assert custom == build_model(config, "varying_slopes", example_data).priors.table(
+        example_data.predictor_names, example_data.group_predictor_names).reset_index().to_numpy().tolist()
+    formula = {parameter: (prior, source) for parameter, prior, source in
+               build_model(config, "complete_pooling", example_data).describe()["priors"]}
+    sigma = config.model("complete_pooling").priors["ses"].model_dump()["sigma"]
+    assert formula["ses"][1] == "config" and f"sigma: {sigma}" in formula["ses"][0]
+    assert formula["Intercept"][1] == "default" and formula["sigma"][0].startswith("HalfStudentT")
+    varying = dict((row[0], row[1]) for row in build_model(config, "varying_intercepts", example_data).describe()["priors"])
+    assert "1|school" in varying
+    section = words.priors_section({"priors": [["1|school", "Normal(mu: 0, sigma: HalfNormal(sigma: 2))", "default"]]}, "m")
+    assert "| 1\\|school | Normal(mu: 0, sigma: HalfNormal(sigma: 2)) | default |" in section
+
+
 @pytest.fixture(scope="module")
 def two_predictors(config, example_data):
     """The example with a second predictor in other units (mean 50, sd 10), and its priors."""

@@ -17,11 +17,13 @@ from {{ cookiecutter.module_name }}.model.formulas import (
     around_population_model,
     bambi_model,
     factor_labels,
+    formula_prior_rows,
     gp_terms,
     group_factors,
     normal_sufficient_model,
 )
 from {{ cookiecutter.module_name }}.model.likelihoods import sufficient_statistics_data
+from {{ cookiecutter.module_name }}.model.measurement import latent_predictor
 from {{ cookiecutter.module_name }}.model.parameterization import Choice, choose
 from {{ cookiecutter.module_name }}.model.priors import ModelPriors, model_priors
 
@@ -85,6 +87,8 @@ class BuiltModel:
     measurement: dict | None = None  # a formula's me() term: {"column": predictor, "sd": its standard errors}
     imputation: dict | None = None  # a formula's mi() term: {"column": predictor}
     gp: list[dict] = field(default_factory=list)  # a formula's hsgp() terms (formulas.gp_term)
+    # Each prior in the data's units: [parameter, prior, source ("default" or "config")], as the report lists them
+    prior_rows: list[list[str]] = field(default_factory=list)
 
     @property
     def sampled_model(self) -> pm.Model:
@@ -115,6 +119,7 @@ class BuiltModel:
             "measurement": self.measurement,
             "imputation": self.imputation,
             "gp": self.gp,
+            "priors": self.prior_rows,
         }
 
     def attrs(self) -> dict[str, str]:
@@ -174,7 +179,21 @@ def build_model(config: AnalysisConfig, name: str, data: GroupedData) -> BuiltMo
                       spec.autocorrelation.model_dump(include={"time", "group"}) if spec.autocorrelation else None,
                       spec.measurement.model_dump(include={"column", "sd"}) if spec.measurement else None,
                       spec.imputation.model_dump(include={"column"}) if spec.imputation else None,
-                      gp_terms(bambi) if bambi is not None else [])
+                      gp_terms(bambi) if bambi is not None else [], prior_table(spec, data, family, priors, bambi))
+
+
+def prior_table(spec, data: GroupedData, family: str, priors: ModelPriors | None, bambi) -> list[list[str]]:
+    """Every prior of the model in the data's units, ``[parameter, prior, source]``: a custom
+    model's :class:`ModelPriors` (the priors it writes itself are in ``models.py``), a formula's
+    terms as Bambi scaled them, with its me()/mi() terms' own."""
+    if bambi is None:
+        return priors.table(data.predictor_names, data.group_predictor_names).reset_index().to_numpy().tolist()
+    rows = formula_prior_rows(bambi, spec.priors)
+    for term in (spec.measurement, spec.imputation):
+        if term is not None:
+            rows += latent_predictor(data.frame, term.column, getattr(term, "sd", None), data.source).prior_rows(
+                data.outcome, family)
+    return rows
 
 
 def centred_terms(bambi, choices: list[Choice]) -> set[str]:

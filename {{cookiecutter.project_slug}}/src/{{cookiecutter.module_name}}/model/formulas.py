@@ -252,6 +252,22 @@ def bambi_model(formula: str, data, family: str, priors: dict, centered: bool = 
     return model
 
 
+def formula_prior_rows(model, given: dict) -> list[list[str]]:
+    """Each term's prior as Bambi holds it once scaled to the data (``model``, a ``bmb.Model``):
+    ``[parameter, prior, source]``, the source ``config`` for the terms ``given`` a prior there."""
+    rows = []
+    for name, component in model.parameters.items():
+        prefix = "" if name == model.family.likelihood.parent else f"{name}_"
+        terms = getattr(component, "terms", None)
+        if terms is None:  # a family's own parameter (sigma, phi, ar)
+            rows.append([name, str(component.prior), "config" if name in given else "default"])
+            continue
+        for term_name, term in terms.items():
+            if getattr(term, "prior", None) is not None:  # an offset has none
+                rows.append([prefix + term_name, str(term.prior), "config" if term_name in given else "default"])
+    return rows
+
+
 def gp_term(name: str) -> dict:
     """Bambi's term ``hsgp(x, by=g, m=10, c=1.5)`` as ``{"alias": "gp_x_by_g", "covariates": ["x"],
     "by": "g"}`` (``by`` None without one). Bambi names the term's dims after it, and nutpie

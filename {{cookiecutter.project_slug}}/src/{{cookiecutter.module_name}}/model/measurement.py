@@ -102,6 +102,15 @@ class LatentPredictor:
         mean = pm.Normal(self.names["mean"], float(np.mean(observed)), SCALE * spread)
         return mean, pm.HalfNormal(self.names["sd"], SCALE * spread)
 
+    def prior_rows(self, outcome: np.ndarray, family: str) -> list[list[str]]:
+        """The priors of :meth:`population` and of the slope, as ``[parameter, prior, source]``."""
+        observed = self.values[~self.missing]
+        spread = float(np.std(observed)) or 1.0
+        names = self.names
+        return [[names["slope"], f"Normal(0, {self.slope_sd(outcome, family):.4g})", "default"],
+                [names["mean"], f"Normal({float(np.mean(observed)):.4g}, {SCALE * spread:.4g})", "default"],
+                [names["sd"], f"HalfNormal({SCALE * spread:.4g})", "default"]]
+
     def measurement_logp(self, mean, sd):
         """The log density of the data's values given the population, the true values integrated out."""
         if self.kind == "me":

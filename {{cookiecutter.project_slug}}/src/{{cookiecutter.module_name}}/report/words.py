@@ -275,6 +275,27 @@ def calibration_section(model_name: str, table: pd.DataFrame, simulations: int) 
     )
 
 
+def _cell(value) -> str:
+    """A Markdown table cell's text: Bambi's ``1|g`` would end the cell."""
+    return str(value).replace("|", "\\|")
+
+
+def priors_section(record: dict, model_name: str) -> str:
+    """The "Priors" section: every prior of the reported model (``BuiltModel.prior_rows``), in the
+    data's units, and whether it is the default rule's or the config's."""
+    rows = record.get("priors")
+    if not rows:
+        return ""
+    text = [f"## Priors\n\nThe priors of **{model_name}**, in the units of the data (the README's Priors section "
+            "gives the default rule; `config` marks the config's own):", "", "| parameter | prior | source |",
+            "| --- | --- | --- |"]
+    text += [f"| {_cell(parameter)} | {_cell(prior)} | {source} |" for parameter, prior, source in rows]
+    if record.get("kind") == "custom":
+        text.append("\nThe priors a custom model writes itself (its structured terms') are in `models.py`; notebook 01 "
+                    "shows the whole model.")
+    return "\n".join(text)
+
+
 def provenance_section(record: dict) -> str:
     """The "Provenance" section: ``summary.provenance``'s record as tables (files and seed; each
     model's kind and sampler settings; the package versions)."""
