@@ -65,7 +65,7 @@ def test_report_states_the_hyperparameters_and_their_recovery(baked_project, fas
     for parameter in ("mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "sigma"):
         assert parameter in report
     assert "of 5 lie inside their 94% intervals" in report
-    assert "data_sha256" in report
+    assert "What reproduces this report" in report and "<code>config/analysis.yaml</code>" in report  # provenance
     assert "(custom, family normal)" in report and "How group effects were sampled" in report
 
 
