@@ -35,7 +35,13 @@ from {{ cookiecutter.module_name }}.data.grouped import GroupedData
 from {{ cookiecutter.module_name }}.data.timeline import lags, timeline
 from {{ cookiecutter.module_name }}.data.validation import DataError
 from {{ cookiecutter.module_name }}.families import family_record, residual_sd
-from {{ cookiecutter.module_name }}.model.likelihoods import data_containers, likelihood, normal_sufficient_likelihood, population_intercept
+from {{ cookiecutter.module_name }}.model.likelihoods import (
+    data_containers,
+    group_intercepts,
+    likelihood,
+    normal_sufficient_likelihood,
+    population_intercept,
+)
 from {{ cookiecutter.module_name }}.model.measurement import latent_predictor
 from {{ cookiecutter.module_name }}.model.parameterization import choose
 from {{ cookiecutter.module_name }}.model.priors import ModelPriors, gp_priors
@@ -190,18 +196,12 @@ def autocorrelated_intercepts(data: GroupedData, priors: ModelPriors, family: st
         raise ValueError(f"autocorrelated_intercepts models normal residuals; the family is {family!r}. Fix: "
                          "family: normal, or a model without autocorrelated residuals")
     series = lags(data.frame, time, data.group_dim, data.source)  # each row's previous row in its group
-    g = data.group_dim
     with pm.Model(coords=data.coords) as model:
         x, group = data_containers(data)
 
         mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
         mu_alpha, alpha_mean = population_intercept(data, priors, mu_beta)
-        tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd_intercept)
-        if centered:
-            alpha = pm.Normal("alpha", alpha_mean, tau_alpha, dims=g)
-        else:
-            z_alpha = pm.Normal("z_alpha", 0, 1, dims=g)
-            alpha = pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=g)
+        alpha = group_intercepts(data, priors, alpha_mean, centered)  # partial pooling, as in varying_slopes
 
         eta = alpha[group] + (mu_beta * x).sum(axis=-1)
         ar = pm.Uniform("ar", AR_PRIOR["lower"], AR_PRIOR["upper"])
@@ -234,12 +234,7 @@ def varying_curves(data: GroupedData, priors: ModelPriors, family: str = "normal
 
         mu_beta = pm.Normal("mu_beta", priors.slope_mu, priors.slope_sigma, dims="predictor")
         mu_alpha, alpha_mean = population_intercept(data, priors, mu_beta)
-        tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd_intercept)
-        if centered:
-            alpha = pm.Normal("alpha", alpha_mean, tau_alpha, dims=g)
-        else:
-            z_alpha = pm.Normal("z_alpha", 0, 1, dims=g)
-            alpha = pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=g)
+        alpha = group_intercepts(data, priors, alpha_mean, centered)  # partial pooling, as in varying_slopes
 
         sdgp = pm.HalfNormal(f"sdgp_{covariate}", gp_prior["sigma"]["sigma"])
         lscale = pm.InverseGamma(f"lscale_{covariate}", gp_prior["ell"]["alpha"], gp_prior["ell"]["beta"])
@@ -266,7 +261,6 @@ def corrected_intercepts(data: GroupedData, priors: ModelPriors, family: str = "
     the noise of the measurements, and with every row kept.
     """
     latent = latent_predictor(data.frame, predictor, error, data.source)
-    g = data.group_dim
     with pm.Model(coords=data.coords) as model:
         x, group = data_containers(data)
 
@@ -274,12 +268,7 @@ def corrected_intercepts(data: GroupedData, priors: ModelPriors, family: str = "
         slope = pm.Normal(latent.names["slope"], 0.0, latent.slope_sd(data.outcome, family))
         true_mean, true_sd = latent.population()
         mu_alpha, alpha_mean = population_intercept(data, priors, mu_beta, slope * np.nanmean(latent.values))
-        tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd_intercept)
-        if centered:
-            alpha = pm.Normal("alpha", alpha_mean, tau_alpha, dims=g)
-        else:
-            z_alpha = pm.Normal("z_alpha", 0, 1, dims=g)
-            alpha = pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=g)
+        alpha = group_intercepts(data, priors, alpha_mean, centered)  # partial pooling, as in varying_slopes
         eta = alpha[group] + (mu_beta * x).sum(axis=-1)
 
         if family_record(family).sufficient_statistics:

@@ -129,3 +129,14 @@ def population_intercept(data: "GroupedData", priors: "ModelPriors", mu_beta, ot
     gamma = pm.Normal("gamma", priors.gamma_mu, priors.gamma_sigma, dims="group_predictor")
     mu_alpha = pm.Deterministic("mu_alpha", intercept_at_means - at_means - (gamma * priors.group_predictor_means).sum())
     return mu_alpha, mu_alpha + (u * gamma).sum(axis=-1)
+
+
+def group_intercepts(data: "GroupedData", priors: "ModelPriors", alpha_mean, centered: bool):
+    """Each group's intercept ``alpha``, normal around ``alpha_mean`` with sd ``tau_alpha``: drawn
+    as it is (centred) or as ``alpha_mean + tau_alpha * z_alpha`` (non-centred), as ``varying_slopes``
+    writes it out."""
+    tau_alpha = pm.HalfNormal("tau_alpha", priors.group_sd_intercept)
+    if centered:
+        return pm.Normal("alpha", alpha_mean, tau_alpha, dims=data.group_dim)
+    z_alpha = pm.Normal("z_alpha", 0, 1, dims=data.group_dim)
+    return pm.Deterministic("alpha", alpha_mean + tau_alpha * z_alpha, dims=data.group_dim)
