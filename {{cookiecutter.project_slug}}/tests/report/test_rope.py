@@ -33,3 +33,11 @@ def test_direction_and_rope_of_each_slope_but_not_the_intercept():
     wide = direction_and_rope(fit_data, "g", "normal", np.array([0.0, 2.0]), 0.94, {"unclear": 2.0})
     assert wide.loc["unclear", "rope"] == 2.0 and wide.loc["unclear", "decision"] == "practically zero"
     assert wide.loc["big", "rope"] == pytest.approx(0.1)
+
+
+def test_the_rule_and_the_config_s_own_widths_are_said():
+    from {{ cookiecutter.module_name }}.report import words
+
+    text = words.rope_words("0.1 sd of the outcome", 0.94, overridden=False)
+    assert "(0.1 sd of the outcome)" in text and "94% interval" in text and "report.rope" not in text
+    assert "the config's `report.rope` sets some terms'" in words.rope_words("0.1 sd of the outcome", 0.94, True)

@@ -82,7 +82,7 @@ def estimates_scale(family: str) -> str:
     return f"Intercepts and slopes are {link_wording(family)}, per unit of each predictor."
 
 
-def rope_words(table: pd.DataFrame, rule: str, ci_prob: float, overridden: bool) -> str:
+def rope_words(rule: str, ci_prob: float, overridden: bool) -> str:
     """What the probability of direction and the ROPE table says, and the rule that set the ROPE."""
     return (f"How sure each effect is: `pd`, the probability that it has the sign of its median (0.5: as likely "
             f"either way; 1: certain); `rope`, the half-width of a region of practical equivalence around 0 "
